@@ -1,0 +1,206 @@
+#pragma once
+/// The relational store: one interface, two backends (SQLite embedded, PostgreSQL scale-out).
+///
+/// Modules write SQL once with `?` placeholders; the PostgreSQL backend rewrites them to `$1, $2, ...`
+/// (outside string literals). Values are always bound, never spliced into SQL text.
+///
+///     auto rows = db.query("SELECT id, name FROM orgs WHERE id = ?", {org_id});
+///     auto tx = db.begin();
+///     if (!tx) return tx.error();
+///     (*tx)->execute("UPDATE orgs SET name = ? WHERE id = ?", {name, org_id});
+///     return (*tx)->commit();
+///
+/// Thread safety: a Database is shared by all threads. A Transaction belongs to the thread that
+/// began it until it commits or is destroyed (which rolls back).
+///
+/// Errors: `ErrorCode::unavailable` when the server cannot be reached (callers answer 503 and the
+/// pool reconnects on the next call), `ErrorCode::conflict` for unique or foreign-key violations,
+/// `ErrorCode::internal` for everything else (bad SQL is a bug).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace nimbus::db {
+
+enum class Backend { sqlite, postgres };
+
+/// "sqlite" or "postgres".
+const char* to_string(Backend backend);
+
+/// Binary data (BLOB / BYTEA).
+using Bytes = std::vector<std::uint8_t>;
+
+/// A bound parameter or a column value. `std::monostate` is SQL NULL.
+using Value = std::variant<std::monostate, std::int64_t, double, std::string, Bytes>;
+
+/// Converts common C++ types to a Value; `std::nullopt` becomes NULL.
+class Param {
+public:
+    Param(std::nullopt_t) {}                                       // NOLINT: implicit by design
+    Param(std::int64_t v) : value_(v) {}                            // NOLINT
+    Param(int v) : value_(static_cast<std::int64_t>(v)) {}          // NOLINT
+    Param(bool v) : value_(static_cast<std::int64_t>(v ? 1 : 0)) {} // NOLINT
+    Param(double v) : value_(v) {}                                  // NOLINT
+    Param(std::string v) : value_(std::move(v)) {}                  // NOLINT
+    Param(std::string_view v) : value_(std::string(v)) {}           // NOLINT
+    Param(const char* v) : value_(std::string(v)) {}                // NOLINT
+    Param(Bytes v) : value_(std::move(v)) {}                        // NOLINT
+    template <class T>
+    Param(const std::optional<T>& v) {                              // NOLINT
+        if (v) value_ = Param(*v).value();
+    }
+    const Value& value() const { return value_; }
+
+private:
+    Value value_;
+};
+
+using Params = std::initializer_list<Param>;
+
+/// One result row. Column access by index; reading a NULL through a non-optional getter, or a
+/// column of another type, is a bug and asserts.
+class Row {
+public:
+    explicit Row(std::vector<Value> columns) : columns_(std::move(columns)) {}
+
+    std::size_t size() const { return columns_.size(); }
+    bool is_null(std::size_t column_idx) const;
+    std::int64_t get_int(std::size_t column_idx) const;
+    double get_double(std::size_t column_idx) const;
+    const std::string& get_text(std::size_t column_idx) const;
+    const Bytes& get_blob(std::size_t column_idx) const;
+    std::optional<std::int64_t> get_optional_int(std::size_t column_idx) const;
+    std::optional<std::string> get_optional_text(std::size_t column_idx) const;
+    const Value& at(std::size_t column_idx) const { return columns_.at(column_idx); }
+
+private:
+    std::vector<Value> columns_;
+};
+
+using Rows = std::vector<Row>;
+
+/// Statements over one connection.
+class Session {
+public:
+    virtual ~Session() = default;
+
+    /// Runs a statement; returns the number of rows it changed.
+    virtual Result<std::int64_t> execute(std::string_view sql, std::span<const Param> params) = 0;
+    /// Runs a query and returns all rows.
+    virtual Result<Rows> query(std::string_view sql, std::span<const Param> params) = 0;
+    /// Runs a script of several statements without parameters (migrations).
+    virtual Result<void> execute_script(std::string_view sql) = 0;
+
+    Result<std::int64_t> execute(std::string_view sql, Params params = {}) {
+        return execute(sql, std::span<const Param>(params.begin(), params.size()));
+    }
+    Result<Rows> query(std::string_view sql, Params params = {}) {
+        return query(sql, std::span<const Param>(params.begin(), params.size()));
+    }
+    /// The first row, or nullopt when there is none.
+    Result<std::optional<Row>> query_one(std::string_view sql, Params params = {});
+};
+
+/// A write transaction. Destroying it without commit() rolls back.
+class Transaction : public Session {
+public:
+    virtual Result<void> commit() = 0;
+    virtual Backend backend() const = 0;
+};
+
+/// Receives the duration of every statement, for metrics. Must be thread safe and cheap.
+using QueryObserver = std::function<void(std::chrono::nanoseconds elapsed, bool ok)>;
+
+/// How to open the store.
+struct Options {
+    /// "" or "sqlite:PATH" for SQLite at `sqlite_path`; "postgres://..." or "postgresql://..." for
+    /// PostgreSQL.
+    std::string url;
+    /// The SQLite database file (used when `url` does not name PostgreSQL).
+    std::string sqlite_path;
+    /// SQLite `PRAGMA synchronous`: "full" (default: an acknowledged commit survives power loss),
+    /// "normal" (survives a process crash), or "off".
+    std::string sqlite_synchronous = "full";
+    /// How long a statement waits for a lock before failing (SQLite busy timeout).
+    std::chrono::milliseconds busy_timeout{5000};
+    /// Read connections (SQLite) or connections in total (PostgreSQL).
+    int pool_size = 8;
+    /// At start: how many times to retry an unreachable PostgreSQL, and how long to wait between.
+    int connect_retries = 0;
+    std::chrono::milliseconds connect_retry_interval{1000};
+    QueryObserver observer;
+};
+
+/// The store. Create with open().
+class Database {
+public:
+    virtual ~Database() = default;
+
+    virtual Backend backend() const = 0;
+    /// Begins a write transaction (SQLite: BEGIN IMMEDIATE on the single writer connection).
+    virtual Result<std::unique_ptr<Transaction>> begin() = 0;
+    /// Runs a read-only query on a pooled reader connection (SQLite: sees the last committed state).
+    virtual Result<Rows> query(std::string_view sql, std::span<const Param> params) = 0;
+    /// Checks that the server answers (SELECT 1).
+    virtual Result<void> ping() = 0;
+
+    Result<Rows> query(std::string_view sql, Params params = {}) {
+        return query(sql, std::span<const Param>(params.begin(), params.size()));
+    }
+
+    /// Runs `work(tx)` in a transaction and commits when it returns success; rolls back otherwise.
+    Result<void> transact(const std::function<Result<void>(Transaction&)>& work);
+};
+
+/// Opens (and for SQLite creates) the store described by `options`.
+Result<std::unique_ptr<Database>> open(const Options& options);
+
+/// One schema change of a module, from `src/<module>/migrations/NNN_name.sql`.
+struct Migration {
+    int version;
+    std::string_view name;
+    std::string_view sqlite_sql;
+    std::string_view postgres_sql;
+};
+
+/// The migrations of one module, in version order.
+struct ModuleMigrations {
+    std::string_view module;
+    const std::vector<Migration>* migrations;
+};
+
+/// One migration as known to the code and the database.
+struct MigrationStatus {
+    std::string module;
+    int version = 0;
+    std::string name;
+    std::string checksum;                       ///< SHA-256 hex of the SQL for this backend
+    std::optional<std::int64_t> applied_at_ms;  ///< nullopt when pending
+};
+
+/// Lists every known migration and whether it is applied. Fails with `conflict` naming the module
+/// and version when an applied migration's checksum differs from the code's.
+Result<std::vector<MigrationStatus>> migration_status(Database& db,
+                                                      std::span<const ModuleMigrations> modules);
+
+/// Applies all pending migrations, each in its own transaction together with its record in
+/// `schema_migrations`. Refuses (conflict) when an applied migration was changed.
+Result<std::vector<MigrationStatus>> migrate_up(Database& db,
+                                                std::span<const ModuleMigrations> modules,
+                                                std::int64_t now_ms);
+
+/// The applied migrations as recorded in the database, in order.
+Result<std::vector<MigrationStatus>> applied_migrations(Database& db);
+
+}  // namespace nimbus::db
