@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs every Debian and npm package Nimbus needs to build, run and test. Idempotent: it asks apt
+# only for packages that are missing, runs `apt-get update` at most once, and `npm ci` only when
+# web/node_modules is older than web/package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config git
+  # libraries (ARCHITECTURE.md)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
+  libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
+  # tests, lint, benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev postgresql clang-format clang-tidy wrk
+  nghttp2-client chromium curl procps
+  # console build
+  nodejs npm
+)
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+# Debian's nodejs/npm are only needed where no Node.js is installed at all.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for pkg in "${missing[@]}"; do
+    [ "$pkg" = nodejs ] || [ "$pkg" = npm ] || filtered+=("$pkg")
+  done
+  missing=("${filtered[@]}")
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f web/package-lock.json ]; then
+  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    echo "Installing npm packages for web/"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
