@@ -2,7 +2,8 @@
 
 # Warnings are errors on our own code only; system headers stay as they are.
 add_library(nimbus_warnings INTERFACE)
-target_compile_options(nimbus_warnings INTERFACE -Wall -Wextra -Werror -Wno-unused-parameter)
+target_compile_options(nimbus_warnings INTERFACE -Wall -Wextra -Werror -Wno-unused-parameter
+                                                  -Wno-missing-field-initializers)
 
 add_library(nimbus_sanitize INTERFACE)
 if(NIMBUS_SANITIZE)

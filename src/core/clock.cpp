@@ -23,8 +23,8 @@ std::string format_rfc3339(std::int64_t unix_ms) {
     std::time_t as_time_t = static_cast<std::time_t>(seconds);
     std::tm utc{};
     gmtime_r(&as_time_t, &utc);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1,
-                       utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                       utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
 }
 
 }  // namespace nimbus

@@ -1,5 +1,6 @@
 #pragma once
-/// Time, injectable so tests can control it. Times are int64 Unix milliseconds everywhere in storage.
+/// Time, injectable so tests can control it. Times are int64 Unix milliseconds everywhere in
+/// storage.
 
 #include <atomic>
 #include <cstdint>

@@ -1,0 +1,581 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+namespace nimbus::config {
+namespace {
+
+constexpr std::string_view kEnvPrefix = "NIMBUS_";
+constexpr std::string_view kFileSuffix = "_FILE";
+constexpr std::int64_t kMaxPort = 65535;
+
+/// Where a raw value came from, for messages.
+struct Origin {
+    std::string where;  ///< "file nimbus.toml line 3", "environment NIMBUS_HTTP_LISTEN", "flag"
+};
+
+/// One declared setting. `assign_text` parses env and flag values; `assign_toml` file values.
+struct Setting {
+    std::string key;
+    std::string type;  ///< as shown in the docs: "string", "integer 1..64", "one of: a, b"
+    std::string description;
+    bool secret = false;
+    std::function<Result<void>(Config&, std::string_view)> assign_text;
+    std::function<Result<void>(Config&, const toml::node&)> assign_toml;
+    std::function<std::string(const Config&)> render;  ///< as a TOML value
+};
+
+std::string toml_quote(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += fmt::format("\\u{:04x}", static_cast<int>(c));
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+// Accessors take a mutable Config so one lambda serves both assignment and rendering; render()
+// only reads through them, which is why its const_cast is sound.
+using StringField = std::function<std::string&(Config&)>;
+using IntField = std::function<std::int64_t&(Config&)>;
+using BoolField = std::function<bool&(Config&)>;
+using ListField = std::function<std::vector<std::string>&(Config&)>;
+using Validator = std::function<Result<void>(std::string_view)>;
+
+Result<void> accept_any(std::string_view) { return {}; }
+
+Setting string_setting(std::string key, StringField field, std::string description,
+                       Validator validate = accept_any, bool secret = false) {
+    Setting s;
+    s.key = key;
+    s.type = "string";
+    s.description = std::move(description);
+    s.secret = secret;
+    s.assign_text = [field, validate](Config& c, std::string_view raw) -> Result<void> {
+        if (auto ok = validate(raw); !ok) return ok;
+        field(c) = std::string(raw);
+        return {};
+    };
+    s.assign_toml = [key, field, validate](Config& c, const toml::node& node) -> Result<void> {
+        auto value = node.value<std::string>();
+        if (!node.is_string() || !value) return Error::invalid("expected a string");
+        if (auto ok = validate(*value); !ok) return ok;
+        field(c) = *value;
+        return {};
+    };
+    s.render = [field](const Config& c) { return toml_quote(field(const_cast<Config&>(c))); };
+    return s;
+}
+
+Setting enum_setting(std::string key, StringField field, std::vector<std::string> allowed,
+                     std::string description) {
+    std::string allowed_text = fmt::format("{}", fmt::join(allowed, ", "));
+    Validator validate = [allowed, allowed_text](std::string_view raw) -> Result<void> {
+        if (std::find(allowed.begin(), allowed.end(), raw) == allowed.end()) {
+            return Error::invalid(fmt::format("must be one of: {}", allowed_text));
+        }
+        return {};
+    };
+    Setting s = string_setting(std::move(key), std::move(field), std::move(description), validate);
+    s.type = "one of: " + allowed_text;
+    return s;
+}
+
+Setting int_setting(std::string key, IntField field, std::int64_t min, std::int64_t max,
+                    std::string description) {
+    Setting s;
+    s.key = key;
+    s.type = fmt::format("integer {}..{}", min, max);
+    s.description = std::move(description);
+    auto check = [min, max](std::int64_t value) -> Result<void> {
+        if (value < min || value > max) {
+            return Error::invalid(fmt::format("must be an integer from {} to {}", min, max));
+        }
+        return {};
+    };
+    s.assign_text = [field, check, min, max](Config& c, std::string_view raw) -> Result<void> {
+        std::int64_t value = 0;
+        auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), value);
+        if (ec != std::errc() || end != raw.data() + raw.size() || raw.empty()) {
+            return Error::invalid(fmt::format("must be an integer from {} to {}", min, max));
+        }
+        if (auto ok = check(value); !ok) return ok;
+        field(c) = value;
+        return {};
+    };
+    s.assign_toml = [field, check, min, max](Config& c, const toml::node& node) -> Result<void> {
+        if (!node.is_integer()) {
+            return Error::invalid(fmt::format("must be an integer from {} to {}", min, max));
+        }
+        std::int64_t value = *node.value<std::int64_t>();
+        if (auto ok = check(value); !ok) return ok;
+        field(c) = value;
+        return {};
+    };
+    s.render = [field](const Config& c) { return std::to_string(field(const_cast<Config&>(c))); };
+    return s;
+}
+
+Setting bool_setting(std::string key, BoolField field, std::string description) {
+    Setting s;
+    s.key = key;
+    s.type = "boolean";
+    s.description = std::move(description);
+    s.assign_text = [field](Config& c, std::string_view raw) -> Result<void> {
+        if (raw == "true" || raw == "1") {
+            field(c) = true;
+        } else if (raw == "false" || raw == "0") {
+            field(c) = false;
+        } else {
+            return Error::invalid("must be true or false");
+        }
+        return {};
+    };
+    s.assign_toml = [field](Config& c, const toml::node& node) -> Result<void> {
+        if (!node.is_boolean()) return Error::invalid("must be true or false");
+        field(c) = *node.value<bool>();
+        return {};
+    };
+    s.render = [field](const Config& c) {
+        return std::string(field(const_cast<Config&>(c)) ? "true" : "false");
+    };
+    return s;
+}
+
+Setting list_setting(std::string key, ListField field, std::string description,
+                     Validator validate_item = accept_any) {
+    Setting s;
+    s.key = key;
+    s.type = "list of strings (comma-separated in env and flags)";
+    s.description = std::move(description);
+    s.assign_text = [field, validate_item](Config& c, std::string_view raw) -> Result<void> {
+        std::vector<std::string> items;
+        std::size_t start = 0;
+        while (start <= raw.size() && !raw.empty()) {
+            std::size_t comma = raw.find(',', start);
+            std::string_view item =
+                raw.substr(start, comma == std::string_view::npos ? raw.npos : comma - start);
+            while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+            while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+            if (!item.empty()) {
+                if (auto ok = validate_item(item); !ok) return ok;
+                items.emplace_back(item);
+            }
+            if (comma == std::string_view::npos) break;
+            start = comma + 1;
+        }
+        field(c) = std::move(items);
+        return {};
+    };
+    s.assign_toml = [field, validate_item](Config& c, const toml::node& node) -> Result<void> {
+        const toml::array* array = node.as_array();
+        if (array == nullptr) return Error::invalid("must be an array of strings");
+        std::vector<std::string> items;
+        for (const toml::node& element : *array) {
+            auto text = element.value<std::string>();
+            if (!element.is_string() || !text) return Error::invalid("must be an array of strings");
+            if (auto ok = validate_item(*text); !ok) return ok;
+            items.push_back(*text);
+        }
+        field(c) = std::move(items);
+        return {};
+    };
+    s.render = [field](const Config& c) {
+        std::vector<std::string> quoted;
+        for (const auto& item : field(const_cast<Config&>(c))) quoted.push_back(toml_quote(item));
+        return fmt::format("[{}]", fmt::join(quoted, ", "));
+    };
+    return s;
+}
+
+Result<void> validate_listen(std::string_view text) {
+    auto parsed = parse_listen(text);
+    if (!parsed) return parsed.error();
+    return {};
+}
+
+Result<void> validate_database_url(std::string_view text) {
+    if (text.empty() || text.starts_with("postgres://") || text.starts_with("postgresql://") ||
+        text.starts_with("sqlite:")) {
+        return {};
+    }
+    return Error::invalid("must be empty (SQLite in the data dir), sqlite:PATH, or postgres://...");
+}
+
+Result<void> validate_origin(std::string_view text) {
+    if (text == "*" || text.starts_with("http://") || text.starts_with("https://")) return {};
+    return Error::invalid(fmt::format("'{}' is not an origin: use https://host[:port] or *", text));
+}
+
+Result<void> validate_not_empty(std::string_view text) {
+    if (text.empty()) return Error::invalid("must not be empty");
+    return {};
+}
+
+/// Every setting, declared once. The order is the order of the docs.
+const std::vector<Setting>& declarations() {
+    static const std::vector<Setting> kSettings = [] {
+        constexpr std::int64_t kMaxThreads = 256;
+        constexpr std::int64_t kMaxBody = std::int64_t{1} << 34;  // 16 GiB
+        constexpr std::int64_t kMinHeader = 1024;
+        constexpr std::int64_t kMaxHeader = 1024 * 1024;
+        constexpr std::int64_t kMaxTimeoutMs = 3'600'000;
+        constexpr std::int64_t kMaxPool = 1024;
+        constexpr std::int64_t kMaxRetries = 1000;
+        constexpr std::int64_t kMaxRetentionHours = 24 * 365;
+        std::vector<Setting> s;
+        s.push_back(string_setting(
+            "http.listen", [](Config& c) -> std::string& { return c.http.listen; },
+            "Address and port to serve HTTP on, host:port or [v6]:port; port 0 picks a free one.",
+            validate_listen));
+        s.push_back(int_setting(
+            "http.threads", [](Config& c) -> std::int64_t& { return c.http.threads; }, 0,
+            kMaxThreads, "I/O threads, each with its own event loop; 0 means one per core."));
+        s.push_back(int_setting(
+            "http.max_body_bytes", [](Config& c) -> std::int64_t& { return c.http.max_body_bytes; },
+            0, kMaxBody,
+            "Largest request body a route accepts unless it sets its own limit (413 above)."));
+        s.push_back(int_setting(
+            "http.max_header_bytes",
+            [](Config& c) -> std::int64_t& { return c.http.max_header_bytes; }, kMinHeader,
+            kMaxHeader, "Largest request line plus headers (431 above)."));
+        s.push_back(int_setting(
+            "http.header_timeout_ms",
+            [](Config& c) -> std::int64_t& { return c.http.header_timeout_ms; }, 1, kMaxTimeoutMs,
+            "Time a client has to send the request line and headers; slower clients are dropped."));
+        s.push_back(int_setting(
+            "http.body_timeout_ms",
+            [](Config& c) -> std::int64_t& { return c.http.body_timeout_ms; }, 1, kMaxTimeoutMs,
+            "Time a client has to send the request body."));
+        s.push_back(int_setting(
+            "http.idle_timeout_ms",
+            [](Config& c) -> std::int64_t& { return c.http.idle_timeout_ms; }, 1, kMaxTimeoutMs,
+            "How long an idle keep-alive connection stays open."));
+        s.push_back(int_setting(
+            "http.shutdown_grace_ms",
+            [](Config& c) -> std::int64_t& { return c.http.shutdown_grace_ms; }, 0, kMaxTimeoutMs,
+            "On SIGTERM/SIGINT, how long in-flight requests may take to finish."));
+        s.push_back(int_setting(
+            "http.gzip_min_bytes", [](Config& c) -> std::int64_t& { return c.http.gzip_min_bytes; },
+            0, kMaxBody,
+            "JSON and text responses at least this large are gzipped when the client accepts it."));
+        s.push_back(list_setting(
+            "http.cors_origins",
+            [](Config& c) -> std::vector<std::string>& { return c.http.cors_origins; },
+            "Origins allowed to call the API from a browser (CORS); empty allows none but the same "
+            "origin.",
+            validate_origin));
+        s.push_back(bool_setting(
+            "http.access_log", [](Config& c) -> bool& { return c.http.access_log; },
+            "Write one JSON log line per request."));
+        s.push_back(string_setting(
+            "data.dir", [](Config& c) -> std::string& { return c.data.dir; },
+            "Directory for the SQLite database, the master key and local files; created if "
+            "missing.",
+            validate_not_empty));
+        s.push_back(string_setting(
+            "database.url", [](Config& c) -> std::string& { return c.database.url; },
+            "Empty for SQLite in the data dir, or postgres://user:password@host:port/db for "
+            "PostgreSQL.",
+            validate_database_url, /*secret=*/true));
+        s.push_back(int_setting(
+            "database.pool_size", [](Config& c) -> std::int64_t& { return c.database.pool_size; },
+            1, kMaxPool, "Reader connections (SQLite) or connections in total (PostgreSQL)."));
+        s.push_back(enum_setting(
+            "database.sqlite_synchronous",
+            [](Config& c) -> std::string& { return c.database.sqlite_synchronous; },
+            {"full", "normal", "off"},
+            "SQLite durability: full survives power loss, normal a process crash, off neither."));
+        s.push_back(int_setting(
+            "database.busy_timeout_ms",
+            [](Config& c) -> std::int64_t& { return c.database.busy_timeout_ms; }, 0, kMaxTimeoutMs,
+            "How long a statement waits for a database lock."));
+        s.push_back(int_setting(
+            "database.connect_retries",
+            [](Config& c) -> std::int64_t& { return c.database.connect_retries; }, 0, kMaxRetries,
+            "At start, how many times to retry a PostgreSQL server that cannot be reached."));
+        s.push_back(int_setting(
+            "database.connect_retry_interval_ms",
+            [](Config& c) -> std::int64_t& { return c.database.connect_retry_interval_ms; }, 1,
+            kMaxTimeoutMs, "Pause between those retries."));
+        s.push_back(enum_setting(
+            "log.level", [](Config& c) -> std::string& { return c.log.level; },
+            {"trace", "debug", "info", "warn", "error"}, "Least severe log level written."));
+        s.push_back(string_setting(
+            "console.dir", [](Config& c) -> std::string& { return c.console.dir; },
+            "Directory of the built web console (web/dist); served at /."));
+        s.push_back(string_setting(
+            "master_key.file", [](Config& c) -> std::string& { return c.master_key.file; },
+            "File holding the 256-bit master key that seals secrets at rest; empty means "
+            "<data.dir>/master.key."));
+        s.push_back(int_setting(
+            "events.poll_interval_ms",
+            [](Config& c) -> std::int64_t& { return c.events.poll_interval_ms; }, 1, kMaxTimeoutMs,
+            "How often the outbox dispatcher looks for events when not woken."));
+        s.push_back(int_setting(
+            "events.retention_hours",
+            [](Config& c) -> std::int64_t& { return c.events.retention_hours; }, 1,
+            kMaxRetentionHours, "How long delivered events stay in the outbox."));
+        return s;
+    }();
+    return kSettings;
+}
+
+const Setting* find_setting(std::string_view key) {
+    for (const auto& setting : declarations()) {
+        if (setting.key == key) return &setting;
+    }
+    return nullptr;
+}
+
+Error key_error(std::string_view key, std::string_view origin, const Error& cause) {
+    return Error::invalid(fmt::format("config key '{}' ({}): {}", key, origin, cause.message));
+}
+
+std::string known_keys_hint(std::string_view section) {
+    std::vector<std::string> names;
+    for (const auto& setting : declarations()) {
+        if (setting.key.starts_with(std::string(section) + ".")) names.push_back(setting.key);
+    }
+    if (names.empty()) {
+        std::vector<std::string> sections;
+        for (const auto& setting : declarations()) {
+            std::string head = setting.key.substr(0, setting.key.find('.'));
+            if (std::find(sections.begin(), sections.end(), head) == sections.end())
+                sections.push_back(head);
+        }
+        return fmt::format("known sections: {}", fmt::join(sections, ", "));
+    }
+    return fmt::format("known keys: {}", fmt::join(names, ", "));
+}
+
+Result<void> apply_file(Config& config, const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) return Error::invalid(fmt::format("cannot read config file {}", path.string()));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    toml::table root;
+    try {
+        root = toml::parse(buffer.str(), path.string());
+    } catch (const toml::parse_error& error) {
+        return Error::invalid(fmt::format("config file {} line {} column {}: {}", path.string(),
+                                          error.source().begin.line, error.source().begin.column,
+                                          error.description()));
+    }
+    for (const auto& [section_name, section_node] : root) {
+        std::string section(section_name.str());
+        const toml::table* table = section_node.as_table();
+        if (table == nullptr) {
+            return Error::invalid(
+                fmt::format("config file {} line {}: '{}' must be a [section]; {}", path.string(),
+                            section_node.source().begin.line, section, known_keys_hint("")));
+        }
+        for (const auto& [name, node] : *table) {
+            std::string key = section + "." + std::string(name.str());
+            std::string origin =
+                fmt::format("file {} line {}", path.string(), node.source().begin.line);
+            const Setting* setting = find_setting(key);
+            if (setting == nullptr) {
+                return Error::invalid(fmt::format("unknown config key '{}' ({}); {}", key, origin,
+                                                  known_keys_hint(section)));
+            }
+            if (auto ok = setting->assign_toml(config, node); !ok)
+                return key_error(key, origin, ok.error());
+        }
+    }
+    return {};
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error::invalid(fmt::format("cannot read secret file {}", path));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string value = buffer.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    return value;
+}
+
+}  // namespace
+
+std::string env_name(std::string_view key) {
+    std::string name(kEnvPrefix);
+    for (char c : key) {
+        name.push_back(c == '.' ? '_'
+                                : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return name;
+}
+
+Result<ListenAddress> parse_listen(std::string_view text) {
+    const Error malformed = Error::invalid(
+        fmt::format("'{}' is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)", text));
+    std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return malformed;
+    std::string_view host = text.substr(0, colon);
+    std::string_view port_text = text.substr(colon + 1);
+    if (host.front() == '[') {
+        if (host.back() != ']' || host.size() < 3) return malformed;
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+        return malformed;  // an IPv6 address must be bracketed
+    }
+    std::int64_t port = -1;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
+        port > kMaxPort) {
+        return malformed;
+    }
+    return ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+std::string redact_url(std::string_view url) {
+    std::size_t scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return std::string(url);
+    std::size_t authority_start = scheme_end + 3;
+    std::size_t at = url.find('@', authority_start);
+    std::size_t slash = url.find('/', authority_start);
+    if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash)) {
+        std::string out(url);
+        // A password can also be given as a query parameter (?password=...).
+        std::size_t pw = out.find("password=");
+        if (pw != std::string::npos) {
+            std::size_t end = out.find('&', pw);
+            out.replace(pw + 9, end == std::string::npos ? std::string::npos : end - pw - 9, "***");
+        }
+        return out;
+    }
+    std::size_t colon = url.find(':', authority_start);
+    if (colon == std::string_view::npos || colon > at) return std::string(url);
+    return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+Result<Loaded> load(const Sources& sources) {
+    Loaded loaded;
+    Config& config = loaded.config;
+    if (sources.file) {
+        if (auto ok = apply_file(config, *sources.file); !ok) return ok.error();
+    }
+    for (const auto& [name, value] : sources.environment) {
+        if (!name.starts_with(kEnvPrefix)) continue;
+        bool matched = false;
+        for (const auto& setting : declarations()) {
+            std::string direct = env_name(setting.key);
+            if (name == direct) {
+                if (auto ok = setting.assign_text(config, value); !ok) {
+                    return key_error(setting.key, "environment " + name, ok.error());
+                }
+                matched = true;
+            } else if (setting.secret && name == direct + std::string(kFileSuffix)) {
+                auto secret = read_secret_file(value);
+                if (!secret) return key_error(setting.key, "environment " + name, secret.error());
+                if (auto ok = setting.assign_text(config, *secret); !ok) {
+                    return key_error(setting.key, "environment " + name, ok.error());
+                }
+                matched = true;
+            }
+        }
+        if (!matched) {
+            loaded.warnings.push_back(fmt::format(
+                "environment variable {} does not name a setting and is ignored", name));
+        }
+    }
+    for (const auto& [key, value] : sources.flags) {
+        const Setting* setting = find_setting(key);
+        if (setting == nullptr) {
+            return Error::invalid(fmt::format("unknown config key '{}' (flag); {}", key,
+                                              known_keys_hint(key.substr(0, key.find('.')))));
+        }
+        if (auto ok = setting->assign_text(config, value); !ok)
+            return key_error(key, "flag", ok.error());
+    }
+    return loaded;
+}
+
+std::string show(const Config& config) {
+    std::string out;
+    std::string current_section;
+    for (const auto& setting : declarations()) {
+        std::string section = setting.key.substr(0, setting.key.find('.'));
+        if (section != current_section) {
+            out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", section);
+            current_section = section;
+        }
+        std::string value = setting.render(config);
+        if (setting.secret && value != "\"\"") {
+            value = setting.key == "database.url" ? toml_quote(redact_url(config.database.url))
+                                                  : "\"***\"";
+        }
+        out += fmt::format("{} = {}\n", setting.key.substr(section.size() + 1), value);
+    }
+    return out;
+}
+
+std::string reference_markdown() {
+    Config defaults;
+    std::string out =
+        "# Configuration\n\n"
+        "Generated by `nimbus config docs` from the declarations in `src/core/config.cpp`; a test\n"
+        "keeps this page in step with them.\n\n"
+        "Each setting is taken from, in rising order of precedence: its default, the TOML file "
+        "given\n"
+        "with `--config FILE`, the environment variable shown, and command-line flags "
+        "(`--listen`,\n"
+        "`--data-dir`, `--database-url`, or `--set key=value` for any key). An unknown key or a "
+        "bad\n"
+        "value stops the start with exit status 2 and a message naming the key. Secret settings "
+        "can\n"
+        "also be read from a file named by the variable with `_FILE` appended\n"
+        "(`NIMBUS_DATABASE_URL_FILE=/run/secrets/database-url`).\n\n"
+        "| key | environment | type | default | description |\n"
+        "|---|---|---|---|---|\n";
+    for (const auto& setting : declarations()) {
+        std::string env = env_name(setting.key);
+        if (setting.secret) env += "<br>" + env_name(setting.key) + "_FILE";
+        out += fmt::format("| `{}` | `{}` | {} | `{}` | {}{} |\n", setting.key, env, setting.type,
+                           setting.render(defaults), setting.description,
+                           setting.secret ? " Secret: redacted in `config show`." : "");
+    }
+    return out;
+}
+
+std::string example_toml() {
+    Config defaults;
+    std::string out =
+        "# Nimbus configuration: every key with its default. Pass with `nimbus serve --config "
+        "FILE`.\n"
+        "# Generated by `nimbus config example`; see docs/configuration.md.\n";
+    std::string current_section;
+    for (const auto& setting : declarations()) {
+        std::string section = setting.key.substr(0, setting.key.find('.'));
+        if (section != current_section) {
+            out += fmt::format("\n[{}]\n", section);
+            current_section = section;
+        }
+        out += fmt::format("# {} ({}; env {})\n{} = {}\n", setting.description, setting.type,
+                           env_name(setting.key), setting.key.substr(section.size() + 1),
+                           setting.render(defaults));
+    }
+    return out;
+}
+
+}  // namespace nimbus::config

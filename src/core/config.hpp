@@ -1,0 +1,116 @@
+#pragma once
+/// Configuration: one typed struct, filled from defaults < TOML file < `NIMBUS_SECTION_KEY`
+/// environment variables < command-line flags.
+///
+/// Every setting is declared once (config.cpp: `declarations()`) with its type, default, allowed
+/// values and a one-line description; docs/configuration.md and nimbus.example.toml are generated
+/// from those declarations (`nimbus config docs`, `nimbus config example`) and a test keeps them in
+/// step. Unknown keys and bad values fail the load with a message naming the key and what is
+/// allowed. Secret settings can be read from a file: `NIMBUS_DATABASE_URL_FILE=/run/secrets/db`.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace nimbus::config {
+
+struct HttpConfig {
+    std::string listen = "127.0.0.1:8080";
+    std::int64_t threads = 0;  ///< 0: one per core
+    std::int64_t max_body_bytes = 1024 * 1024;
+    std::int64_t max_header_bytes = 16 * 1024;
+    std::int64_t header_timeout_ms = 10'000;
+    std::int64_t body_timeout_ms = 30'000;
+    std::int64_t idle_timeout_ms = 60'000;
+    std::int64_t shutdown_grace_ms = 10'000;
+    std::int64_t gzip_min_bytes = 1024;
+    std::vector<std::string> cors_origins;
+    bool access_log = true;
+};
+
+struct DataConfig {
+    std::string dir = "./data";
+};
+
+struct DatabaseConfig {
+    std::string url;  ///< empty: SQLite file in the data dir
+    std::int64_t pool_size = 8;
+    std::string sqlite_synchronous = "full";
+    std::int64_t busy_timeout_ms = 5'000;
+    std::int64_t connect_retries = 0;
+    std::int64_t connect_retry_interval_ms = 1'000;
+};
+
+struct LogConfig {
+    std::string level = "info";
+};
+
+struct ConsoleConfig {
+    std::string dir = "web/dist";
+};
+
+struct MasterKeyConfig {
+    std::string file;  ///< empty: <data.dir>/master.key
+};
+
+struct EventsConfig {
+    std::int64_t poll_interval_ms = 500;
+    std::int64_t retention_hours = 168;
+};
+
+/// The whole configuration of a node.
+struct Config {
+    HttpConfig http;
+    DataConfig data;
+    DatabaseConfig database;
+    LogConfig log;
+    ConsoleConfig console;
+    MasterKeyConfig master_key;
+    EventsConfig events;
+};
+
+/// What to read. The caller (app/) gathers these; nothing here reads the process environment.
+struct Sources {
+    std::optional<std::filesystem::path> file;               ///< TOML file, from --config
+    std::map<std::string, std::string> environment;          ///< the process environment
+    std::vector<std::pair<std::string, std::string>> flags;  ///< "http.listen" -> "0.0.0.0:80"
+};
+
+struct Loaded {
+    Config config;
+    std::vector<std::string> warnings;  ///< e.g. an unknown NIMBUS_* environment variable
+};
+
+/// Builds the effective configuration. Fails with `invalid_argument` naming the key (and the file
+/// and line for TOML) on an unknown key, a wrong type or a value outside what is allowed.
+Result<Loaded> load(const Sources& sources);
+
+/// The effective configuration as TOML, secrets redacted (`nimbus config show`).
+std::string show(const Config& config);
+
+/// The reference of every setting as Markdown (docs/configuration.md).
+std::string reference_markdown();
+
+/// Every setting with its description and default as a commented TOML file (nimbus.example.toml).
+std::string example_toml();
+
+/// The environment variable for a key: "http.listen" -> "NIMBUS_HTTP_LISTEN".
+std::string env_name(std::string_view key);
+
+/// A host:port pair parsed from "127.0.0.1:8080" or "[::1]:8080".
+struct ListenAddress {
+    std::string host;
+    std::uint16_t port = 0;
+};
+Result<ListenAddress> parse_listen(std::string_view text);
+
+/// A URL with any password replaced by "***", for logs and `config show`.
+std::string redact_url(std::string_view url);
+
+}  // namespace nimbus::config
