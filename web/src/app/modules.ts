@@ -1,0 +1,5 @@
+import { systemModule } from '../features/system/module';
+import type { ConsoleModule } from './consoleModule';
+
+/** Every module of the console, in navigation order. The first one is the start page. */
+export const consoleModules: readonly ConsoleModule[] = [systemModule];

@@ -1,0 +1,40 @@
+import '@testing-library/jest-dom/vitest';
+import { cleanup } from '@testing-library/react';
+import { afterEach } from 'vitest';
+
+afterEach(() => {
+  cleanup();
+});
+
+/**
+ * jsdom has no `matchMedia`. This one answers width queries against `window.innerWidth` (1024 px in
+ * jsdom, a desktop) and nothing else, which is all the shell asks (MUI's `useMediaQuery`).
+ */
+function matches(query: string): boolean {
+  const minWidth = /\(min-width:\s*([\d.]+)px\)/.exec(query);
+  if (minWidth?.[1] !== undefined) {
+    return window.innerWidth >= Number(minWidth[1]);
+  }
+  const maxWidth = /\(max-width:\s*([\d.]+)px\)/.exec(query);
+  if (maxWidth?.[1] !== undefined) {
+    return window.innerWidth <= Number(maxWidth[1]);
+  }
+  return false;
+}
+
+window.matchMedia = (query: string): MediaQueryList => {
+  const list: MediaQueryList = {
+    media: query,
+    matches: matches(query),
+    onchange: null,
+    // The deprecated pair is still part of the interface this object must implement.
+    // eslint-disable-next-line @typescript-eslint/no-deprecated
+    addListener: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated
+    removeListener: () => undefined,
+    addEventListener: () => undefined,
+    removeEventListener: () => undefined,
+    dispatchEvent: () => false,
+  };
+  return list;
+};
