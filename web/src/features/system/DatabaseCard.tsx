@@ -20,7 +20,8 @@ export function DatabaseCard({ info }: { info: SystemInfo }) {
       <Typography id={tableHeadingId} variant="subtitle1" component="h3" sx={{ mt: 3, mb: 1 }}>
         Applied migrations
       </Typography>
-      <TableContainer>
+      {/* A region of its own, focusable, so that a keyboard can scroll it on a narrow screen. */}
+      <TableContainer role="region" aria-labelledby={tableHeadingId} tabIndex={0}>
         <Table size="small" aria-labelledby={tableHeadingId}>
           <TableHead>
             <TableRow>
@@ -41,7 +42,7 @@ export function DatabaseCard({ info }: { info: SystemInfo }) {
                   <TableCell>{migration.module}</TableCell>
                   <TableCell align="right">{migration.version}</TableCell>
                   <TableCell>{migration.name}</TableCell>
-                  <TableCell>
+                  <TableCell sx={{ whiteSpace: 'nowrap' }}>
                     <DateTime value={migration.applied_at} />
                   </TableCell>
                 </TableRow>
