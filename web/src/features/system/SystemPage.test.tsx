@@ -1,8 +1,9 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { stubFetch, type StubRoutes } from '../../test/fetchStub';
 import { renderApp } from '../../test/renderApp';
+import { kSystemPollingIntervalMs } from './systemApi';
 import type { SystemInfo } from './types';
 
 const info: SystemInfo = {
@@ -129,5 +130,34 @@ describe('SystemPage', () => {
     });
     expect(within(health).getByText('Unknown')).toBeInTheDocument();
     expect(await screen.findAllByRole('alert')).not.toHaveLength(0);
+  });
+
+  it('counts uptime on every second and asks the server again every 10 s', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const fetchMock = stubFetch({
+        ...healthy,
+        '/api/v1/system/info': { status: 200, body: { ...info, uptime_seconds: 59 } },
+      });
+      const infoCalls = () =>
+        fetchMock.mock.calls.filter(([input]) =>
+          String(input instanceof Request ? input.url : input).endsWith('/api/v1/system/info'),
+        ).length;
+      renderApp('/system');
+
+      const server = await screen.findByRole('region', { name: 'Server' });
+      expect(within(server).getByText(/^59 seconds$/)).toBeInTheDocument();
+      expect(infoCalls()).toBe(1);
+
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(within(server).getByText(/^1 minute, [12] seconds?$/)).toBeInTheDocument();
+
+      await vi.advanceTimersByTimeAsync(kSystemPollingIntervalMs);
+      await waitFor(() => {
+        expect(infoCalls()).toBe(2);
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

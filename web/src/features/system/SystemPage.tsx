@@ -17,7 +17,11 @@ import {
   useGetSystemInfoQuery,
 } from './systemApi';
 
-const kPolling = { pollingInterval: kSystemPollingIntervalMs } as const;
+// Polling pauses while the console's window is in the background, and catches up on return.
+const kPolling = {
+  pollingInterval: kSystemPollingIntervalMs,
+  skipPollingIfUnfocused: true,
+} as const;
 const kTimeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
 
 /** The server this console talks to: build, uptime, database, migrations and health, kept fresh. */
