@@ -109,6 +109,8 @@ void write(Level level, std::string_view message, Fields fields) {
                     append_json_string(line, value);
                 } else if constexpr (std::is_same_v<T, bool>) {
                     line += value ? "true" : "false";
+                } else if constexpr (std::is_same_v<T, double>) {
+                    line += fmt::format("{:.6g}", value);
                 } else {
                     line += fmt::format("{}", value);
                 }

@@ -1,0 +1,199 @@
+// `nimbus`: the one binary. Parses the command line, loads the configuration and runs a
+// sub-command. Every module is built in node.cpp.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "app/build_info.hpp"
+#include "app/node.hpp"
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+extern char** environ;
+
+namespace nimbus::app {
+namespace {
+
+/// Flags shared by every sub-command that reads the configuration.
+struct ConfigFlags {
+    std::string file;
+    std::string listen;
+    std::string data_dir;
+    std::string database_url;
+    std::string console_dir;
+    std::string log_level;
+    std::vector<std::string> set;
+
+    void attach(CLI::App& command) {
+        command.add_option("--config", file, "TOML configuration file")->check(CLI::ExistingFile);
+        command.add_option("--listen", listen, "Address to serve on, host:port (http.listen)");
+        command.add_option("--data-dir", data_dir, "Directory for data (data.dir)");
+        command.add_option("--database-url", database_url,
+                           "postgres://... to use PostgreSQL (database.url)");
+        command.add_option("--console-dir", console_dir,
+                           "Built web console to serve (console.dir)");
+        command.add_option("--log-level", log_level,
+                           "trace, debug, info, warn or error (log.level)");
+        command.add_option("--set", set, "Any setting as key=value, e.g. --set http.threads=2")
+            ->take_all();
+    }
+
+    Result<config::Loaded> load() const {
+        config::Sources sources;
+        if (!file.empty()) sources.file = file;
+        for (char** entry = environ; *entry != nullptr; ++entry) {
+            std::string_view text(*entry);
+            std::size_t eq = text.find('=');
+            if (eq == std::string_view::npos) continue;
+            sources.environment.emplace(std::string(text.substr(0, eq)),
+                                        std::string(text.substr(eq + 1)));
+        }
+        for (const std::string& pair : set) {
+            std::size_t eq = pair.find('=');
+            if (eq == std::string::npos) {
+                return Error::invalid(fmt::format("--set expects key=value, got '{}'", pair));
+            }
+            sources.flags.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
+        }
+        auto flag = [&sources](std::string_view key, const std::string& value) {
+            if (!value.empty()) sources.flags.emplace_back(std::string(key), value);
+        };
+        flag("http.listen", listen);
+        flag("data.dir", data_dir);
+        flag("database.url", database_url);
+        flag("console.dir", console_dir);
+        flag("log.level", log_level);
+        return config::load(sources);
+    }
+};
+
+/// Loads the configuration or explains why not; nullopt means "exit with status 2".
+std::optional<config::Config> load_config(const ConfigFlags& flags) {
+    auto loaded = flags.load();
+    if (!loaded) {
+        std::cerr << "nimbus: " << loaded.error().message << "\n";
+        return std::nullopt;
+    }
+    log::init(log::parse_level(loaded->config.log.level));
+    for (const auto& warning : loaded->warnings) log::warn(warning);
+    return loaded->config;
+}
+
+int migrate(const config::Config& config, bool apply) {
+    auto lock = DataDirLock::acquire(config.data.dir);
+    if (!lock) {
+        std::cerr << "nimbus: " << lock.error().message << "\n";
+        return kExitFailure;
+    }
+    auto database = open_database(config, nullptr);
+    if (!database) {
+        std::cerr << "nimbus: cannot open the database: " << database.error().message << "\n";
+        return kExitFailure;
+    }
+    std::vector<db::ModuleMigrations> modules = all_migrations();
+    auto status = apply ? db::migrate_up(**database, modules, SystemClock().now_ms())
+                        : db::migration_status(**database, modules);
+    if (!status) {
+        std::cerr << "nimbus: " << status.error().message << "\n";
+        return kExitFailure;
+    }
+    std::cout << fmt::format("{:<12} {:>7}  {:<32} {}\n", "MODULE", "VERSION", "NAME", "APPLIED");
+    for (const auto& migration : *status) {
+        std::cout << fmt::format(
+            "{:<12} {:>7}  {:<32} {}\n", migration.module, migration.version, migration.name,
+            migration.applied_at_ms ? format_rfc3339(*migration.applied_at_ms) : "pending");
+    }
+    return kExitOk;
+}
+
+int run(int argc, char** argv) {
+    const observe::BuildInfo build = build_info();
+    CLI::App app{"Nimbus: a self-hosted SaaS platform in one binary.", "nimbus"};
+    app.set_version_flag("--version", fmt::format("nimbus {} ({}, {})", build.version, build.commit,
+                                                  build.build_type));
+    app.require_subcommand(1);
+
+    ConfigFlags serve_flags;
+    CLI::App* serve_cmd = app.add_subcommand(
+        "serve", "Serve the API and the web console (default 127.0.0.1:8080, data in ./data)");
+    serve_flags.attach(*serve_cmd);
+
+    ConfigFlags migrate_flags;
+    CLI::App* migrate_cmd = app.add_subcommand("migrate", "Show or apply database migrations");
+    migrate_cmd->require_subcommand(1);
+    CLI::App* migrate_status =
+        migrate_cmd->add_subcommand("status", "List every migration and whether it is applied");
+    CLI::App* migrate_up = migrate_cmd->add_subcommand("up", "Apply pending migrations");
+    migrate_flags.attach(*migrate_cmd);
+
+    ConfigFlags config_flags;
+    CLI::App* config_cmd = app.add_subcommand("config", "Inspect the configuration");
+    config_cmd->require_subcommand(1);
+    CLI::App* config_show =
+        config_cmd->add_subcommand("show", "Print the effective configuration, secrets redacted");
+    CLI::App* config_docs =
+        config_cmd->add_subcommand("docs", "Print the reference of every setting (Markdown)");
+    CLI::App* config_example =
+        config_cmd->add_subcommand("example", "Print an example file with every setting");
+    config_flags.attach(*config_cmd);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return kExitUsage;
+    }
+
+    if (serve_cmd->parsed()) {
+        auto config = load_config(serve_flags);
+        if (!config) return kExitUsage;
+        int status = serve(*config);
+        log::flush();
+        return status;
+    }
+    if (migrate_cmd->parsed()) {
+        auto config = load_config(migrate_flags);
+        if (!config) return kExitUsage;
+        return migrate(*config, migrate_up->parsed() && !migrate_status->parsed());
+    }
+    if (config_docs->parsed()) {
+        std::cout << config::reference_markdown();
+        return kExitOk;
+    }
+    if (config_example->parsed()) {
+        std::cout << config::example_toml();
+        return kExitOk;
+    }
+    if (config_show->parsed()) {
+        auto config = load_config(config_flags);
+        if (!config) return kExitUsage;
+        std::cout << config::show(*config);
+        return kExitOk;
+    }
+    return kExitUsage;
+}
+
+}  // namespace
+}  // namespace nimbus::app
+
+int main(int argc, char** argv) {
+    // Block the shutdown signals before any thread starts, so every thread inherits the mask and
+    // `serve` can take them synchronously with sigwait instead of in a handler.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    return nimbus::app::run(argc, argv);
+}

@@ -1,0 +1,242 @@
+// The composition root: builds every module of a node and wires them together, in plain code.
+#include "app/node.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "app/build_info.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "http/http.hpp"
+#include "observe/observe.hpp"
+
+namespace nimbus::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kMasterKeyCheck = "master_key_check";
+constexpr std::string_view kMasterKeyCheckPlaintext = "nimbus master key check v1";
+constexpr std::string_view kDatabaseFile = "nimbus.db";
+constexpr std::string_view kLockFile = "nimbus.lock";
+constexpr std::string_view kMasterKeyFile = "master.key";
+constexpr mode_t kLockFileMode = 0600;
+constexpr int kBlockingThreads = 4;
+
+fs::path master_key_path(const config::Config& config) {
+    if (!config.master_key.file.empty()) return config.master_key.file;
+    return fs::path(config.data.dir) / kMasterKeyFile;
+}
+
+std::string listen_url(const std::string& host, std::uint16_t port) {
+    bool v6 = host.find(':') != std::string::npos;
+    return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+}  // namespace
+
+std::vector<db::ModuleMigrations> all_migrations() {
+    return {
+        {"system", &migrations()},
+    };
+}
+
+Result<std::unique_ptr<DataDirLock>> DataDirLock::acquire(const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+        return Error::unavailable(fmt::format("cannot create data dir {}: {}", dir, ec.message()));
+    if (::access(dir.c_str(), W_OK) != 0) {
+        return Error::unavailable(
+            fmt::format("data dir {} is not writable: {}", dir, std::strerror(errno)));
+    }
+    fs::path lock_path = fs::path(dir) / kLockFile;
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kLockFileMode);
+    if (fd < 0) {
+        return Error::unavailable(
+            fmt::format("data dir {} is not writable: {}", dir, std::strerror(errno)));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        std::string holder;
+        std::ifstream(lock_path) >> holder;
+        ::close(fd);
+        return Error::conflict(
+            fmt::format("data dir {} is in use by another nimbus process{}; stop it or choose "
+                        "another --data-dir",
+                        dir, holder.empty() ? "" : " (pid " + holder + ")"));
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 ||
+        ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        ::close(fd);
+        return Error::unavailable(
+            fmt::format("data dir {} is not writable: {}", dir, std::strerror(errno)));
+    }
+    return std::unique_ptr<DataDirLock>(new DataDirLock(fd));
+}
+
+DataDirLock::~DataDirLock() { ::close(fd_); }
+
+Result<std::unique_ptr<db::Database>> open_database(const config::Config& config,
+                                                    db::QueryObserver observer) {
+    db::Options options;
+    options.url = config.database.url;
+    options.sqlite_path = (fs::path(config.data.dir) / kDatabaseFile).string();
+    if (config.database.url.starts_with("sqlite:"))
+        options.sqlite_path = config.database.url.substr(7);
+    options.sqlite_synchronous = config.database.sqlite_synchronous;
+    options.busy_timeout = std::chrono::milliseconds(config.database.busy_timeout_ms);
+    options.pool_size = static_cast<int>(config.database.pool_size);
+    options.connect_retries = static_cast<int>(config.database.connect_retries);
+    options.connect_retry_interval =
+        std::chrono::milliseconds(config.database.connect_retry_interval_ms);
+    options.observer = std::move(observer);
+    return db::open(options);
+}
+
+Result<crypto::MasterKey> load_master_key(const config::Config& config, db::Database& database,
+                                          std::int64_t now_ms) {
+    fs::path path = master_key_path(config);
+    auto check = database.query("SELECT value FROM system_state WHERE key = ?", {kMasterKeyCheck});
+    if (!check) return check.error();
+    if (!check->empty()) {
+        auto key = crypto::MasterKey::load_or_create(path, /*create_if_missing=*/false);
+        if (!key) {
+            if (key.error().code == ErrorCode::not_found) {
+                return Error::invalid(
+                    fmt::format("the master key file {} is missing, but this data was sealed with "
+                                "a master key; restore the "
+                                "file (or point NIMBUS_MASTER_KEY_FILE at it) instead of starting "
+                                "with a new key",
+                                path.string()));
+            }
+            return key.error();
+        }
+        auto opened = key->open(check->front().get_blob(0), kMasterKeyCheck);
+        if (!opened || *opened != kMasterKeyCheckPlaintext) {
+            return Error::invalid(
+                fmt::format("the master key in {} does not match this data (it was sealed with "
+                            "another key); restore the "
+                            "original key file",
+                            path.string()));
+        }
+        return key;
+    }
+    auto key = crypto::MasterKey::load_or_create(path, /*create_if_missing=*/true);
+    if (!key) return key.error();
+    crypto::Bytes sealed = key->seal(kMasterKeyCheckPlaintext, kMasterKeyCheck);
+    auto recorded = database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto inserted = tx.execute(
+            "INSERT INTO system_state (key, value, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT "
+            "(key) DO NOTHING",
+            {kMasterKeyCheck, db::Bytes(sealed.begin(), sealed.end()), now_ms});
+        if (!inserted) return inserted.error();
+        return {};
+    });
+    if (!recorded) return recorded.error();
+    // Another node may have recorded its check value first; verify against whatever is stored.
+    return load_master_key(config, database, now_ms);
+}
+
+int serve(const config::Config& config) {
+    SystemClock clock;
+    const std::int64_t started_at_ms = clock.now_ms();
+    const observe::BuildInfo build = build_info();
+
+    auto lock = DataDirLock::acquire(config.data.dir);
+    if (!lock) {
+        log::error("cannot start", {{"error", lock.error().message}});
+        return kExitFailure;
+    }
+
+    metrics::Registry registry;
+    observe::register_process_metrics(registry, build);
+
+    auto database = open_database(config, observe::database_observer(registry));
+    if (!database) {
+        log::error("cannot open the database", {{"error", database.error().message}});
+        return kExitFailure;
+    }
+    std::vector<db::ModuleMigrations> modules = all_migrations();
+    auto migrated = db::migrate_up(**database, modules, clock.now_ms());
+    if (!migrated) {
+        log::error("cannot apply migrations", {{"error", migrated.error().message}});
+        return kExitFailure;
+    }
+    auto master_key = load_master_key(config, **database, clock.now_ms());
+    if (!master_key) {
+        log::error("cannot load the master key", {{"error", master_key.error().message}});
+        return kExitFailure;
+    }
+
+    http::Router router;
+    observe::add_routes(router, {.build = build,
+                                 .started_at_ms = started_at_ms,
+                                 .clock = clock,
+                                 .database = **database,
+                                 .modules = modules,
+                                 .registry = registry});
+    std::shared_ptr<http::StaticFiles> console = http::StaticFiles::load(config.console.dir);
+    router.set_fallback([console](http::Request& request, http::RequestContext&) {
+        return console->serve(request);
+    });
+    if (console->file_count() == 0) {
+        log::warn("web console not found; / shows how to build it",
+                  {{"console_dir", config.console.dir}});
+    }
+
+    auto pipeline = http::default_pipeline(
+        {.cors_origins = config.http.cors_origins,
+         .access_log = config.http.access_log,
+         .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes)},
+        &registry);
+    auto listen = config::parse_listen(config.http.listen);  // validated when the config loaded
+    http::Server server(
+        {.host = listen->host,
+         .port = listen->port,
+         .threads = static_cast<int>(config.http.threads),
+         .blocking_threads = kBlockingThreads,
+         .database_inline = (*database)->backend() == db::Backend::sqlite,
+         .max_body_bytes = static_cast<std::size_t>(config.http.max_body_bytes),
+         .max_header_bytes = static_cast<std::size_t>(config.http.max_header_bytes),
+         .header_timeout = std::chrono::milliseconds(config.http.header_timeout_ms),
+         .body_timeout = std::chrono::milliseconds(config.http.body_timeout_ms),
+         .idle_timeout = std::chrono::milliseconds(config.http.idle_timeout_ms),
+         .shutdown_grace = std::chrono::milliseconds(config.http.shutdown_grace_ms)},
+        router, *pipeline, &registry);
+    registry.gauge_callback("nimbus_http_open_connections", "Client connections open now.",
+                            [&server] { return static_cast<double>(server.open_connections()); });
+    if (auto started = server.start(); !started) {
+        log::error("cannot start the HTTP server", {{"error", started.error().message}});
+        return kExitFailure;
+    }
+    log::info("nimbus is ready", {{"url", listen_url(listen->host, server.port())},
+                                  {"version", build.version},
+                                  {"database", db::to_string((*database)->backend())},
+                                  {"data_dir", config.data.dir},
+                                  {"startup_ms", clock.now_ms() - started_at_ms}});
+
+    // SIGTERM and SIGINT were blocked in every thread by main(); wait for one here.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    int received = 0;
+    sigwait(&signals, &received);
+    log::info("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                {"grace_ms", config.http.shutdown_grace_ms}});
+    server.stop();
+    server.wait();
+    log::info("stopped");
+    return kExitOk;
+}
+
+}  // namespace nimbus::app

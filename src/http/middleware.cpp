@@ -1,0 +1,379 @@
+// The pipeline runner and the standard steps.
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "http/http.hpp"
+#include "http/internal.hpp"
+
+namespace nimbus::http {
+namespace {
+
+constexpr std::size_t kMaxIncomingRequestIdLength = 128;
+constexpr int kGzipWindowBits = 15 + 16;  // 15-bit window, +16 selects the gzip wrapper
+constexpr int kGzipMemLevel = 8;
+constexpr std::string_view kCorsMaxAgeSeconds = "600";
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool skipped(const Route* route, std::string_view step_name) {
+    if (route == nullptr) return false;
+    const auto& skip = route->options.skip_steps;
+    return std::find(skip.begin(), skip.end(), step_name) != skip.end();
+}
+
+/// Request id first: every later log line and every error body carries it. An incoming
+/// X-Request-Id is kept when it is short and plain (so a proxy's id follows the request through);
+/// anything else is replaced so log lines cannot be forged through it.
+class RequestIdStep final : public Middleware {
+public:
+    std::string_view name() const override { return "request_id"; }
+
+    std::optional<Response> on_request(Request& request, RequestContext& context) override {
+        auto incoming = request.header("x-request-id");
+        if (incoming && is_plain_id(*incoming)) {
+            context.request_id = std::string(*incoming);
+        } else {
+            context.request_id = new_id("req", clock_.now_ms());
+        }
+        return std::nullopt;
+    }
+
+    void on_response(const Request&, RequestContext& context, Response& response) override {
+        response.set_header("x-request-id", context.request_id);
+    }
+
+private:
+    static bool is_plain_id(std::string_view id) {
+        if (id.empty() || id.size() > kMaxIncomingRequestIdLength) return false;
+        return std::all_of(id.begin(), id.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
+    }
+    SystemClock clock_;
+};
+
+/// Request counts and durations by method, route template and status.
+class MetricsStep final : public Middleware {
+public:
+    explicit MetricsStep(metrics::Registry& registry)
+        : requests_(registry.counter("nimbus_http_requests_total", "HTTP requests served.",
+                                     {"method", "route", "status"})),
+          durations_(registry.histogram("nimbus_http_request_duration_seconds",
+                                        "Time from the request's headers to its response.",
+                                        {"method", "route"})) {}
+
+    std::string_view name() const override { return "metrics"; }
+
+    void on_response(const Request& request, RequestContext& context, Response& response) override {
+        std::string method(to_string(request.method));
+        requests_.with({method, context.route, std::to_string(response.status)}).inc();
+        durations_.with({method, context.route}).observe(seconds_since(context.started));
+    }
+
+private:
+    metrics::Family<metrics::Counter>& requests_;
+    metrics::Family<metrics::Histogram>& durations_;
+};
+
+/// One JSON line per request, written after the response is known.
+class AccessLogStep final : public Middleware {
+public:
+    std::string_view name() const override { return "access_log"; }
+
+    void on_response(const Request& request, RequestContext& context, Response& response) override {
+        constexpr double kMsPerSecond = 1000.0;
+        log::info("request", {{"request_id", context.request_id},
+                              {"method", to_string(request.method)},
+                              {"path", request.path},
+                              {"route", context.route},
+                              {"status", response.status},
+                              {"duration_ms", seconds_since(context.started) * kMsPerSecond},
+                              {"bytes", static_cast<std::int64_t>(response.body_view().size())},
+                              {"remote", request.remote_address}});
+    }
+};
+
+/// Browser hardening on every response. The CSP allows inline styles because MUI's emotion
+/// injects <style> tags; scripts come only from our own origin.
+class SecurityHeadersStep final : public Middleware {
+public:
+    std::string_view name() const override { return "security_headers"; }
+
+    void on_response(const Request&, RequestContext&, Response& response) override {
+        response.set_header("x-content-type-options", "nosniff");
+        response.set_header("x-frame-options", "DENY");
+        response.set_header("referrer-policy", "no-referrer");
+        response.set_header("cross-origin-opener-policy", "same-origin");
+        auto type = response.header("content-type");
+        if (type && type->starts_with("text/html")) {
+            response.set_header(
+                "content-security-policy",
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                "base-uri 'none'; form-action 'self'");
+        }
+    }
+};
+
+/// CORS for the configured origins. Preflights are answered here, before authentication, as the
+/// Fetch standard requires (a preflight carries no credentials).
+class CorsStep final : public Middleware {
+public:
+    explicit CorsStep(std::vector<std::string> origins) : origins_(std::move(origins)) {}
+
+    std::string_view name() const override { return "cors"; }
+
+    std::optional<Response> on_request(Request& request, RequestContext&) override {
+        auto origin = request.header("origin");
+        bool preflight =
+            request.method == Method::options && request.header("access-control-request-method");
+        if (!origin || !preflight) return std::nullopt;
+        if (!allowed(*origin)) {
+            return Response::make_problem(403, "cors-origin-denied", "Forbidden",
+                                          "This origin may not call the API from a browser.");
+        }
+        Response response = Response::no_content();
+        response.set_header("access-control-allow-methods", "GET, HEAD, POST, PUT, PATCH, DELETE");
+        if (auto headers = request.header("access-control-request-headers")) {
+            response.set_header("access-control-allow-headers", *headers);
+        }
+        response.set_header("access-control-max-age", kCorsMaxAgeSeconds);
+        return response;
+    }
+
+    void on_response(const Request& request, RequestContext&, Response& response) override {
+        auto origin = request.header("origin");
+        if (!origin || !allowed(*origin)) return;
+        response.set_header("access-control-allow-origin", *origin);
+        response.set_header("access-control-allow-credentials", "true");
+        response.set_header("access-control-expose-headers", "x-request-id, etag, retry-after");
+        response.set_header("vary", "Origin");
+    }
+
+private:
+    bool allowed(std::string_view origin) const {
+        return std::any_of(origins_.begin(), origins_.end(), [origin](const std::string& allowed) {
+            return allowed == "*" || allowed == origin;
+        });
+    }
+    std::vector<std::string> origins_;
+};
+
+/// gzip for JSON and text bodies above a size when the client accepts it. Last in the chain so it
+/// compresses the final body; responses that already carry a Content-Encoding (precompressed
+/// static files) pass untouched.
+class CompressionStep final : public Middleware {
+public:
+    explicit CompressionStep(std::size_t min_bytes) : min_bytes_(min_bytes) {}
+
+    std::string_view name() const override { return "compression"; }
+
+    void on_response(const Request& request, RequestContext&, Response& response) override {
+        if (response.shared_body || response.body.size() < min_bytes_ ||
+            response.header("content-encoding"))
+            return;
+        if (!accepts_gzip(request.header("accept-encoding").value_or(""))) return;
+        auto type = response.header("content-type").value_or("");
+        if (!compressible(type)) return;
+        if (auto compressed = gzip(response.body)) {
+            response.body = std::move(*compressed);
+            response.set_header("content-encoding", "gzip");
+            response.set_header("vary", "Accept-Encoding");
+        }
+    }
+
+private:
+    std::size_t min_bytes_;
+};
+
+}  // namespace
+
+bool accepts_gzip(std::string_view accept_encoding) {
+    // Items are "coding;q=value"; gzip or * with a q above zero accepts (RFC 9110 section 12.5.3).
+    while (!accept_encoding.empty()) {
+        std::size_t comma = accept_encoding.find(',');
+        std::string_view item = accept_encoding.substr(0, comma);
+        accept_encoding = comma == std::string_view::npos ? std::string_view()
+                                                          : accept_encoding.substr(comma + 1);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        std::string_view coding = item.substr(0, item.find(';'));
+        while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+        if (coding != "gzip" && coding != "*") continue;
+        std::size_t q = item.find("q=");
+        if (q == std::string_view::npos) return true;
+        std::string_view weight = item.substr(q + 2);
+        return !(weight.starts_with("0") &&
+                 weight.find_first_not_of("0.", 0) == std::string_view::npos);
+    }
+    return false;
+}
+
+bool compressible(std::string_view content_type) {
+    return content_type.starts_with("application/json") ||
+           content_type.starts_with("application/problem+json") ||
+           content_type.starts_with("text/") ||
+           content_type.starts_with("application/javascript") ||
+           content_type.starts_with("image/svg+xml");
+}
+
+std::optional<std::string> gzip(std::string_view input) {
+    z_stream stream{};
+    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kGzipWindowBits, kGzipMemLevel,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return std::nullopt;
+    }
+    std::string output(deflateBound(&stream, static_cast<uLong>(input.size())), '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    stream.avail_in = static_cast<uInt>(input.size());
+    stream.next_out = reinterpret_cast<Bytef*>(output.data());
+    stream.avail_out = static_cast<uInt>(output.size());
+    int status = deflate(&stream, Z_FINISH);
+    output.resize(stream.total_out);
+    deflateEnd(&stream);
+    if (status != Z_STREAM_END) return std::nullopt;
+    return output;
+}
+
+void write_problem_body(Response& response, const Request& request, const RequestContext& context) {
+    if (!response.problem) return;
+    const Problem& problem = *response.problem;
+    boost::json::object body;
+    body["type"] = problem.type;
+    body["title"] = problem.title;
+    body["status"] = response.status;
+    if (!problem.detail.empty()) body["detail"] = problem.detail;
+    body["instance"] = request.path;
+    body["request_id"] = context.request_id;
+    if (!problem.errors.empty()) {
+        boost::json::array errors;
+        for (const auto& error : problem.errors) {
+            errors.push_back(
+                boost::json::object{{"pointer", error.pointer}, {"message", error.message}});
+        }
+        body["errors"] = std::move(errors);
+    }
+    response.body = boost::json::serialize(body);
+    response.shared_body.reset();
+    response.set_header("content-type", "application/problem+json");
+}
+
+struct Pipeline::StepTimers {
+    metrics::Family<metrics::Histogram>* family = nullptr;
+    std::vector<metrics::Histogram*> per_step;
+};
+
+Pipeline::Pipeline(metrics::Registry* registry)
+    : timers_(std::make_unique<StepTimers>()), registry_(registry) {}
+
+Pipeline::~Pipeline() = default;
+
+void Pipeline::append(std::unique_ptr<Middleware> step) {
+    metrics::Histogram* timer = nullptr;
+    if (registry_ != nullptr) {
+        if (timers_->family == nullptr) {
+            static const std::vector<double> kStepBuckets = {
+                0.000001, 0.000005, 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01};
+            timers_->family =
+                &registry_->histogram("nimbus_http_step_duration_seconds",
+                                      "Time spent in each pipeline step.", {"step"}, kStepBuckets);
+        }
+        timer = &timers_->family->with({std::string(step->name())});
+    }
+    timers_->per_step.push_back(timer);
+    steps_.push_back(std::move(step));
+}
+
+boost::asio::awaitable<Response> Pipeline::run(Request& request, RequestContext& context,
+                                               const Route* route, const SyncHandler* unrouted) {
+    Response response;
+    std::size_t entered = 0;  // steps whose on_request ran; their on_response runs in reverse
+    bool answered = false;
+    try {
+        for (; entered < steps_.size(); ++entered) {
+            Middleware& step = *steps_[entered];
+            if (skipped(route, step.name())) continue;
+            auto start = std::chrono::steady_clock::now();
+            std::optional<Response> early = step.on_request(request, context);
+            if (auto* timer = timers_->per_step[entered]) timer->observe(seconds_since(start));
+            if (early) {
+                response = std::move(*early);
+                answered = true;
+                ++entered;
+                break;
+            }
+        }
+        if (!answered) {
+            if (route != nullptr) {
+                if (const auto* sync = std::get_if<SyncHandler>(&route->handler)) {
+                    response = (*sync)(request, context);
+                } else {
+                    response = co_await std::get<Task>(route->handler)(request, context);
+                }
+            } else if (unrouted != nullptr && *unrouted) {
+                response = (*unrouted)(request, context);
+            } else {
+                response = Response::make_problem(404, "not-found", "Not Found",
+                                                  "No route matches this path.");
+            }
+        }
+    } catch (const std::exception& error) {
+        // The recover step: a bug must not take the connection (or the process) down, and the
+        // caller learns only the request id to quote; the log has the rest.
+        log::error("unhandled exception", {{"request_id", context.request_id},
+                                           {"route", context.route},
+                                           {"error", error.what()}});
+        response = Response::make_problem(
+            500, "", "Internal Server Error",
+            "An unexpected error occurred. Quote the request id when reporting it.");
+    }
+    write_problem_body(response, request, context);
+    for (std::size_t idx = entered; idx-- > 0;) {
+        Middleware& step = *steps_[idx];
+        if (skipped(route, step.name())) continue;
+        auto start = std::chrono::steady_clock::now();
+        try {
+            step.on_response(request, context, response);
+        } catch (const std::exception& error) {
+            log::error("middleware failed on response", {{"request_id", context.request_id},
+                                                         {"step", step.name()},
+                                                         {"error", error.what()}});
+        }
+        if (auto* timer = timers_->per_step[idx]) timer->observe(seconds_since(start));
+    }
+    co_return response;
+}
+
+std::unique_ptr<Pipeline> default_pipeline(const PipelineSettings& settings,
+                                           metrics::Registry* registry) {
+    auto pipeline = std::make_unique<Pipeline>(registry);
+    // 1. Request id first: every later step's log lines and every error body carry it.
+    pipeline->append(std::make_unique<RequestIdStep>());
+    // 2. Metrics and 3. the access log next, so they see every answer, early ones included, and
+    //    time the whole request.
+    if (registry != nullptr) pipeline->append(std::make_unique<MetricsStep>(*registry));
+    if (settings.access_log) pipeline->append(std::make_unique<AccessLogStep>());
+    // (Recover is built into Pipeline::run: it must wrap the steps, so it cannot be one.)
+    // 4. Security headers and 5. CORS before anything that may refuse the request, so refusals
+    //    are readable by the browser and hardened like every other answer.
+    pipeline->append(std::make_unique<SecurityHeadersStep>());
+    pipeline->append(std::make_unique<CorsStep>(settings.cors_origins));
+    // Later steps slot in here, in this order: IP and geo rules, firewall, authenticate,
+    // rate limit; then per route: authorize, validate.
+    // Last: compression sees the final body of whatever answered.
+    pipeline->append(std::make_unique<CompressionStep>(settings.gzip_min_bytes));
+    return pipeline;
+}
+
+}  // namespace nimbus::http
