@@ -33,6 +33,7 @@
 
 namespace nimbus::db {
 
+/// The engine behind a Database.
 enum class Backend { sqlite, postgres };
 
 /// "sqlite" or "postgres".
@@ -74,14 +75,23 @@ class Row {
 public:
     explicit Row(std::vector<Value> columns) : columns_(std::move(columns)) {}
 
+    /// The number of columns.
     std::size_t size() const { return columns_.size(); }
+    /// True when the column is SQL NULL.
     bool is_null(std::size_t column_idx) const;
+    /// An INTEGER / BIGINT / BOOLEAN (0 or 1) column.
     std::int64_t get_int(std::size_t column_idx) const;
+    /// A REAL / DOUBLE PRECISION / NUMERIC column; an integer column is converted.
     double get_double(std::size_t column_idx) const;
+    /// A TEXT column (on PostgreSQL every type without a better mapping arrives as text).
     const std::string& get_text(std::size_t column_idx) const;
+    /// A BLOB / BYTEA column.
     const Bytes& get_blob(std::size_t column_idx) const;
+    /// An integer column that may be NULL.
     std::optional<std::int64_t> get_optional_int(std::size_t column_idx) const;
+    /// A text column that may be NULL.
     std::optional<std::string> get_optional_text(std::size_t column_idx) const;
+    /// The raw value; throws std::out_of_range for a column that does not exist.
     const Value& at(std::size_t column_idx) const { return columns_.at(column_idx); }
 
 private:
@@ -91,6 +101,12 @@ private:
 using Rows = std::vector<Row>;
 
 /// Statements over one connection.
+///
+/// Each call runs exactly one statement (`execute_script` excepted). A failed statement inside a
+/// Transaction leaves it unusable on PostgreSQL (the server aborts it), so the only portable thing
+/// to do after an error is to drop the Transaction; use `INSERT ... ON CONFLICT` rather than
+/// catching `conflict` and carrying on. On PostgreSQL, `?` is a placeholder even where the jsonb
+/// operators `?`, `?|`, `?&` were meant: use `jsonb_exists()` and friends instead.
 class Session {
 public:
     virtual ~Session() = default;
@@ -112,9 +128,11 @@ public:
     Result<std::optional<Row>> query_one(std::string_view sql, Params params = {});
 };
 
-/// A write transaction. Destroying it without commit() rolls back.
+/// A write transaction. Destroying it without commit() rolls back. Statements after commit() fail
+/// with `internal` (a bug).
 class Transaction : public Session {
 public:
+    /// Commits; on failure the transaction is rolled back and the error returned.
     virtual Result<void> commit() = 0;
     virtual Backend backend() const = 0;
 };
@@ -148,7 +166,9 @@ public:
     virtual ~Database() = default;
 
     virtual Backend backend() const = 0;
-    /// Begins a write transaction (SQLite: BEGIN IMMEDIATE on the single writer connection).
+    /// Begins a write transaction (SQLite: BEGIN IMMEDIATE on the single writer connection, so a
+    /// second begin() blocks until the first transaction ends; calling begin() again on the thread
+    /// that holds it would wait forever and fails with `internal` instead).
     virtual Result<std::unique_ptr<Transaction>> begin() = 0;
     /// Runs a read-only query on a pooled reader connection (SQLite: sees the last committed state).
     virtual Result<Rows> query(std::string_view sql, std::span<const Param> params) = 0;
@@ -163,7 +183,10 @@ public:
     Result<void> transact(const std::function<Result<void>(Transaction&)>& work);
 };
 
-/// Opens (and for SQLite creates) the store described by `options`.
+/// Opens (and for SQLite creates) the store described by `options`. The directory of an SQLite
+/// file must exist. Fails with `invalid_argument` for bad options and `unavailable` when the file
+/// cannot be opened or PostgreSQL cannot be reached after `connect_retries` (the message names the
+/// host and port, never the password).
 Result<std::unique_ptr<Database>> open(const Options& options);
 
 /// One schema change of a module, from `src/<module>/migrations/NNN_name.sql`.
@@ -195,12 +218,16 @@ Result<std::vector<MigrationStatus>> migration_status(Database& db,
                                                       std::span<const ModuleMigrations> modules);
 
 /// Applies all pending migrations, each in its own transaction together with its record in
-/// `schema_migrations`. Refuses (conflict) when an applied migration was changed.
+/// `schema_migrations`, and returns the ones this call applied (empty when nothing was pending).
+/// Refuses (conflict) when an applied migration was changed or when the database holds a migration
+/// of one of `modules` that the code does not know (a newer binary ran against it). On PostgreSQL
+/// an advisory lock serializes nodes that start together. Migration SQL must not contain
+/// BEGIN/COMMIT: a failing migration is rolled back as a whole and not recorded.
 Result<std::vector<MigrationStatus>> migrate_up(Database& db,
                                                 std::span<const ModuleMigrations> modules,
                                                 std::int64_t now_ms);
 
-/// The applied migrations as recorded in the database, in order.
+/// The applied migrations as recorded in the database, ordered by module and version.
 Result<std::vector<MigrationStatus>> applied_migrations(Database& db);
 
 }  // namespace nimbus::db

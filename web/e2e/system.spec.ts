@@ -39,6 +39,14 @@ test('the System page shows what the server reports, accessibly', async ({
   expect(response.status()).toBe(200);
   const info = (await response.json()) as SystemInfo;
 
+  // Anything the browser complains about (a script error, a blocked resource, a Content Security
+  // Policy violation) fails the test.
+  const complaints: string[] = [];
+  page.on('pageerror', (error) => complaints.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') complaints.push(message.text());
+  });
+
   await page.goto('/');
   await page
     .getByRole('navigation', { name: 'Main navigation' })
@@ -68,6 +76,7 @@ test('the System page shows what the server reports, accessibly', async ({
   await page.emulateMedia({ colorScheme: 'dark' });
   await expectNoAxeViolations(page, testInfo, 'system-dark');
   await keepScreenshot(page, testInfo, 'system-page-dark.png');
+  expect(complaints).toEqual([]);
 });
 
 test('an unknown client route still gets the app shell', async ({ page }) => {
