@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 // directory, on a port of their own.
 //   NIMBUS_BIN        path to the nimbus binary (required), e.g. build/dev/src/app/nimbus
 //   NIMBUS_E2E_PORT   port to listen on (default 18080)
+//   NIMBUS_E2E_LOG_LEVEL  the server's log level (default warn: no access log lines in the output)
 //   CHROMIUM_PATH     browser to drive (default Debian's /usr/bin/chromium)
 
 const webDir = fileURLToPath(new URL('.', import.meta.url));
@@ -38,6 +39,12 @@ const baseURL = `http://127.0.0.1:${port}`;
 // directory to them, so one run makes exactly one.
 process.env.NIMBUS_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), 'nimbus-e2e-'));
 const dataDir = process.env.NIMBUS_E2E_DATA_DIR;
+
+// The server reads NIMBUS_<SECTION>_<KEY> variables as settings and warns about any other, so the
+// test's own variables are taken out of its environment.
+const testOnlyVariables = Object.keys(process.env).filter(
+  (name) => name === 'NIMBUS_BIN' || name.startsWith('NIMBUS_E2E_'),
+);
 
 export default defineConfig({
   testDir: './e2e',
@@ -71,14 +78,19 @@ export default defineConfig({
   },
   webServer: {
     command: [
+      'env',
+      ...testOnlyVariables.map((name) => `-u ${name}`),
       JSON.stringify(nimbusPath),
       'serve',
       `--listen 127.0.0.1:${port}`,
       `--data-dir ${JSON.stringify(dataDir)}`,
       `--console-dir ${JSON.stringify(consoleDir)}`,
+      `--log-level ${process.env.NIMBUS_E2E_LOG_LEVEL ?? 'warn'}`,
     ].join(' '),
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
+    // SIGTERM lets the server finish its requests and close the database cleanly.
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
     timeout: 30_000,
     stdout: 'pipe',
     stderr: 'pipe',
