@@ -1,13 +1,14 @@
 import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
 import jsxA11y from 'eslint-plugin-jsx-a11y';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-results/', 'playwright-report/'] },
+export default defineConfig(
+  globalIgnores(['dist/', 'node_modules/', 'test-results/', 'playwright-report/']),
   js.configs.recommended,
-  ...tseslint.configs.strictTypeChecked,
+  tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -20,12 +21,11 @@ export default tseslint.config(
   {
     files: ['src/**/*.{ts,tsx}'],
     languageOptions: { globals: globals.browser },
-    plugins: { 'react-hooks': reactHooks },
-    rules: reactHooks.configs.recommended.rules,
+    extends: [reactHooks.configs.flat.recommended],
   },
   {
     files: ['src/**/*.tsx'],
-    ...jsxA11y.flatConfigs.strict,
+    extends: [jsxA11y.flatConfigs.strict],
   },
   {
     files: ['e2e/**/*.ts', '*.config.{ts,js}'],
@@ -33,6 +33,6 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js'],
-    ...tseslint.configs.disableTypeChecked,
+    extends: [tseslint.configs.disableTypeChecked],
   },
 );
