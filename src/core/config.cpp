@@ -63,8 +63,8 @@ using Validator = std::function<Result<void>(std::string_view)>;
 
 Result<void> accept_any(std::string_view) { return {}; }
 
-Setting string_setting(std::string key, StringField field, std::string description,
-                       Validator validate = accept_any, bool secret = false) {
+Setting string_setting(const std::string& key, const StringField& field, std::string description,
+                       const Validator& validate = accept_any, bool secret = false) {
     Setting s;
     s.key = key;
     s.type = "string";
@@ -86,8 +86,8 @@ Setting string_setting(std::string key, StringField field, std::string descripti
     return s;
 }
 
-Setting enum_setting(std::string key, StringField field, std::vector<std::string> allowed,
-                     std::string description) {
+Setting enum_setting(const std::string& key, const StringField& field,
+                     std::vector<std::string> allowed, std::string description) {
     std::string allowed_text = fmt::format("{}", fmt::join(allowed, ", "));
     Validator validate = [allowed, allowed_text](std::string_view raw) -> Result<void> {
         if (std::find(allowed.begin(), allowed.end(), raw) == allowed.end()) {
@@ -95,13 +95,13 @@ Setting enum_setting(std::string key, StringField field, std::vector<std::string
         }
         return {};
     };
-    Setting s = string_setting(std::move(key), std::move(field), std::move(description), validate);
+    Setting s = string_setting(key, field, std::move(description), validate);
     s.type = "one of: " + allowed_text;
     return s;
 }
 
-Setting int_setting(std::string key, IntField field, std::int64_t min, std::int64_t max,
-                    std::string description) {
+Setting int_setting(const std::string& key, const IntField& field, std::int64_t min,
+                    std::int64_t max, std::string description) {
     Setting s;
     s.key = key;
     s.type = fmt::format("integer {}..{}", min, max);
@@ -135,7 +135,7 @@ Setting int_setting(std::string key, IntField field, std::int64_t min, std::int6
     return s;
 }
 
-Setting bool_setting(std::string key, BoolField field, std::string description) {
+Setting bool_setting(const std::string& key, const BoolField& field, std::string description) {
     Setting s;
     s.key = key;
     s.type = "boolean";
@@ -161,8 +161,8 @@ Setting bool_setting(std::string key, BoolField field, std::string description) 
     return s;
 }
 
-Setting list_setting(std::string key, ListField field, std::string description,
-                     Validator validate_item = accept_any) {
+Setting list_setting(const std::string& key, const ListField& field, std::string description,
+                     const Validator& validate_item = accept_any) {
     Setting s;
     s.key = key;
     s.type = "list of strings (comma-separated in env and flags)";
