@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,9 +36,17 @@ if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
 const baseURL = `http://127.0.0.1:${port}`;
 
 // Playwright loads this file again in each worker; the environment carries the first load's data
-// directory to them, so one run makes exactly one.
-process.env.NIMBUS_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), 'nimbus-e2e-'));
-const dataDir = process.env.NIMBUS_E2E_DATA_DIR;
+// directory to them, so one run makes exactly one, and the process that made it (the runner, which
+// outlives the server) removes it at exit.
+let dataDir = process.env.NIMBUS_E2E_DATA_DIR;
+if (dataDir === undefined) {
+  const madeDir = mkdtempSync(join(tmpdir(), 'nimbus-e2e-'));
+  process.env.NIMBUS_E2E_DATA_DIR = madeDir;
+  process.on('exit', () => {
+    rmSync(madeDir, { recursive: true, force: true });
+  });
+  dataDir = madeDir;
+}
 
 // The server reads NIMBUS_<SECTION>_<KEY> variables as settings and warns about any other, so the
 // test's own variables are taken out of its environment.
