@@ -42,7 +42,7 @@ test: dev web lint
 	@cd $(DEV_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: release web
-	@bench/run.sh
+	@bench/run.py
 
 clean:
 	rm -rf build

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Benchmarks of a release `nimbus` on this machine: requests/s, latency and memory.
+
+Starts the server on a free loopback port with a throwaway data dir, loads each endpoint with wrk
+(64 connections), and prints a table; the figures also go to bench/results/<time>.json.
+Figures are reported, never asserted. Usage: bench/run.py [--duration SECONDS] [--binary PATH]
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONNECTIONS = 64
+WRK_THREADS = 2
+STARTUP_RUNS = 10
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid, field):
+    """VmRSS (now) or VmHWM (peak) of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_ready(url, deadline_s=20.0):
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            time.sleep(0.001)
+    raise RuntimeError("nimbus did not become ready")
+
+
+class Server:
+    def __init__(self, binary, data_dir, console_dir):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(pathlib.Path(data_dir).parent / "nimbus.log", "ab")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir,
+             "--console-dir", console_dir],
+            stdout=self.log, stderr=self.log)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def run_wrk(url, duration):
+    out = subprocess.run(
+        ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency",
+         "-s", str(ROOT / "bench" / "report.lua"), url],
+        check=True, capture_output=True, text=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    seconds = figures["duration_us"] / 1e6
+    figures["requests_per_s"] = figures["requests"] / seconds
+    return figures
+
+
+def first_asset(console_dir):
+    assets = sorted(pathlib.Path(console_dir, "assets").glob("*.js"))
+    return "/assets/" + assets[0].name if assets else "/"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("NIMBUS_BENCH_SECONDS", "10")))
+    parser.add_argument("--binary", default=str(ROOT / "build" / "release" / "src" / "app" / "nimbus"))
+    args = parser.parse_args()
+    console_dir = str(ROOT / "web" / "dist")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
+    data_dir = str(work / "data")
+    results = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": {"cores": os.cpu_count()}, "connections": CONNECTIONS,
+               "duration_s": args.duration, "endpoints": {}}
+    try:
+        # First start creates the data dir, database and master key.
+        server = Server(args.binary, data_dir, console_dir)
+        wait_ready(server.url)
+        server.stop()
+
+        # Start to ready with an existing data dir: exec until /readyz answers 200.
+        startup_ms = []
+        for _ in range(STARTUP_RUNS):
+            server = Server(args.binary, data_dir, console_dir)
+            startup_ms.append(wait_ready(server.url) * 1000)
+            server.stop()
+        startup_ms.sort()
+        results["startup_to_ready_ms"] = {"median": startup_ms[len(startup_ms) // 2], "max": startup_ms[-1]}
+
+        server = Server(args.binary, data_dir, console_dir)
+        wait_ready(server.url)
+        time.sleep(0.5)
+        results["idle_rss_mib"] = rss_kib(server.process.pid, "VmRSS") / 1024
+        endpoints = {
+            "GET /healthz": "/healthz",
+            "GET /api/v1/system/info (database read)": "/api/v1/system/info",
+            f"GET static asset": first_asset(console_dir),
+        }
+        for name, path in endpoints.items():
+            figures = run_wrk(server.url + path, args.duration)
+            figures["path"] = path
+            results["endpoints"][name] = figures
+        results["peak_rss_mib"] = rss_kib(server.process.pid, "VmHWM") / 1024
+        server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = re.sub(r"[^0-9T]", "", results["time"])[:15]
+    (out_dir / f"{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    print(f"\nNimbus benchmarks ({args.duration} s per endpoint, {CONNECTIONS} connections, "
+          f"wrk on the same {os.cpu_count()}-core machine)\n")
+    print(f"{'endpoint':<42} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, f in results["endpoints"].items():
+        print(f"{name:<42} {f['requests_per_s']:>10.0f} {f['p50_us'] / 1000:>8.2f} "
+              f"{f['p99_us'] / 1000:>8.2f} {f['errors']:>7}")
+    print(f"\nidle RSS {results['idle_rss_mib']:.1f} MiB, peak RSS {results['peak_rss_mib']:.1f} MiB, "
+          f"start to ready {results['startup_to_ready_ms']['median']:.1f} ms (median of {STARTUP_RUNS})")
+    print(f"results: bench/results/{stamp}.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
