@@ -13,7 +13,7 @@ packages=(
   libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev postgresql clang-format clang-tidy wrk
-  nghttp2-client chromium curl procps
+  nghttp2-client chromium curl procps python3
   # console build
   nodejs npm
 )
@@ -40,6 +40,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The console's toolchain needs Node.js 18.20 or newer (Debian 12 ships 18.20).
+node_major_minor=$(node -p 'process.versions.node.split(".").slice(0,2).join(".")' 2>/dev/null || echo 0)
+if ! printf '%s\n%s\n' 18.20 "$node_major_minor" | sort -V -C; then
+  echo "Node.js $node_major_minor is too old for the console; 18.20 or newer is needed" >&2
+  exit 1
 fi
 
 if [ -f web/package-lock.json ]; then
