@@ -2,7 +2,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <list>
+#include <unordered_map>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -77,12 +80,54 @@ public:
     std::string_view name() const override { return "metrics"; }
 
     void on_response(const Request& request, RequestContext& context, Response& response) override {
-        std::string method(to_string(request.method));
-        requests_.with({method, context.route, std::to_string(response.status)}).inc();
-        durations_.with({method, context.route}).observe(seconds_since(context.started));
+        Series& series = find_series(request.method, context.route, response.status);
+        series.requests->inc();
+        series.duration->observe(seconds_since(context.started));
     }
 
 private:
+    struct Series {
+        metrics::Counter* requests;
+        metrics::Histogram* duration;
+    };
+    struct Key {
+        std::uint64_t owner;
+        Method method;
+        int status;
+        std::string_view route;
+        bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+        std::size_t operator()(const Key& key) const {
+            return std::hash<std::string_view>()(key.route) ^
+                   (static_cast<std::size_t>(key.status) << 8U) ^
+                   static_cast<std::size_t>(key.method) ^ std::hash<std::uint64_t>()(key.owner);
+        }
+    };
+
+    /// The registry's lookup builds label vectors and takes a lock; a per-thread cache of the
+    /// series already seen keeps that off the path of every request. Keys view strings owned by
+    /// the cache's own list, so they stay valid as the map grows.
+    Series& find_series(Method method, std::string_view route, int status) {
+        struct Cache {
+            std::unordered_map<Key, Series, KeyHash> series;
+            std::list<std::string> routes;
+        };
+        thread_local Cache cache;
+        auto found = cache.series.find(Key{instance_id_, method, status, route});
+        if (found != cache.series.end()) return found->second;
+        const std::string& owned_route = cache.routes.emplace_back(route);
+        std::string method_text(to_string(method));
+        Series series{&requests_.with({method_text, owned_route, std::to_string(status)}),
+                      &durations_.with({method_text, owned_route})};
+        return cache.series.emplace(Key{instance_id_, method, status, owned_route}, series)
+            .first->second;
+    }
+
+    /// Identifies this step in the per-thread cache; unlike `this`, never reused by a later step
+    /// (tests build many pipelines, and a reused address would find a destroyed registry's series).
+    static inline std::atomic<std::uint64_t> next_instance_id_{0};
+    const std::uint64_t instance_id_ = next_instance_id_.fetch_add(1);
     metrics::Family<metrics::Counter>& requests_;
     metrics::Family<metrics::Histogram>& durations_;
 };
