@@ -3,7 +3,11 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import jsxA11y from 'eslint-plugin-jsx-a11y';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
+import { fileURLToPath } from 'node:url';
 import tseslint from 'typescript-eslint';
+
+// Not import.meta.dirname: Node 18 (Debian 12's) does not have it.
+const webDir = fileURLToPath(new URL('.', import.meta.url));
 
 export default defineConfig(
   globalIgnores(['dist/', 'node_modules/', 'test-results/', 'playwright-report/']),
@@ -11,7 +15,7 @@ export default defineConfig(
   tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: true, tsconfigRootDir: webDir },
     },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

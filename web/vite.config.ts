@@ -17,17 +17,21 @@ export default defineConfig({
     // The server serves dist/assets/* as immutable, so every file there must carry a content hash
     // (Vite's default naming does); index.html is served no-cache.
     assetsDir: 'assets',
-    rolldownOptions: {
+    rollupOptions: {
       output: {
         // Libraries change less often than the console, so they get their own long-cached chunks.
-        codeSplitting: {
-          groups: [
-            { name: 'mui', test: /node_modules[\\/]@(mui|emotion|popperjs)[\\/]/ },
-            {
-              name: 'react',
-              test: /node_modules[\\/](react|react-dom|react-router|react-redux|scheduler|@reduxjs|redux|immer|reselect)[\\/]/,
-            },
-          ],
+        manualChunks(id) {
+          if (/node_modules[\\/]@(mui|emotion|popperjs)[\\/]/.test(id)) {
+            return 'mui';
+          }
+          if (
+            /node_modules[\\/](react|react-dom|react-router|react-router-dom|@remix-run|react-redux|scheduler|@reduxjs|redux|immer|reselect)[\\/]/.test(
+              id,
+            )
+          ) {
+            return 'react';
+          }
+          return undefined;
         },
       },
     },

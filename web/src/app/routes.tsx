@@ -1,5 +1,5 @@
 import { Suspense } from 'react';
-import { Navigate, type RouteObject } from 'react-router';
+import { Navigate, type RouteObject, type RouterProviderProps } from 'react-router-dom';
 import { AppShell } from '../components/AppShell';
 import { LoadingState } from '../components/LoadingState';
 import { NotFoundPage } from '../components/NotFoundPage';
@@ -32,3 +32,20 @@ export const routes: RouteObject[] = [
     ],
   },
 ];
+
+/**
+ * React Router 6 (v7 needs Node 20 to build; see README) with every v7 behaviour switched on, so the
+ * console already behaves as it will on v7 and the router logs no "future flag" warnings.
+ */
+export const routerOptions = {
+  future: {
+    v7_fetcherPersist: true,
+    v7_normalizeFormMethod: true,
+    v7_partialHydration: true,
+    v7_relativeSplatPath: true,
+    v7_skipActionErrorRevalidation: true,
+  },
+} as const;
+
+/** The `future` prop for `RouterProvider`, the other half of the v7 flags. */
+export const routerProviderFuture: RouterProviderProps['future'] = { v7_startTransition: true };

@@ -8,7 +8,7 @@ import { useTheme } from '@mui/material/styles';
 import Toolbar from '@mui/material/Toolbar';
 import useMediaQuery from '@mui/material/useMediaQuery';
 import { useState } from 'react';
-import { Outlet, Link as RouterLink } from 'react-router';
+import { Outlet, Link as RouterLink } from 'react-router-dom';
 import type { ConsoleModule } from '../app/consoleModule';
 import { NavList } from './NavList';
 import { SkipLink } from './SkipLink';

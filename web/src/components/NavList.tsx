@@ -3,7 +3,7 @@ import ListItem from '@mui/material/ListItem';
 import ListItemButton from '@mui/material/ListItemButton';
 import ListItemIcon from '@mui/material/ListItemIcon';
 import ListItemText from '@mui/material/ListItemText';
-import { NavLink } from 'react-router';
+import { NavLink } from 'react-router-dom';
 import type { ConsoleModule } from '../app/consoleModule';
 
 interface NavListProps {

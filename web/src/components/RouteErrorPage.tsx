@@ -2,7 +2,7 @@ import Alert from '@mui/material/Alert';
 import AlertTitle from '@mui/material/AlertTitle';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
-import { useRouteError } from 'react-router';
+import { useRouteError } from 'react-router-dom';
 
 /**
  * The last resort when rendering a page throws (for example a page's code could not be loaded after

@@ -28,9 +28,7 @@ window.matchMedia = (query: string): MediaQueryList => {
     matches: matches(query),
     onchange: null,
     // The deprecated pair is still part of the interface this object must implement.
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
     addListener: () => undefined,
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
     removeListener: () => undefined,
     addEventListener: () => undefined,
     removeEventListener: () => undefined,
