@@ -133,6 +133,7 @@ struct Server::Impl {
     std::thread stopper;
     asio::thread_pool blocking_pool;
     std::atomic<bool> stopping{false};
+    std::atomic<bool> acceptor_closed{false};
     std::atomic<std::int64_t> open_connections{0};
     std::uint16_t port = 0;
     std::mutex connections_mutex;
@@ -207,7 +208,10 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
 
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-        parser.body_limit(options.max_body_bytes);
+        // No body limit yet: it depends on the route, known only once the headers are in, and
+        // Beast would otherwise fail the header read on a large Content-Length (its default limit
+        // is 1 MiB), turning a 413 into a 400. The declared length is checked after routing.
+        parser.body_limit(boost::none);
         stream.expires_after(options.header_timeout);
         auto [header_ec, header_bytes] =
             co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
@@ -444,11 +448,15 @@ void Server::stop() {
     asio::post(*impl.contexts.front(), [&impl] {
         boost::system::error_code ec;
         impl.acceptor->close(ec);
+        impl.acceptor_closed = true;
     });
     impl.close_idle_connections();
     impl.stopper = std::thread([&impl] {
         auto deadline = std::chrono::steady_clock::now() + impl.options.shutdown_grace;
-        while (impl.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        // Also wait for the close posted above: stopping the loops before it ran would leave the
+        // port listening, and the kernel would keep accepting connections nobody serves.
+        while ((impl.open_connections.load() > 0 || !impl.acceptor_closed.load()) &&
+               std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(kStopPollInterval);
             impl.close_idle_connections();
         }
