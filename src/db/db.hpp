@@ -1,8 +1,11 @@
 #pragma once
 /// The relational store: one interface, two backends (SQLite embedded, PostgreSQL scale-out).
 ///
-/// Modules write SQL once with `?` placeholders; the PostgreSQL backend rewrites them to `$1, $2, ...`
-/// (outside string literals). Values are always bound, never spliced into SQL text.
+/// Modules write SQL once with `?` placeholders; the PostgreSQL backend rewrites them to
+/// `$1, $2, ...` (outside string literals, quoted identifiers and comments). Values are always
+/// bound, never spliced into SQL text. Portable SQL: BIGINT for integers and Unix-ms times, TEXT,
+/// DOUBLE PRECISION; BLOB vs BYTEA needs a dialect file. SUM() and AVG() come back as double on
+/// PostgreSQL (NUMERIC), and an untyped `?` in a select list needs a CAST there.
 ///
 ///     auto rows = db.query("SELECT id, name FROM orgs WHERE id = ?", {org_id});
 ///     auto tx = db.begin();
@@ -170,7 +173,8 @@ public:
     /// second begin() blocks until the first transaction ends; calling begin() again on the thread
     /// that holds it would wait forever and fails with `internal` instead).
     virtual Result<std::unique_ptr<Transaction>> begin() = 0;
-    /// Runs a read-only query on a pooled reader connection (SQLite: sees the last committed state).
+    /// Runs a read-only query on a pooled connection (SQLite: a read-only connection that sees the
+    /// last committed state, never the caller's open transaction).
     virtual Result<Rows> query(std::string_view sql, std::span<const Param> params) = 0;
     /// Checks that the server answers (SELECT 1).
     virtual Result<void> ping() = 0;

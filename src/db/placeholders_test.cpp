@@ -12,6 +12,8 @@ struct Case {
     std::size_t count;
 };
 
+void PrintTo(const Case& c, std::ostream* out) { *out << c.name; }
+
 class RewritePlaceholders : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RewritePlaceholders, RewritesOnlyRealPlaceholders) {

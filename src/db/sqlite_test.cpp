@@ -16,7 +16,8 @@ namespace {
 class SqliteTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string pattern = (std::filesystem::temp_directory_path() / "nimbus-db-XXXXXX").string();
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "nimbus-db-XXXXXX").string();
         ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
         dir_ = pattern;
     }

@@ -74,7 +74,8 @@ TEST_P(StoreTest, RoundTripsEveryValueType) {
                             std::vector<Param>{3, std::nullopt, std::nullopt, std::nullopt,
                                                std::nullopt, std::nullopt}}) {
             auto done = tx.execute(
-                "INSERT INTO items (id, count, ratio, name, payload, flag) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO items (id, count, ratio, name, payload, flag)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 params);
             if (!done) return done.error();
             EXPECT_EQ(*done, 1);

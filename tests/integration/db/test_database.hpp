@@ -6,9 +6,17 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "db/db.hpp"
+
+namespace nimbus::db {
+
+/// Names a backend in test output ("sqlite" rather than a dump of the enum's bytes).
+inline void PrintTo(Backend backend, std::ostream* out) { *out << to_string(backend); }
+
+}  // namespace nimbus::db
 
 namespace nimbus::db::testing {
 
