@@ -129,6 +129,10 @@ int run(int argc, char** argv) {
         migrate_cmd->add_subcommand("status", "List every migration and whether it is applied");
     CLI::App* migrate_up = migrate_cmd->add_subcommand("up", "Apply pending migrations");
     migrate_flags.attach(*migrate_cmd);
+    // The flags live on `migrate`; let `migrate status --data-dir ...` (the order people type)
+    // hand them up instead of failing with "arguments were not expected".
+    migrate_status->fallthrough();
+    migrate_up->fallthrough();
 
     ConfigFlags config_flags;
     CLI::App* config_cmd = app.add_subcommand("config", "Inspect the configuration");
@@ -140,6 +144,7 @@ int run(int argc, char** argv) {
     CLI::App* config_example =
         config_cmd->add_subcommand("example", "Print an example file with every setting");
     config_flags.attach(*config_cmd);
+    config_show->fallthrough();  // `config show --config nimbus.toml`, as for migrate
 
     try {
         app.parse(argc, argv);
