@@ -15,6 +15,7 @@
 #include "app/build_info.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "events/events.hpp"
 #include "http/http.hpp"
 #include "observe/observe.hpp"
 
@@ -46,6 +47,7 @@ std::string listen_url(const std::string& host, std::uint16_t port) {
 std::vector<db::ModuleMigrations> all_migrations() {
     return {
         {"system", &migrations()},
+        {"events", &events::migrations()},
     };
 }
 
@@ -177,6 +179,25 @@ int serve(const config::Config& config) {
         return kExitFailure;
     }
 
+    // Domain modules subscribe to the outbox here, before it starts delivering.
+    events::Dispatcher dispatcher(
+        **database, clock,
+        {.poll_interval = std::chrono::milliseconds(config.events.poll_interval_ms),
+         .retention = std::chrono::hours(config.events.retention_hours),
+         .on_error = [](const Error& error) {
+             log::warn("outbox delivery failed", {{"error", error.message}});
+         }});
+    if (auto started = dispatcher.start(); !started) {
+        log::error("cannot start the outbox dispatcher", {{"error", started.error().message}});
+        return kExitFailure;
+    }
+    registry.gauge_callback("nimbus_outbox_pending_deliveries",
+                            "Event deliveries to subscribers not yet acknowledged.", [&dispatcher] {
+                                auto stats = dispatcher.stats();
+                                return stats ? static_cast<double>(stats->pending_deliveries)
+                                             : -1.0;
+                            });
+
     http::Router router;
     observe::add_routes(router, {.build = build,
                                  .started_at_ms = started_at_ms,
@@ -235,6 +256,7 @@ int serve(const config::Config& config) {
                                 {"grace_ms", config.http.shutdown_grace_ms}});
     server.stop();
     server.wait();
+    dispatcher.stop();
     log::info("stopped");
     return kExitOk;
 }
