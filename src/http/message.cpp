@@ -190,9 +190,14 @@ int status_for(ErrorCode code) {
 
 Response Response::from_error(const Error& error) {
     int status = status_for(error.code);
-    // Internal errors carry details meant for logs, never for callers.
-    std::string detail =
-        error.code == ErrorCode::internal ? "An unexpected error occurred." : error.message;
+    // Internal and unavailable errors carry details meant for logs (SQL, hosts, driver text),
+    // never for callers.
+    std::string detail = error.message;
+    if (error.code == ErrorCode::internal) {
+        detail = "An unexpected error occurred.";
+    } else if (error.code == ErrorCode::unavailable) {
+        detail = "A service this request depends on is unavailable; retry shortly.";
+    }
     std::string slug(to_string(error.code));
     std::replace(slug.begin(), slug.end(), '_', '-');
     return make_problem(status, slug, std::string(status_text(status)), std::move(detail));

@@ -1,5 +1,7 @@
 #include "observe/observe.hpp"
 
+#include "core/log.hpp"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -99,7 +101,12 @@ void add_routes(http::Router& router, const Dependencies& deps) {
                 ping = deps.database.ping();
                 if (ping) migrations = check_migrations(deps.database, deps.modules);
             });
-            if (!ping) co_return unavailable("database: " + ping.error().message);
+            // The cause goes to the log; the answer names only the failing check, since probes
+            // are often reachable from outside.
+            if (!ping) {
+                log::warn("not ready: database unreachable", {{"error", ping.error().message}});
+                co_return unavailable("database: unreachable");
+            }
             if (!migrations) co_return unavailable("migrations: " + migrations.error().message);
             http::Response response = http::Response::json(
                 200, boost::json::object{{"status", "ready"},
