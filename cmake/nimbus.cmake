@@ -22,8 +22,10 @@ function(nimbus_module name)
   target_link_libraries(nimbus_${name} PUBLIC ${ARG_DEPS} PRIVATE nimbus_warnings nimbus_sanitize)
 endfunction()
 
-# nimbus_test(NAME SOURCES ... DEPS ... [LABELS ...])
-# One GoogleTest binary; each TEST becomes its own ctest entry.
+# nimbus_test(NAME SOURCES ... DEPS ... [LABELS label] [PROPERTIES ...])
+# One GoogleTest binary; each TEST becomes its own ctest entry. LABELS takes one label (a list
+# would be flattened into the PROPERTIES by gtest_discover_tests); a folder adds more with
+# `set_property(DIRECTORY PROPERTY LABELS ...)`.
 function(nimbus_test name)
   if(NOT NIMBUS_BUILD_TESTS)
     return()
