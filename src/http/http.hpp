@@ -295,8 +295,9 @@ struct ServerOptions {
     std::chrono::milliseconds shutdown_grace{10'000};
 };
 
-/// The HTTP/1.1 server: one event loop per thread, each with its own listening socket on the same
-/// port (SO_REUSEPORT), keep-alive, limits on header and body size and read time.
+/// The HTTP/1.1 server: one event loop per thread; a single listening socket deals accepted
+/// connections to the loops in turn (a second process can never share the port by accident, as
+/// it could with SO_REUSEPORT). Keep-alive, limits on header and body size and read time.
 class Server {
 public:
     Server(ServerOptions options, const Router& router, Pipeline& pipeline,
