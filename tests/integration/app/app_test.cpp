@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -434,6 +436,101 @@ TEST(MasterKey, KeyFileReadableByOthersIsRefusedOnANewInstallationToo) {
 
     EXPECT_EQ(result.exit_status, kExitFailure) << result.err;
     EXPECT_NE(result.err.find("readable by others"), std::string::npos) << result.err;
+}
+
+// ---- PostgreSQL ------------------------------------------------------------------------------
+
+/// A private PostgreSQL cluster (scripts/pg-test-cluster.sh) that a test may take down and bring
+/// back; removed when destroyed.
+class PrivateCluster {
+public:
+    PrivateCluster() {
+        Finished started = run_process(kPgScript, {"start", (dir_ / "pg").string()});
+        if (started.exit_status != 0)
+            throw std::runtime_error("cluster did not start: " + started.err);
+        url_ = read_file(dir_ / "pg" / "url");
+        while (!url_.empty() && url_.back() == '\n') url_.pop_back();
+    }
+    ~PrivateCluster() { run_process(kPgScript, {"stop", (dir_ / "pg").string()}); }
+    PrivateCluster(const PrivateCluster&) = delete;
+    PrivateCluster& operator=(const PrivateCluster&) = delete;
+
+    const std::string& url() const { return url_; }
+    void halt() {
+        ASSERT_EQ(run_process(kPgScript, {"halt", (dir_ / "pg").string()}).exit_status, 0);
+    }
+    void resume() {
+        ASSERT_EQ(run_process(kPgScript, {"resume", (dir_ / "pg").string()}).exit_status, 0);
+    }
+
+private:
+    static inline const std::string kPgScript = NIMBUS_PG_SCRIPT;
+    TempDir dir_;
+    std::string url_;
+};
+
+/// Polls `target` until it answers `status`; false after about ten seconds.
+bool eventually_answers(std::uint16_t port, const std::string& target, int status) {
+    constexpr int kAttempts = 100;
+    constexpr auto kPause = std::chrono::milliseconds(100);
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        try {
+            if (get(port, target).status == status) return true;
+        } catch (const std::runtime_error&) {
+            // The node may close a connection while the database flips; ask again.
+        }
+        std::this_thread::sleep_for(kPause);
+    }
+    return false;
+}
+
+TEST(Postgres, ServesFromPostgresAnswers503WhileItIsDownAndRecoversByItself) {
+    PrivateCluster cluster;
+    TempDir dir;
+    BackgroundProcess node(kNimbus, serve_args(dir / "data"),
+                           with(base_environment(), "NIMBUS_DATABASE_URL", cluster.url()));
+    std::uint16_t port = ready_port(node);
+    ASSERT_NE(port, 0);
+
+    HttpResponse info = get(port, "/api/v1/system/info");
+    ASSERT_EQ(info.status, 200) << info.body;
+    EXPECT_NE(info.body.find(R"("backend":"postgres")"), std::string::npos) << info.body;
+    EXPECT_NE(info.body.find(R"("module":"events")"), std::string::npos) << info.body;
+    EXPECT_EQ(get(port, "/readyz").status, 200);
+
+    cluster.halt();
+    HttpResponse not_ready = get(port, "/readyz");
+    EXPECT_EQ(not_ready.status, 503) << not_ready.body;
+    EXPECT_EQ(not_ready.header("content-type"), "application/problem+json");
+    EXPECT_NE(not_ready.body.find("database"), std::string::npos) << not_ready.body;
+    HttpResponse api_down = get(port, "/api/v1/system/info");
+    EXPECT_EQ(api_down.status, 503) << api_down.body;
+    // Where the database lives is for the operator's log, not for callers.
+    std::string cluster_port = cluster.url().substr(cluster.url().rfind(':') + 1);
+    cluster_port = cluster_port.substr(0, cluster_port.find('/'));
+    EXPECT_EQ(api_down.body.find(cluster_port), std::string::npos) << api_down.body;
+
+    cluster.resume();
+    EXPECT_TRUE(eventually_answers(port, "/readyz", 200)) << node.err();
+    EXPECT_EQ(get(port, "/api/v1/system/info").status, 200);
+    EXPECT_EQ(node.stop(SIGTERM).exit_status, 0);
+}
+
+TEST(Postgres, StartWaitsForAServerThatComesUpWithinTheConfiguredRetries) {
+    PrivateCluster cluster;
+    cluster.halt();
+    TempDir dir;
+    Environment environment = with(base_environment(), "NIMBUS_DATABASE_URL", cluster.url());
+    environment["NIMBUS_DATABASE_CONNECT_RETRIES"] = "100";
+    environment["NIMBUS_DATABASE_CONNECT_RETRY_INTERVAL_MS"] = "100";
+    BackgroundProcess node(kNimbus, serve_args(dir / "data"), environment);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cluster.resume();
+
+    std::uint16_t port = ready_port(node);
+    ASSERT_NE(port, 0);
+    EXPECT_EQ(get(port, "/readyz").status, 200);
+    EXPECT_EQ(node.stop(SIGTERM).exit_status, 0);
 }
 
 }  // namespace
