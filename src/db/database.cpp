@@ -13,8 +13,8 @@ constexpr std::string_view kPostgresSchemes[] = {"postgres://", "postgresql://"}
 
 const char* to_string(Backend backend) {
     switch (backend) {
-    case Backend::sqlite: return "sqlite";
-    case Backend::postgres: return "postgres";
+        case Backend::sqlite: return "sqlite";
+        case Backend::postgres: return "postgres";
     }
     return "sqlite";
 }

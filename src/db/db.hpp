@@ -51,17 +51,17 @@ using Value = std::variant<std::monostate, std::int64_t, double, std::string, By
 /// Converts common C++ types to a Value; `std::nullopt` becomes NULL.
 class Param {
 public:
-    Param(std::nullopt_t) {}                                       // NOLINT: implicit by design
-    Param(std::int64_t v) : value_(v) {}                            // NOLINT
-    Param(int v) : value_(static_cast<std::int64_t>(v)) {}          // NOLINT
-    Param(bool v) : value_(static_cast<std::int64_t>(v ? 1 : 0)) {} // NOLINT
-    Param(double v) : value_(v) {}                                  // NOLINT
-    Param(std::string v) : value_(std::move(v)) {}                  // NOLINT
-    Param(std::string_view v) : value_(std::string(v)) {}           // NOLINT
-    Param(const char* v) : value_(std::string(v)) {}                // NOLINT
-    Param(Bytes v) : value_(std::move(v)) {}                        // NOLINT
+    Param(std::nullopt_t) {}                                         // NOLINT: implicit by design
+    Param(std::int64_t v) : value_(v) {}                             // NOLINT
+    Param(int v) : value_(static_cast<std::int64_t>(v)) {}           // NOLINT
+    Param(bool v) : value_(static_cast<std::int64_t>(v ? 1 : 0)) {}  // NOLINT
+    Param(double v) : value_(v) {}                                   // NOLINT
+    Param(std::string v) : value_(std::move(v)) {}                   // NOLINT
+    Param(std::string_view v) : value_(std::string(v)) {}            // NOLINT
+    Param(const char* v) : value_(std::string(v)) {}                 // NOLINT
+    Param(Bytes v) : value_(std::move(v)) {}                         // NOLINT
     template <class T>
-    Param(const std::optional<T>& v) {                              // NOLINT
+    Param(const std::optional<T>& v) {  // NOLINT
         if (v) value_ = Param(*v).value();
     }
     const Value& value() const { return value_; }

@@ -102,8 +102,8 @@ Result<void> check_code(std::span<const ModuleMigrations> modules) {
         for (const Migration& migration : *module.migrations) {
             // The generator sorts files by name, so this only fails for hand-built lists.
             if (migration.version <= previous) {
-                return Error::internal(fmt::format("migrations of {} are not in increasing order",
-                                                   module.module));
+                return Error::internal(
+                    fmt::format("migrations of {} are not in increasing order", module.module));
             }
             previous = migration.version;
         }
@@ -139,7 +139,8 @@ Result<std::vector<MigrationStatus>> compare(Backend backend,
         }
     }
     // Whatever is left belongs to a module we know but a version we do not.
-    for (const auto& [key, record] : applied_by_key) {
+    for (const auto& entry : applied_by_key) {
+        const auto& record = entry.second;
         const bool module_known = std::any_of(
             modules.begin(), modules.end(),
             [&](const ModuleMigrations& module) { return module.module == record->module; });
@@ -159,23 +160,23 @@ Result<void> apply_one(Database& db, std::string_view module, const Migration& m
     return db.transact([&](Transaction& tx) -> Result<void> {
         if (auto locked = lock_for_migrations(tx); !locked) return locked;
         // Another node may have applied it since we looked; the lock makes this check final.
-        auto existing = tx.query_one(
-            "SELECT checksum FROM schema_migrations WHERE module = ? AND version = ?",
-            {module, migration.version});
+        auto existing =
+            tx.query_one("SELECT checksum FROM schema_migrations WHERE module = ? AND version = ?",
+                         {module, migration.version});
         if (!existing) return existing.error();
         if (*existing) {
             if ((*existing)->get_text(0) != checksum) {
-                return Error::conflict(fmt::format(
-                    "migration {} was changed after it was applied (checksum differs)",
-                    label(module, migration.version, migration.name)));
+                return Error::conflict(
+                    fmt::format("migration {} was changed after it was applied (checksum differs)",
+                                label(module, migration.version, migration.name)));
             }
             return {};
         }
         if (auto ran = tx.execute_script(sql_for(migration, tx.backend())); !ran) {
-            return Error{ran.error().code,
-                         fmt::format("migration {} failed: {}",
-                                     label(module, migration.version, migration.name),
-                                     ran.error().message)};
+            return Error{
+                ran.error().code,
+                fmt::format("migration {} failed: {}",
+                            label(module, migration.version, migration.name), ran.error().message)};
         }
         auto recorded = tx.execute(
             "INSERT INTO schema_migrations (module, version, name, checksum, applied_at_ms)"
@@ -233,8 +234,6 @@ Result<std::vector<MigrationStatus>> migrate_up(Database& db,
     return applied_now;
 }
 
-Result<std::vector<MigrationStatus>> applied_migrations(Database& db) {
-    return read_applied(db);
-}
+Result<std::vector<MigrationStatus>> applied_migrations(Database& db) { return read_applied(db); }
 
 }  // namespace nimbus::db

@@ -125,8 +125,7 @@ Error result_error(PGconn* conn, const PGresult* result) {
     const char* primary =
         result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
     const std::string_view sqlstate = state != nullptr ? state : "";
-    const std::string message =
-        one_line(primary != nullptr ? primary : PQerrorMessage(conn));
+    const std::string message = one_line(primary != nullptr ? primary : PQerrorMessage(conn));
     if (PQstatus(conn) != CONNECTION_OK || is_connection_error(sqlstate)) {
         return Error::unavailable("PostgreSQL connection lost: " + message);
     }
@@ -141,29 +140,30 @@ Result<Value> convert(const PGresult* result, int row_idx, int column_idx) {
     const char* text = PQgetvalue(result, row_idx, column_idx);
     const auto length = static_cast<std::size_t>(PQgetlength(result, row_idx, column_idx));
     switch (PQftype(result, column_idx)) {
-    case kInt2Oid:
-    case kInt4Oid:
-    case kInt8Oid: {
-        std::int64_t number = 0;
-        auto [end, ec] = std::from_chars(text, text + length, number);
-        if (ec != std::errc() || end != text + length) {
-            return Error::internal(fmt::format("bad integer from PostgreSQL: {}", text));
+        case kInt2Oid:
+        case kInt4Oid:
+        case kInt8Oid: {
+            std::int64_t number = 0;
+            auto [end, ec] = std::from_chars(text, text + length, number);
+            if (ec != std::errc() || end != text + length) {
+                return Error::internal(fmt::format("bad integer from PostgreSQL: {}", text));
+            }
+            return Value(number);
         }
-        return Value(number);
-    }
-    case kFloat4Oid:
-    case kFloat8Oid:
-    case kNumericOid: return Value(std::strtod(text, nullptr));  // also parses NaN, Infinity
-    case kBoolOid: return Value(std::int64_t{text[0] == 't' ? 1 : 0});
-    case kByteaOid: {
-        std::size_t size = 0;
-        unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
-        if (raw == nullptr) return Error::internal("cannot decode bytea from PostgreSQL");
-        Bytes bytes(raw, raw + size);
-        PQfreemem(raw);
-        return Value(std::move(bytes));
-    }
-    default: return Value(std::string(text, length));
+        case kFloat4Oid:
+        case kFloat8Oid:
+        case kNumericOid: return Value(std::strtod(text, nullptr));  // also parses NaN, Infinity
+        case kBoolOid: return Value(std::int64_t{text[0] == 't' ? 1 : 0});
+        case kByteaOid: {
+            std::size_t size = 0;
+            unsigned char* raw =
+                PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &size);
+            if (raw == nullptr) return Error::internal("cannot decode bytea from PostgreSQL");
+            Bytes bytes(raw, raw + size);
+            PQfreemem(raw);
+            return Value(std::move(bytes));
+        }
+        default: return Value(std::string(text, length));
     }
 }
 
@@ -208,10 +208,10 @@ Result<std::int64_t> run(PGconn* conn, const QueryObserver& observer, std::strin
         values[param_idx] = texts[param_idx].c_str();
         lengths[param_idx] = static_cast<int>(texts[param_idx].size());
     }
-    ResultPtr result(PQexecParams(conn, rewritten.sql.c_str(), static_cast<int>(count),
-                                  types.data(), values.data(), lengths.data(), formats.data(),
-                                  kTextFormat),
-                     &PQclear);
+    ResultPtr result(
+        PQexecParams(conn, rewritten.sql.c_str(), static_cast<int>(count), types.data(),
+                     values.data(), lengths.data(), formats.data(), kTextFormat),
+        &PQclear);
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         return result_error(conn, result.get());
@@ -240,8 +240,7 @@ Result<void> run_script(PGconn* conn, const QueryObserver& observer, std::string
     StatementTimer timer(observer);
     ResultPtr result(PQexec(conn, std::string(sql).c_str()), &PQclear);
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
-        status != PGRES_EMPTY_QUERY) {
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
         Error error = result_error(conn, result.get());
         error.message = "script failed: " + error.message;
         return error;
@@ -390,8 +389,8 @@ private:
             return !idle_.empty() || open_count_ < options_.pool_size;
         });
         if (!available) {
-            return Error::unavailable(fmt::format(
-                "all {} PostgreSQL connections are busy", options_.pool_size));
+            return Error::unavailable(
+                fmt::format("all {} PostgreSQL connections are busy", options_.pool_size));
         }
         if (!idle_.empty()) {
             ConnectionPtr conn = std::move(idle_.back());
@@ -442,8 +441,8 @@ RewrittenSql rewrite_placeholders(std::string_view sql) {
             ++pos;
         } else if (c == '\'') {
             // E'...' strings treat backslash as an escape; standard strings only double quotes.
-            const bool escapes = (prev == 'E' || prev == 'e') &&
-                                 (pos < 2 || !is_identifier_char(sql[pos - 2]));
+            const bool escapes =
+                (prev == 'E' || prev == 'e') && (pos < 2 || !is_identifier_char(sql[pos - 2]));
             std::size_t end = pos + 1;
             while (end < sql.size()) {
                 if (escapes && sql[end] == '\\') {

@@ -27,8 +27,8 @@ TEST(Param, ConvertsCommonTypes) {
     EXPECT_EQ(std::get<std::int64_t>(Param(true).value()), 1);
     EXPECT_EQ(std::get<std::int64_t>(Param(7).value()), 7);
     EXPECT_EQ(std::get<std::string>(Param("abc").value()), "abc");
-    EXPECT_TRUE(std::holds_alternative<std::monostate>(
-        Param(std::optional<std::string>()).value()));
+    EXPECT_TRUE(
+        std::holds_alternative<std::monostate>(Param(std::optional<std::string>()).value()));
     EXPECT_EQ(std::get<std::string>(Param(std::optional<std::string>("x")).value()), "x");
 }
 

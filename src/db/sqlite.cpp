@@ -26,10 +26,10 @@ Error sqlite_error(sqlite3* conn, int rc, std::string_view what) {
     std::string message =
         fmt::format("{}: {}", what, conn != nullptr ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
     switch (rc & 0xff) {  // the primary code; extended codes refine it in the upper bits
-    case SQLITE_CONSTRAINT: return Error::conflict(std::move(message));
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Error::unavailable(std::move(message));
-    default: return Error::internal(std::move(message));
+        case SQLITE_CONSTRAINT: return Error::conflict(std::move(message));
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED: return Error::unavailable(std::move(message));
+        default: return Error::internal(std::move(message));
     }
 }
 
@@ -83,18 +83,21 @@ Result<void> bind(sqlite3_stmt* stmt, sqlite3* conn, std::span<const Param> para
 
 Value column_value(sqlite3_stmt* stmt, int column_idx) {
     switch (sqlite3_column_type(stmt, column_idx)) {
-    case SQLITE_INTEGER: return static_cast<std::int64_t>(sqlite3_column_int64(stmt, column_idx));
-    case SQLITE_FLOAT: return sqlite3_column_double(stmt, column_idx);
-    case SQLITE_TEXT: {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column_idx));
-        return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column_idx)));
-    }
-    case SQLITE_BLOB: {
-        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, column_idx));
-        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, column_idx));
-        return data == nullptr ? Bytes() : Bytes(data, data + size);
-    }
-    default: return std::monostate();
+        case SQLITE_INTEGER:
+            return static_cast<std::int64_t>(sqlite3_column_int64(stmt, column_idx));
+        case SQLITE_FLOAT: return sqlite3_column_double(stmt, column_idx);
+        case SQLITE_TEXT: {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column_idx));
+            return std::string(text,
+                               static_cast<std::size_t>(sqlite3_column_bytes(stmt, column_idx)));
+        }
+        case SQLITE_BLOB: {
+            const auto* data =
+                static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, column_idx));
+            const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, column_idx));
+            return data == nullptr ? Bytes() : Bytes(data, data + size);
+        }
+        default: return std::monostate();
     }
 }
 
@@ -103,9 +106,9 @@ class Connection {
 public:
     static Result<std::unique_ptr<Connection>> open(const std::string& path, bool read_only,
                                                     const Options& options) {
-        const int flags = SQLITE_OPEN_NOMUTEX |
-                          (read_only ? SQLITE_OPEN_READONLY
-                                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        const int flags =
+            SQLITE_OPEN_NOMUTEX |
+            (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
         sqlite3* raw = nullptr;
         const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
         auto conn = std::unique_ptr<Connection>(new Connection(raw, options.observer));
@@ -331,9 +334,8 @@ public:
 private:
     Result<std::unique_ptr<Connection>> acquire_reader() {
         std::unique_lock lock(readers_mutex_);
-        readers_cv_.wait(lock, [&] {
-            return !idle_readers_.empty() || open_readers_ < options_.pool_size;
-        });
+        readers_cv_.wait(
+            lock, [&] { return !idle_readers_.empty() || open_readers_ < options_.pool_size; });
         if (!idle_readers_.empty()) {
             auto reader = std::move(idle_readers_.back());
             idle_readers_.pop_back();

@@ -88,11 +88,13 @@ Result<void> Dispatcher::State::register_subscribers() {
         // runs a single node, so there every lease belongs to a dead predecessor.
         auto released =
             tx.backend() == db::Backend::sqlite
-                ? tx.execute("UPDATE outbox_deliveries SET claimed_by = NULL, lease_until_ms = NULL"
-                             " WHERE claimed_by IS NOT NULL")
-                : tx.execute("UPDATE outbox_deliveries SET claimed_by = NULL, lease_until_ms = NULL"
-                             " WHERE claimed_by = ?",
-                             {options.node_id});
+                ? tx.execute(
+                      "UPDATE outbox_deliveries SET claimed_by = NULL, lease_until_ms = NULL"
+                      " WHERE claimed_by IS NOT NULL")
+                : tx.execute(
+                      "UPDATE outbox_deliveries SET claimed_by = NULL, lease_until_ms = NULL"
+                      " WHERE claimed_by = ?",
+                      {options.node_id});
         if (!released) return released.error();
         return {};
     });
@@ -102,12 +104,12 @@ Result<int> Dispatcher::State::fan_out() {
     int fanned = 0;
     auto done = db.transact([&](db::Transaction& tx) -> Result<void> {
         const bool postgres = tx.backend() == db::Backend::postgres;
-        auto events = tx.query(
-            postgres ? "SELECT seq, subject FROM outbox_events WHERE fanned_out = 0"
-                       " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED"
-                     : "SELECT seq, subject FROM outbox_events WHERE fanned_out = 0"
-                       " ORDER BY seq LIMIT ?",
-            {options.batch_size});
+        auto events =
+            tx.query(postgres ? "SELECT seq, subject FROM outbox_events WHERE fanned_out = 0"
+                                " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED"
+                              : "SELECT seq, subject FROM outbox_events WHERE fanned_out = 0"
+                                " ORDER BY seq LIMIT ?",
+                     {options.batch_size});
         if (!events) return events.error();
         const std::int64_t now_ms = clock.now_ms();
         for (const db::Row& event : *events) {
@@ -204,18 +206,19 @@ Result<int> Dispatcher::State::deliver(const std::string& subscriber, const Hand
         for (std::size_t item_idx = 0; item_idx < claimed->size(); ++item_idx) {
             const Claimed& item = (*claimed)[item_idx];
             const auto& failure = failures[item_idx];
-            auto done =
-                failure ? tx.execute("UPDATE outbox_deliveries SET attempts = attempts + 1,"
-                                     " last_error = ?, next_attempt_ms = ?, claimed_by = NULL,"
-                                     " lease_until_ms = NULL"
-                                     " WHERE subscriber = ? AND event_seq = ? AND claimed_by = ?",
-                                     {*failure, now_ms + backoff_ms(options, item.event.attempt),
-                                      subscriber, item.event_seq, options.node_id})
-                        : tx.execute("UPDATE outbox_deliveries SET status = 'delivered',"
-                                     " attempts = attempts + 1, delivered_at_ms = ?,"
-                                     " claimed_by = NULL, lease_until_ms = NULL"
-                                     " WHERE subscriber = ? AND event_seq = ? AND claimed_by = ?",
-                                     {now_ms, subscriber, item.event_seq, options.node_id});
+            auto done = failure ? tx.execute(
+                                      "UPDATE outbox_deliveries SET attempts = attempts + 1,"
+                                      " last_error = ?, next_attempt_ms = ?, claimed_by = NULL,"
+                                      " lease_until_ms = NULL"
+                                      " WHERE subscriber = ? AND event_seq = ? AND claimed_by = ?",
+                                      {*failure, now_ms + backoff_ms(options, item.event.attempt),
+                                       subscriber, item.event_seq, options.node_id})
+                                : tx.execute(
+                                      "UPDATE outbox_deliveries SET status = 'delivered',"
+                                      " attempts = attempts + 1, delivered_at_ms = ?,"
+                                      " claimed_by = NULL, lease_until_ms = NULL"
+                                      " WHERE subscriber = ? AND event_seq = ? AND claimed_by = ?",
+                                      {now_ms, subscriber, item.event_seq, options.node_id});
             if (!done) return done.error();
         }
         return {};

@@ -67,7 +67,7 @@ struct EventDraft {
 
 /// A committed event as handed to a subscriber.
 struct Event {
-    std::string id;             ///< "evt_" + ULID; the idempotency key for handlers
+    std::string id;  ///< "evt_" + ULID; the idempotency key for handlers
     std::string type;
     std::string source;
     std::string subject;

@@ -120,9 +120,8 @@ TEST_F(OutboxTest, StatsReportBacklogAndAge) {
     EXPECT_EQ(stats->oldest_pending_age_ms, kLaterMs);
 
     Dispatcher dispatcher(*db_, clock_);
-    ASSERT_TRUE(dispatcher.subscribe("failing", [](const Event&) -> Result<void> {
-        return Error::unavailable("not now");
-    }));
+    ASSERT_TRUE(dispatcher.subscribe(
+        "failing", [](const Event&) -> Result<void> { return Error::unavailable("not now"); }));
     ASSERT_TRUE(dispatcher.run_once());
     stats = dispatcher.stats();
     ASSERT_TRUE(stats);

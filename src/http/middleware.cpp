@@ -75,7 +75,7 @@ public:
                                      {"method", "route", "status"})),
           durations_(registry.histogram("nimbus_http_request_duration_seconds",
                                         "Time from the request's headers to its response.",
-                                        {"method", "route"})) {}
+                                        {"method", "route", "status"})) {}
 
     std::string_view name() const override { return "metrics"; }
 
@@ -118,8 +118,9 @@ private:
         if (found != cache.series.end()) return found->second;
         const std::string& owned_route = cache.routes.emplace_back(route);
         std::string method_text(to_string(method));
-        Series series{&requests_.with({method_text, owned_route, std::to_string(status)}),
-                      &durations_.with({method_text, owned_route})};
+        std::string status_label = std::to_string(status);
+        Series series{&requests_.with({method_text, owned_route, status_label}),
+                      &durations_.with({method_text, owned_route, status_label})};
         return cache.series.emplace(Key{instance_id_, method, status, owned_route}, series)
             .first->second;
     }

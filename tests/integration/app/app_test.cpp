@@ -313,15 +313,15 @@ TEST(Serve, ProbesInfoAndMetricsThenSigtermExitsCleanly) {
 
     HttpResponse metrics = get(port, "/metrics");
     EXPECT_EQ(metrics.status, 200);
-    for (std::string_view line :
-         {R"(nimbus_http_requests_total{method="GET",route="/healthz",status="200"} 1)",
-          R"(nimbus_http_requests_total{method="GET",route="/readyz",status="200"} 1)",
-          R"(nimbus_http_requests_total{method="GET",route="/api/v1/system/info",status="200"} 1)",
-          R"(nimbus_http_requests_total{method="GET",route="unmatched",status="404"} 1)",
-          R"(nimbus_http_requests_total{method="GET",route="static",status="200"} 1)",
-          R"(nimbus_http_request_duration_seconds_count{method="GET",route="/healthz"} 1)",
-          "nimbus_build_info{", "process_resident_memory_bytes ",
-          "nimbus_http_open_connections "}) {
+    for (
+        std::string_view line :
+        {R"(nimbus_http_requests_total{method="GET",route="/healthz",status="200"} 1)",
+         R"(nimbus_http_requests_total{method="GET",route="/readyz",status="200"} 1)",
+         R"(nimbus_http_requests_total{method="GET",route="/api/v1/system/info",status="200"} 1)",
+         R"(nimbus_http_requests_total{method="GET",route="unmatched",status="404"} 1)",
+         R"(nimbus_http_requests_total{method="GET",route="static",status="200"} 1)",
+         R"(nimbus_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"} 1)",
+         "nimbus_build_info{", "process_resident_memory_bytes ", "nimbus_http_open_connections "}) {
         EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
     }
     EXPECT_EQ(metrics.body.find("not-a-route"), std::string::npos) << "no raw paths as labels";

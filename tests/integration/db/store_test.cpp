@@ -211,8 +211,9 @@ TEST_P(StoreTest, UniqueViolationIsConflict) {
 
 TEST_P(StoreTest, ForeignKeyViolationIsConflict) {
     ASSERT_TRUE(exec(db(), "CREATE TABLE parents (id BIGINT PRIMARY KEY)"));
-    ASSERT_TRUE(exec(db(), "CREATE TABLE children (id BIGINT PRIMARY KEY,"
-                           " parent_id BIGINT NOT NULL REFERENCES parents(id))"));
+    ASSERT_TRUE(exec(db(),
+                     "CREATE TABLE children (id BIGINT PRIMARY KEY,"
+                     " parent_id BIGINT NOT NULL REFERENCES parents(id))"));
     auto tx = db().begin();
     ASSERT_TRUE(tx);
     auto orphan = (*tx)->execute("INSERT INTO children (id, parent_id) VALUES (?, ?)", {1, 42});
@@ -241,13 +242,8 @@ TEST_P(StoreTest, ParameterCountMismatchIsRefused) {
 TEST_P(StoreTest, InjectionAttemptsStayData) {
     create_items_table();
     const std::vector<std::string> attempts = {
-        "x'); DROP TABLE items; --",
-        "' OR '1'='1",
-        "1; DELETE FROM items",
-        "?",
-        "$1",
-        "\\'; SELECT pg_sleep(10); --",
-        "/* ? */ -- ?",
+        "x'); DROP TABLE items; --",    "' OR '1'='1",  "1; DELETE FROM items", "?", "$1",
+        "\\'; SELECT pg_sleep(10); --", "/* ? */ -- ?",
     };
     ASSERT_TRUE(db().transact([&](Transaction& tx) -> Result<void> {
         int id = 0;
@@ -367,8 +363,7 @@ TEST_P(StoreTest, ObserverSeesStatements) {
     EXPECT_EQ(observed.load(), before + 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
-                         ::testing::Values(Backend::sqlite, Backend::postgres),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                              return std::string(to_string(info.param));
                          });

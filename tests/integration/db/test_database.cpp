@@ -25,8 +25,7 @@ Result<std::string> admin_exec(const std::string& url, const std::string& sql) {
     if (PQstatus(conn.get()) != CONNECTION_OK) {
         return Error::unavailable(PQerrorMessage(conn.get()));
     }
-    std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), sql.c_str()),
-                                                         &PQclear);
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), sql.c_str()), &PQclear);
     const auto status = PQresultStatus(result.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         return Error::internal(fmt::format("{}: {}", sql, PQerrorMessage(conn.get())));
@@ -59,8 +58,7 @@ std::optional<std::string> postgres_admin_url() {
 Result<std::unique_ptr<TestDatabase>> TestDatabase::create(Backend backend, Options options) {
     std::unique_ptr<TestDatabase> test(new TestDatabase());
     test->backend_ = backend;
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nimbus-test-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "nimbus-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) return Error::internal("mkdtemp failed");
     test->dir_ = pattern;
     if (backend == Backend::sqlite) {
@@ -72,8 +70,8 @@ Result<std::unique_ptr<TestDatabase>> TestDatabase::create(Backend backend, Opti
         test->admin_url_ = *admin;
         std::random_device random;
         // Only [a-z0-9_]: the name is spliced into DDL, which takes no parameters.
-        test->database_name_ = fmt::format("t_{}_{}_{:08x}", ::getpid(), ++database_counter,
-                                           random());
+        test->database_name_ =
+            fmt::format("t_{}_{}_{:08x}", ::getpid(), ++database_counter, random());
         auto created = admin_exec(*admin, "CREATE DATABASE " + test->database_name_);
         if (!created) return created.error();
         options.url = with_database(*admin, test->database_name_);
@@ -88,8 +86,7 @@ Result<std::unique_ptr<TestDatabase>> TestDatabase::create(Backend backend, Opti
 TestDatabase::~TestDatabase() {
     db_.reset();
     if (!database_name_.empty()) {
-        (void)admin_exec(admin_url_,
-                         "DROP DATABASE IF EXISTS " + database_name_ + " WITH (FORCE)");
+        (void)admin_exec(admin_url_, "DROP DATABASE IF EXISTS " + database_name_ + " WITH (FORCE)");
     }
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
@@ -105,10 +102,9 @@ Result<std::unique_ptr<Database>> TestDatabase::open_again(const Options& overri
 Result<int> TestDatabase::terminate_connections() const {
     if (backend_ != Backend::postgres) return Error::invalid("PostgreSQL only");
     auto count = admin_exec(
-        admin_url_,
-        fmt::format("SELECT count(pg_terminate_backend(pid, {})) FROM pg_stat_activity"
-                    " WHERE datname = '{}' AND pid <> pg_backend_pid()",
-                    kTerminateWaitMs, database_name_));
+        admin_url_, fmt::format("SELECT count(pg_terminate_backend(pid, {})) FROM pg_stat_activity"
+                                " WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                                kTerminateWaitMs, database_name_));
     if (!count) return count.error();
     return std::stoi(*count);
 }

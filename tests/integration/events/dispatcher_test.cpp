@@ -83,8 +83,9 @@ protected:
         std::map<std::string, std::vector<std::string>> ids;
         for (const std::string& subject : subjects) {
             auto done = db().transact([&](db::Transaction& tx) -> Result<void> {
-                auto id = emit(tx, clock, {"nimbus.test.item.changed", "/nimbus/test", subject,
-                                           R"({"ok":true})"});
+                auto id =
+                    emit(tx, clock,
+                         {"nimbus.test.item.changed", "/nimbus/test", subject, R"({"ok":true})"});
                 if (!id) return id.error();
                 ids[subject].push_back(*id);
                 return {};
@@ -266,9 +267,8 @@ TEST_P(DispatcherTest, FailuresRetryWithBackoffAndHoldBackLaterEventsOfTheSameSu
 TEST_P(DispatcherTest, BackoffIsCapped) {
     ManualClock clock(kStartMs);
     Dispatcher dispatcher(db(), clock, fast_options("node_a"));
-    ASSERT_TRUE(dispatcher.subscribe("broken", [](const Event&) -> Result<void> {
-        throw std::runtime_error("handler bug");
-    }));
+    ASSERT_TRUE(dispatcher.subscribe(
+        "broken", [](const Event&) -> Result<void> { throw std::runtime_error("handler bug"); }));
     const auto emitted = emit_all({"s"}, clock);
     const std::string& id = emitted.at("s")[0];
     const std::int64_t expected_waits[] = {100, 200, 400, 500, 500};  // max_backoff = 5 x 100
@@ -344,9 +344,8 @@ TEST_P(DispatcherTest, ResumesAfterARestart) {
     {
         // A first run that fails everything, then goes away.
         Dispatcher first(db(), clock, fast_options("node_a"));
-        ASSERT_TRUE(first.subscribe("audit", [](const Event&) -> Result<void> {
-            return Error::unavailable("not yet");
-        }));
+        ASSERT_TRUE(first.subscribe(
+            "audit", [](const Event&) -> Result<void> { return Error::unavailable("not yet"); }));
         ASSERT_TRUE(first.run_once());
     }
     Inbox inbox;
@@ -397,20 +396,20 @@ TEST(MultiNodeTest, TwoNodesDeliverEachEventOncePerSubscriber) {
         options.batch_size = 7;  // small batches so that both nodes get some of the work
         auto node = std::make_unique<Dispatcher>(*node_dbs.back(), clock, options);
         for (const std::string subscriber : {"audit", "mailer"}) {
-            ASSERT_TRUE(node->subscribe(subscriber, [&, subscriber,
-                                                     node_name = options.node_id](
-                                                        const Event& event) -> Result<void> {
-                const auto key = std::make_pair(subscriber, event.id);
-                {
+            ASSERT_TRUE(node->subscribe(
+                subscriber,
+                [&, subscriber, node_name = options.node_id](const Event& event) -> Result<void> {
+                    const auto key = std::make_pair(subscriber, event.id);
+                    {
+                        std::lock_guard lock(in_flight_mutex);
+                        if (!in_flight.insert(key).second) ++overlaps;
+                    }
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                    inbox.add(node_name + "/" + subscriber, event);
                     std::lock_guard lock(in_flight_mutex);
-                    if (!in_flight.insert(key).second) ++overlaps;
-                }
-                std::this_thread::sleep_for(std::chrono::microseconds(200));
-                inbox.add(node_name + "/" + subscriber, event);
-                std::lock_guard lock(in_flight_mutex);
-                in_flight.erase(key);
-                return {};
-            }));
+                    in_flight.erase(key);
+                    return {};
+                }));
         }
         nodes.push_back(std::move(node));
     }

@@ -46,11 +46,10 @@ int main(int argc, char** argv) {
     for (int event_idx = 0; event_idx < kMaxEvents; ++event_idx) {
         std::string id;
         auto done = (*db)->transact([&](db::Transaction& tx) -> Result<void> {
-            auto emitted = events::emit(
-                tx, clock,
-                {"nimbus.test.item.changed", "/nimbus/test",
-                 "item_" + std::to_string(event_idx % kSubjects),
-                 "{\"n\":" + std::to_string(event_idx) + "}"});
+            auto emitted = events::emit(tx, clock,
+                                        {"nimbus.test.item.changed", "/nimbus/test",
+                                         "item_" + std::to_string(event_idx % kSubjects),
+                                         "{\"n\":" + std::to_string(event_idx) + "}"});
             if (!emitted) return emitted.error();
             id = *emitted;
             return {};

@@ -20,9 +20,9 @@ Result<void> create_received_table(db::Database& db) {
 Handler recording_handler(db::Database& db, std::string subscriber) {
     return [&db, subscriber = std::move(subscriber)](const Event& event) -> Result<void> {
         return db.transact([&](db::Transaction& tx) -> Result<void> {
-            auto done = tx.execute(
-                "INSERT INTO received (subscriber, event_id, subject) VALUES (?, ?, ?)",
-                {subscriber, event.id, event.subject});
+            auto done =
+                tx.execute("INSERT INTO received (subscriber, event_id, subject) VALUES (?, ?, ?)",
+                           {subscriber, event.id, event.subject});
             if (!done) return done.error();
             return {};
         });
