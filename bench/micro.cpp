@@ -16,14 +16,17 @@ using namespace nimbus;
 
 void BM_RouterMatch(benchmark::State& state) {
     http::Router router;
-    auto ok = http::SyncHandler([](http::Request&, http::RequestContext&) { return http::Response::no_content(); });
-    for (const char* path : {"/healthz", "/readyz", "/metrics", "/api/v1/system/info", "/api/v1/orgs",
-                             "/api/v1/orgs/{org_id}", "/api/v1/orgs/{org_id}/members",
-                             "/api/v1/orgs/{org_id}/members/{id}", "/api/v1/orgs/{org_id}/api-keys/{id}"}) {
+    auto ok = http::SyncHandler(
+        [](http::Request&, http::RequestContext&) { return http::Response::no_content(); });
+    for (const char* path :
+         {"/healthz", "/readyz", "/metrics", "/api/v1/system/info", "/api/v1/orgs",
+          "/api/v1/orgs/{org_id}", "/api/v1/orgs/{org_id}/members",
+          "/api/v1/orgs/{org_id}/members/{id}", "/api/v1/orgs/{org_id}/api-keys/{id}"}) {
         router.add(http::Method::get, path, ok);
     }
     for (auto _ : state) {
-        benchmark::DoNotOptimize(router.match(http::Method::get, "/api/v1/orgs/org_01J/members/usr_01J"));
+        benchmark::DoNotOptimize(
+            router.match(http::Method::get, "/api/v1/orgs/org_01J/members/usr_01J"));
     }
 }
 BENCHMARK(BM_RouterMatch);
@@ -41,7 +44,8 @@ void BM_CounterWithLabels(benchmark::State& state) {
 BENCHMARK(BM_CounterWithLabels);
 
 void BM_JsonParse(benchmark::State& state) {
-    std::string body = R"({"name":"Acme O'Brien","email":"ops@acme.example","tags":["a","b"],"seats":12})";
+    std::string body =
+        R"({"name":"Acme O'Brien","email":"ops@acme.example","tags":["a","b"],"seats":12})";
     for (auto _ : state) benchmark::DoNotOptimize(json::parse(body));
 }
 BENCHMARK(BM_JsonParse);
@@ -50,7 +54,8 @@ BENCHMARK(BM_JsonParse);
 void BM_Pipeline(benchmark::State& state) {
     metrics::Registry registry;
     auto pipeline = http::default_pipeline({.access_log = false}, &registry);
-    http::Route route{http::Method::get, "/healthz",
+    http::Route route{http::Method::get,
+                      "/healthz",
                       http::SyncHandler([](http::Request&, http::RequestContext&) {
                           return http::Response::text(200, "ok");
                       }),
