@@ -244,6 +244,7 @@ int serve(const config::Config& config) {
                                   {"database", db::to_string((*database)->backend())},
                                   {"data_dir", config.data.dir},
                                   {"startup_ms", clock.now_ms() - started_at_ms}});
+    log::flush();  // operators and scripts wait for this line
 
     // SIGTERM and SIGINT were blocked in every thread by main(); wait for one here.
     sigset_t signals;

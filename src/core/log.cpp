@@ -1,11 +1,13 @@
 #include "core/log.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
@@ -13,7 +15,9 @@
 namespace nimbus::log {
 namespace {
 
-constexpr std::size_t kQueueSize = 8192;
+constexpr std::size_t kFlushBytes = 64 * 1024;
+constexpr auto kFlushInterval =
+    std::chrono::seconds(1);  // spdlog's periodic flush counts whole seconds
 std::atomic<int> g_min_level{static_cast<int>(Level::info)};
 
 const char* level_name(Level level) {
@@ -27,15 +31,42 @@ const char* level_name(Level level) {
     return "info";
 }
 
+/// Collects lines in memory and writes them to stderr in batches: when 64 KiB are waiting, every
+/// second, and at once for warnings and errors (callers flush() after lines someone waits for). One
+/// write per batch instead of one per line (or a thread wake-up per line, as with an asynchronous
+/// queue) keeps logging cheap on busy I/O threads. What is lost on `kill -9` is at most a second of
+/// info lines.
+class BatchingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+protected:
+    void sink_it_(const spdlog::details::log_msg& message) override {
+        buffer_.append(message.payload.data(), message.payload.size());
+        buffer_.push_back('\n');
+        if (buffer_.size() >= kFlushBytes) flush_();
+    }
+
+    void flush_() override {
+        std::size_t written = 0;
+        while (written < buffer_.size()) {
+            ssize_t n = ::write(STDERR_FILENO, buffer_.data() + written, buffer_.size() - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // stderr is gone; nothing better to do with the lines
+            written += static_cast<std::size_t>(n);
+        }
+        buffer_.clear();
+    }
+
+private:
+    std::string buffer_;
+};
+
 std::shared_ptr<spdlog::logger> make_logger() {
-    // Async so that a slow terminal or pipe never stalls an I/O thread; blocks rather than drops
-    // when the queue is full, because a lost audit-relevant line is worse than a slow request.
-    spdlog::init_thread_pool(kQueueSize, 1);
-    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    auto logger = std::make_shared<spdlog::async_logger>("nimbus", sink, spdlog::thread_pool(),
-                                                         spdlog::async_overflow_policy::block);
+    auto logger =
+        std::make_shared<spdlog::logger>("nimbus", std::make_shared<BatchingStderrSink>());
     logger->set_pattern("%v");
     logger->set_level(spdlog::level::trace);
+    logger->flush_on(spdlog::level::warn);
+    spdlog::register_logger(logger);
+    spdlog::flush_every(kFlushInterval);
     return logger;
 }
 
@@ -118,7 +149,8 @@ void write(Level level, std::string_view message, Fields fields) {
             field.value);
     }
     line.push_back('}');
-    logger().log(spdlog::level::info, line);
+    // The level decides when the sink flushes: warnings and errors go out at once.
+    logger().log(level >= Level::warn ? spdlog::level::warn : spdlog::level::info, line);
 }
 
 }  // namespace nimbus::log

@@ -1,4 +1,5 @@
 // The HTTP/1.1 server on Boost.Beast with C++20 coroutines.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -350,19 +352,14 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
 
         bool keep_alive = request.keep_alive && !close_after && !stopping;
         std::string_view body = response.body_view();
-        bhttp::response<bhttp::span_body<const char>> message{
-            static_cast<bhttp::status>(response.status), kHttp11};
-        for (const auto& h : response.headers) message.set(h.name, h.value);
-        message.keep_alive(keep_alive);
-        bool bodyless_status = response.status == 204 || response.status == 304;
-        if (request.method == Method::head) {
-            message.content_length(body.size());
-        } else if (!bodyless_status) {
-            message.body() = boost::span<const char>(body.data(), body.size());
-            message.prepare_payload();
-        }
+        bool bodyless = response.status == 204 || response.status == 304;
+        std::string response_head = serialize_head(response, body.size(), keep_alive);
+        // HEAD gets the length of the body it would have had, but not the body.
+        bool send_body = request.method != Method::head && !bodyless && !body.empty();
+        std::array<asio::const_buffer, 2> wire{
+            asio::buffer(response_head), asio::buffer(body.data(), send_body ? body.size() : 0)};
         stream.expires_after(options.body_timeout);
-        auto [write_ec, written] = co_await bhttp::async_write(stream, message, kTuple);
+        auto [write_ec, written] = co_await asio::async_write(stream, wire, kTuple);
         if (write_ec) break;
         if (close_after) {
             linger = true;
