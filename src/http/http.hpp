@@ -119,6 +119,18 @@ struct Response {
 /// Maps an ErrorCode to an HTTP status.
 int status_for(ErrorCode code);
 
+/// Who is calling, as established by the authentication step.
+struct Principal {
+    enum class Kind { user, api_key, oauth_client };
+    Kind kind = Kind::user;
+    std::string id;      ///< "usr_...", "key_...", "cli_..."
+    std::string org_id;  ///< the organization the credentials act in; empty when none
+    std::vector<std::string> permissions;  ///< e.g. "org.members.invite"; "*" grants all
+
+    /// True when `permission` (or "*") is among the granted permissions.
+    bool has(std::string_view permission) const;
+};
+
 /// Per-request state shared by the middleware and the handler.
 class RequestContext {
 public:
@@ -126,6 +138,13 @@ public:
     std::string route;  ///< the matched template ("/api/v1/orgs/{org_id}"), "static" or "unmatched"
     std::vector<std::pair<std::string, std::string>> path_params;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    /// Set by the authentication step when the request carries valid credentials.
+    std::optional<Principal> principal;
+    /// The client's address: the peer, or the first untrusted hop of X-Forwarded-For when the
+    /// peer is a configured trusted proxy. Set by the server; steps may refine it.
+    std::string client_address;
+    /// The matched route's permission (RouteOptions::permission); empty for public routes.
+    std::string matched_permission;
 
     /// A path parameter by name; empty when absent.
     std::string_view path_param(std::string_view name) const;
@@ -155,6 +174,9 @@ struct RouteOptions {
     std::optional<std::size_t> max_body_bytes;
     /// Middleware steps (by name) switched off for this route, e.g. {"access_log"} for /healthz.
     std::vector<std::string> skip_steps;
+    /// The permission a caller needs ("org.members.invite"); checked by the authorize step:
+    /// 401 without credentials, 403 without the permission. Empty: public route.
+    std::string permission;
 };
 
 /// A declared route.
@@ -226,15 +248,27 @@ public:
     virtual std::optional<Response> on_request(Request& request, RequestContext& context) {
         return std::nullopt;
     }
+    /// True for a step that must wait on I/O before deciding (a Redis round trip); the pipeline
+    /// then calls on_request_async instead of on_request. Most steps never wait, and skipping
+    /// the coroutine frame keeps them cheap.
+    virtual bool waits() const { return false; }
+    /// The waiting variant of on_request; by default it calls on_request.
+    virtual boost::asio::awaitable<std::optional<Response>> on_request_async(
+        Request& request, RequestContext& context);
     /// After the handler (or an early answer), in reverse order.
     virtual void on_response(const Request& request, RequestContext& context, Response& response) {}
 };
 
-/// Settings of the standard steps.
+/// Settings of the standard steps, and the steps other modules provide. A step left null is
+/// not in the pipeline.
 struct PipelineSettings {
     std::vector<std::string> cors_origins;
     bool access_log = true;
     std::size_t gzip_min_bytes = 1024;
+    std::unique_ptr<Middleware> ip_rules;      ///< gateway: IP and country allow/deny lists
+    std::unique_ptr<Middleware> firewall;      ///< gateway: the web application firewall
+    std::unique_ptr<Middleware> authenticate;  ///< identity: sets RequestContext::principal
+    std::unique_ptr<Middleware> rate_limit;    ///< gateway: per-principal request budgets
 };
 
 /// The ordered steps. Runs them around a handler, times each one, and turns an exception from a
@@ -259,8 +293,7 @@ private:
 };
 
 /// The standard order; the reasons are in middleware.cpp beside the function.
-std::unique_ptr<Pipeline> default_pipeline(const PipelineSettings& settings,
-                                           metrics::Registry* registry);
+std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::Registry* registry);
 
 /// Serves a directory of built console assets from memory: hashed files under `assets/` as
 /// immutable, everything else (index.html) as no-cache, unknown paths fall back to index.html so

@@ -217,6 +217,28 @@ private:
     std::vector<std::string> origins_;
 };
 
+/// Checks the route's declared permission: 401 without credentials, 403 without the permission.
+class AuthorizeStep final : public Middleware {
+public:
+    std::string_view name() const override { return "authorize"; }
+
+    std::optional<Response> on_request(Request&, RequestContext& context) override {
+        if (context.matched_permission.empty()) return std::nullopt;
+        if (!context.principal) {
+            Response response = Response::make_problem(401, "unauthenticated", "Unauthorized",
+                                                       "This request needs valid credentials.");
+            response.set_header("www-authenticate", "Bearer");
+            return response;
+        }
+        if (!context.principal->has(context.matched_permission)) {
+            return Response::make_problem(
+                403, "permission-denied", "Forbidden",
+                "The credentials lack the permission " + context.matched_permission + ".");
+        }
+        return std::nullopt;
+    }
+};
+
 /// gzip for JSON and text bodies above a size when the client accepts it. Last in the chain so it
 /// compresses the final body; responses that already carry a Content-Encoding (precompressed
 /// static files) pass untouched.
@@ -315,6 +337,18 @@ void write_problem_body(Response& response, const Request& request, const Reques
     response.set_header("content-type", "application/problem+json");
 }
 
+boost::asio::awaitable<std::optional<Response>> Middleware::on_request_async(
+    Request& request, RequestContext& context) {
+    co_return on_request(request, context);
+}
+
+bool Principal::has(std::string_view permission) const {
+    return std::any_of(permissions.begin(), permissions.end(),
+                       [permission](const std::string& granted) {
+                           return granted == "*" || granted == permission;
+                       });
+}
+
 struct Pipeline::StepTimers {
     metrics::Family<metrics::Histogram>* family = nullptr;
     std::vector<metrics::Histogram*> per_step;
@@ -351,7 +385,13 @@ boost::asio::awaitable<Response> Pipeline::run(Request& request, RequestContext&
             Middleware& step = *steps_[entered];
             if (skipped(route, step.name())) continue;
             auto start = std::chrono::steady_clock::now();
-            std::optional<Response> early = step.on_request(request, context);
+            // Not a conditional expression: GCC 12 mishandles temporaries of a co_await inside one.
+            std::optional<Response> early;
+            if (step.waits()) {
+                early = co_await step.on_request_async(request, context);
+            } else {
+                early = step.on_request(request, context);
+            }
             if (auto* timer = timers_->per_step[entered]) timer->observe(seconds_since(start));
             if (early) {
                 response = std::move(*early);
@@ -401,8 +441,7 @@ boost::asio::awaitable<Response> Pipeline::run(Request& request, RequestContext&
     co_return response;
 }
 
-std::unique_ptr<Pipeline> default_pipeline(const PipelineSettings& settings,
-                                           metrics::Registry* registry) {
+std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::Registry* registry) {
     auto pipeline = std::make_unique<Pipeline>(registry);
     // 1. Request id first: every later step's log lines and every error body carry it.
     pipeline->append(std::make_unique<RequestIdStep>());
@@ -415,8 +454,19 @@ std::unique_ptr<Pipeline> default_pipeline(const PipelineSettings& settings,
     //    are readable by the browser and hardened like every other answer.
     pipeline->append(std::make_unique<SecurityHeadersStep>());
     pipeline->append(std::make_unique<CorsStep>(settings.cors_origins));
-    // Later steps slot in here, in this order: IP and geo rules, firewall, authenticate,
-    // rate limit; then per route: authorize, validate.
+    // 6. IP and country rules: the cheapest refusal, before any work is spent on the request.
+    if (settings.ip_rules) pipeline->append(std::move(settings.ip_rules));
+    // 7. The firewall inspects the request before credentials are looked at, so attacks on the
+    //    authentication itself are caught too.
+    if (settings.firewall) pipeline->append(std::move(settings.firewall));
+    // 8. Authenticate: who is calling (a request without credentials passes on anonymously).
+    if (settings.authenticate) pipeline->append(std::move(settings.authenticate));
+    // 9. Rate limit after authentication, so budgets are per user, key or client, and per IP
+    //    only for anonymous calls.
+    if (settings.rate_limit) pipeline->append(std::move(settings.rate_limit));
+    // 10. Authorize: the route's declared permission against the principal.
+    pipeline->append(std::make_unique<AuthorizeStep>());
+    // Validation of the body against the route's schema slots in here.
     // Last: compression sees the final body of whatever answered.
     pipeline->append(std::make_unique<CompressionStep>(settings.gzip_min_bytes));
     return pipeline;

@@ -374,7 +374,7 @@ TEST(CompressionStep, LeavesSmallBodiesAlone) {
 TEST(CompressionStep, RespectsTheConfiguredThresholdExactly) {
     PipelineSettings settings = quiet_settings();
     settings.gzip_min_bytes = 64;
-    auto pipeline = default_pipeline(settings, nullptr);
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
     auto answer_of = [&](std::size_t bytes) {
         Route route = sync_route("/test", [bytes](Request&, RequestContext&) {
             return Response::text(200, std::string(bytes, 'y'));
@@ -468,7 +468,7 @@ TEST(CorsStep, DecoratesSimpleRequestsOnlyForAllowedOrigins) {
 TEST(CorsStep, WithoutConfiguredOriginsEveryPreflightIsRefused) {
     PipelineSettings settings = quiet_settings();
     settings.cors_origins.clear();
-    auto pipeline = default_pipeline(settings, nullptr);
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
     Route route = ok_route();
     Request request = preflight("https://app.example.com");
     RequestContext context;
@@ -537,6 +537,66 @@ TEST(MetricsStep, CountsByRouteTemplateAndStatus) {
     EXPECT_NE(text.find(R"(nimbus_http_step_duration_seconds_count{step="request_id"})"),
               std::string::npos)
         << "each step is timed";
+}
+
+// ---- Authorization and waiting steps ----------------------------------------------------------
+
+TEST(AuthorizeStep, AnswersUnauthenticatedForbiddenOrLetsThrough) {
+    auto pipeline = default_pipeline(quiet_settings(), nullptr);
+    Route route = sync_route(
+        "/members", [](Request&, RequestContext&) { return Response::text(200, "members"); },
+        RouteOptions{.permission = "org.members.read"});
+    struct Case {
+        std::string name;
+        std::optional<Principal> principal;
+        int status;
+    };
+    std::vector<Case> cases = {
+        {"anonymous", std::nullopt, 401},
+        {"without the permission", Principal{.id = "usr_1", .permissions = {"billing.manage"}},
+         403},
+        {"with the permission", Principal{.id = "usr_1", .permissions = {"org.members.read"}}, 200},
+        {"with every permission", Principal{.id = "usr_1", .permissions = {"*"}}, 200},
+    };
+    for (const auto& c : cases) {
+        Request request = get("/members");
+        RequestContext context;
+        context.principal = c.principal;
+        context.matched_permission = route.options.permission;
+        Response response = run(*pipeline, request, context, &route);
+        EXPECT_EQ(response.status, c.status) << c.name;
+        if (c.status == 401) {
+            EXPECT_EQ(response.header("www-authenticate"), "Bearer");
+            EXPECT_EQ(response.header("content-type"), "application/problem+json");
+        }
+        if (c.status == 403) {
+            EXPECT_NE(response.body.find("org.members.read"), std::string::npos) << response.body;
+        }
+    }
+}
+
+/// A step that waits on a timer before refusing, as a Redis-backed step would wait on Redis.
+class WaitingRefusal final : public Middleware {
+public:
+    std::string_view name() const override { return "waiting_refusal"; }
+    bool waits() const override { return true; }
+    asio::awaitable<std::optional<Response>> on_request_async(Request&, RequestContext&) override {
+        asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
+        co_await timer.async_wait(asio::use_awaitable);
+        co_return Response::make_problem(429, "rate-limited", "Too Many Requests", "slow down");
+    }
+};
+
+TEST(Pipeline, AWaitingStepCanAnswerEarly) {
+    PipelineSettings settings = quiet_settings();
+    settings.rate_limit = std::make_unique<WaitingRefusal>();
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
+    Route route = ok_route();
+    Request request = get("/test");
+    RequestContext context;
+    Response response = run(*pipeline, request, context, &route);
+    EXPECT_EQ(response.status, 429);
+    EXPECT_TRUE(response.header("x-request-id"));  // earlier steps still saw the answer
 }
 
 }  // namespace

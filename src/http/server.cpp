@@ -263,6 +263,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
 
         RequestContext context;
         context.executors = executors;
+        context.client_address = remote;
         Match match;
         if (method) match = router.match(*method, request.path);
         std::size_t body_limit = options.max_body_bytes;
@@ -323,6 +324,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
         } else if (match.route != nullptr) {
             route = match.route;
             context.route = route->path_template;
+            context.matched_permission = route->options.permission;
             context.path_params = std::move(match.path_params);
         } else if (!match.allowed.empty()) {
             context.route = "unmatched";
