@@ -52,6 +52,16 @@ if ! printf '%s\n%s\n' 18.20 "$node_major_minor" | sort -V -C; then
   exit 1
 fi
 
+# The OpenAPI linter lives apart from the console: its own dependencies would clash with the
+# console's React version.
+if [ -f tools/openapi-lint/package-lock.json ]; then
+  if [ ! -d tools/openapi-lint/node_modules ] ||
+     [ tools/openapi-lint/package-lock.json -nt tools/openapi-lint/node_modules/.package-lock.json ]; then
+    echo "Installing npm packages for tools/openapi-lint/"
+    (cd tools/openapi-lint && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 if [ -f web/package-lock.json ]; then
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
     echo "Installing npm packages for web/"

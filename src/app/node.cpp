@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "events/events.hpp"
+#include "gateway/gateway.hpp"
 #include "http/http.hpp"
 #include "observe/observe.hpp"
 
@@ -42,12 +43,30 @@ std::string listen_url(const std::string& host, std::uint16_t port) {
     return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
+/// The limiter's settings from the config (route overrides were validated when it loaded).
+gateway::RateLimitSettings rate_limit_settings(const config::RateLimitConfig& config) {
+    gateway::RateLimitSettings settings;
+    settings.principal = {.requests_per_minute = config.requests_per_minute, .burst = config.burst};
+    settings.anonymous = {.requests_per_minute = config.anonymous_requests_per_minute};
+    settings.org = {.requests_per_minute = config.org_requests_per_minute};
+    for (const auto& text : config.route_overrides) {
+        if (auto parsed = gateway::parse_route_rate_limit(text)) settings.routes.push_back(*parsed);
+    }
+    settings.max_buckets = static_cast<std::size_t>(config.max_buckets);
+    settings.redis = config.backend == "redis";
+    settings.redis_url = config.redis_url;
+    settings.redis_timeout = std::chrono::milliseconds(config.redis_timeout_ms);
+    settings.fail_open = config.failure_mode == "open";
+    return settings;
+}
+
 }  // namespace
 
 std::vector<db::ModuleMigrations> all_migrations() {
     return {
         {"system", &migrations()},
         {"events", &events::migrations()},
+        {"gateway", &gateway::migrations()},
     };
 }
 
@@ -205,6 +224,7 @@ int serve(const config::Config& config) {
                                  .database = **database,
                                  .modules = modules,
                                  .registry = registry});
+    http::add_openapi_route(router, build.version);
     std::shared_ptr<http::StaticFiles> console = http::StaticFiles::load(config.console.dir);
     router.set_fallback([console](http::Request& request, http::RequestContext&) {
         return console->serve(request);
@@ -214,10 +234,24 @@ int serve(const config::Config& config) {
                   {{"console_dir", config.console.dir}});
     }
 
+    // Rate limits: built before the pipeline, which takes the step; the admin routes share it.
+    std::unique_ptr<http::Middleware> rate_limit_step;
+    if (config.rate_limit.enabled) {
+        auto limiter = gateway::make_rate_limiter(rate_limit_settings(config.rate_limit),
+                                                  **database, clock, &registry);
+        if (!limiter) {
+            log::error("cannot build the rate limiter", {{"error", limiter.error().message}});
+            return kExitFailure;
+        }
+        gateway::add_rate_limit_routes(router, *limiter, **database, clock);
+        rate_limit_step = gateway::make_rate_limit_step(*limiter);
+    }
+
     auto pipeline = http::default_pipeline(
         {.cors_origins = config.http.cors_origins,
          .access_log = config.http.access_log,
-         .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes)},
+         .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes),
+         .rate_limit = std::move(rate_limit_step)},
         &registry);
     auto listen = config::parse_listen(config.http.listen);  // validated when the config loaded
     http::Server server(

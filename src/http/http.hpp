@@ -39,6 +39,8 @@ class Registry;
 
 namespace nimbus::http {
 
+struct Route;
+
 enum class Method { get, head, post, put, patch, delete_, options };
 
 /// "GET", "POST", ...
@@ -77,8 +79,9 @@ struct Request {
 struct Problem {
     /// A validation failure: a JSON Pointer into the request and what is wrong there.
     struct FieldError {
-        std::string pointer;
+        std::string pointer;  ///< JSON Pointer into the body ("/email"); empty for parameters
         std::string message;
+        std::string parameter;  ///< the query parameter at fault, when it is one
     };
     std::string type = "about:blank";  ///< "/problems/<slug>" for Nimbus-specific problems
     std::string title;
@@ -145,6 +148,19 @@ public:
     std::string client_address;
     /// The matched route's permission (RouteOptions::permission); empty for public routes.
     std::string matched_permission;
+    /// The caller's budget after this request, set by the rate-limit step when it decides
+    /// before the response exists; the same step writes it as RateLimit-* headers.
+    struct RateLimitStatus {
+        std::int64_t limit = 0;          ///< requests the bucket holds when full
+        std::int64_t remaining = 0;      ///< requests that may follow at once
+        std::int64_t reset_seconds = 0;  ///< until the bucket is full again
+    };
+    std::optional<RateLimitStatus> rate_limit;
+    /// The matched route, or null; set by Pipeline::run.
+    const Route* matched = nullptr;
+    /// The request body parsed as JSON, when the route declares a body schema (the validate step
+    /// parsed and checked it, so handlers need not parse again).
+    std::optional<boost::json::value> json_body;
 
     /// A path parameter by name; empty when absent.
     std::string_view path_param(std::string_view name) const;
@@ -177,7 +193,26 @@ struct RouteOptions {
     /// The permission a caller needs ("org.members.invite"); checked by the authorize step:
     /// 401 without credentials, 403 without the permission. Empty: public route.
     std::string permission;
+    /// For the OpenAPI document: a one-line summary and the tag that groups the route.
+    std::string summary;
+    std::string tag;
+    /// JSON Schemas (draft 7, as JSON text), checked by the validate step before the handler:
+    /// the request body (which must then be application/json), and the query parameters (an
+    /// object schema whose properties name them; values are coerced to the declared integer,
+    /// number or boolean type). `response_schema` describes 2xx bodies: the OpenAPI document
+    /// shows it and debug builds check every response against it. Compiled when the route is
+    /// added; a malformed schema throws std::invalid_argument at start.
+    std::string body_schema;
+    std::string query_schema;
+    std::string response_schema;
+    /// Marks the route deprecated: responses carry `Deprecation: true` and, when set, `Sunset`
+    /// (an HTTP date) so clients learn before it goes.
+    bool deprecated = false;
+    std::string sunset;
 };
+
+/// A route's schemas in compiled form; opaque outside http/.
+struct CompiledSchemas;
 
 /// A declared route.
 struct Route {
@@ -185,6 +220,7 @@ struct Route {
     std::string path_template;
     std::variant<Task, SyncHandler> handler;
     RouteOptions options;
+    std::shared_ptr<const CompiledSchemas> schemas;  ///< set by Router::add when any schema is
 };
 
 /// The outcome of matching a method and path.
@@ -291,6 +327,13 @@ private:
     std::unique_ptr<StepTimers> timers_;
     metrics::Registry* registry_;
 };
+
+/// The OpenAPI 3.1 document of every route in `router` (paths, parameters, schemas, problems).
+boost::json::value openapi_document(const Router& router, std::string_view version);
+
+/// Adds `GET /api/v1/openapi.json`, serving the document of every route of `router`. Generated
+/// on the first request, once all routes are in; `router` must outlive the server.
+void add_openapi_route(Router& router, std::string version);
 
 /// The standard order; the reasons are in middleware.cpp beside the function.
 std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::Registry* registry);

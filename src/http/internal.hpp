@@ -9,6 +9,28 @@
 
 namespace nimbus::http {
 
+/// Compiles a route's JSON Schemas; null when it declares none. Throws std::invalid_argument on a
+/// schema that is not valid JSON Schema.
+std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options);
+
+enum class SchemaKind { body, query, response };
+/// The schema as JSON (for the OpenAPI document), or null when the route has none of that kind.
+const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind kind);
+
+/// Checks the body and query parameters against the matched route's schemas (400 with every
+/// violation in errors[], 415 for a body that is not JSON); debug builds also check 2xx
+/// responses against the response schema.
+class ValidateStep final : public Middleware {
+public:
+    explicit ValidateStep(bool check_responses) : check_responses_(check_responses) {}
+    std::string_view name() const override { return "validate"; }
+    std::optional<Response> on_request(Request& request, RequestContext& context) override;
+    void on_response(const Request& request, RequestContext& context, Response& response) override;
+
+private:
+    bool check_responses_;
+};
+
 /// True when an Accept-Encoding header value accepts gzip.
 bool accepts_gzip(std::string_view accept_encoding);
 /// True for content types worth compressing (JSON, text, JavaScript, SVG).

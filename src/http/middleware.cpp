@@ -327,8 +327,16 @@ void write_problem_body(Response& response, const Request& request, const Reques
     if (!problem.errors.empty()) {
         boost::json::array errors;
         for (const auto& error : problem.errors) {
-            errors.push_back(
-                boost::json::object{{"pointer", error.pointer}, {"message", error.message}});
+            // A parameter error names the parameter; a body error its JSON Pointer ("" is the
+            // whole body, so the pointer is always present then).
+            boost::json::object entry;
+            if (error.parameter.empty()) {
+                entry["pointer"] = error.pointer;
+            } else {
+                entry["parameter"] = error.parameter;
+            }
+            entry["message"] = error.message;
+            errors.push_back(std::move(entry));
         }
         body["errors"] = std::move(errors);
     }
@@ -378,6 +386,7 @@ void Pipeline::append(std::unique_ptr<Middleware> step) {
 boost::asio::awaitable<Response> Pipeline::run(Request& request, RequestContext& context,
                                                const Route* route, const SyncHandler* unrouted) {
     Response response;
+    context.matched = route;
     std::size_t entered = 0;  // steps whose on_request ran; their on_response runs in reverse
     bool answered = false;
     try {
@@ -425,6 +434,11 @@ boost::asio::awaitable<Response> Pipeline::run(Request& request, RequestContext&
             "An unexpected error occurred. Quote the request id when reporting it.");
     }
     write_problem_body(response, request, context);
+    if (route != nullptr && route->options.deprecated) {
+        // RFC 9745 (Deprecation) and RFC 8594 (Sunset): clients learn before the route goes.
+        response.set_header("deprecation", "true");
+        if (!route->options.sunset.empty()) response.set_header("sunset", route->options.sunset);
+    }
     for (std::size_t idx = entered; idx-- > 0;) {
         Middleware& step = *steps_[idx];
         if (skipped(route, step.name())) continue;
@@ -466,7 +480,15 @@ std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::R
     if (settings.rate_limit) pipeline->append(std::move(settings.rate_limit));
     // 10. Authorize: the route's declared permission against the principal.
     pipeline->append(std::make_unique<AuthorizeStep>());
-    // Validation of the body against the route's schema slots in here.
+    // 11. Validate the body and query against the route's schemas, after authorization so an
+    //     unauthorized caller learns nothing about the shape a route expects. Debug builds
+    //     (the test suite) also check responses against their schemas.
+#ifdef NDEBUG
+    constexpr bool kCheckResponses = false;
+#else
+    constexpr bool kCheckResponses = true;
+#endif
+    pipeline->append(std::make_unique<ValidateStep>(kCheckResponses));
     // Last: compression sees the final body of whatever answered.
     pipeline->append(std::make_unique<CompressionStep>(settings.gzip_min_bytes));
     return pipeline;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "http/http.hpp"
+#include "http/internal.hpp"
 
 namespace nimbus::http {
 namespace {
@@ -54,6 +55,7 @@ void Router::add(Method method, std::string_view path_template, SyncHandler hand
 }
 
 void Router::insert(std::unique_ptr<Route> route) {
+    route->schemas = compile_schemas(route->options);
     const std::string& path_template = route->path_template;
     if (path_template.empty() || path_template.front() != '/') {
         throw std::invalid_argument("route template must start with '/': " + path_template);

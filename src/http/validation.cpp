@@ -1,0 +1,230 @@
+// Request validation against the JSON Schemas routes declare (valijson over Boost.JSON).
+#include <charconv>
+
+#include <boost/json.hpp>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "http/internal.hpp"
+
+namespace nimbus::http {
+
+struct CompiledSchemas {
+    std::unique_ptr<valijson::Schema> body;
+    std::unique_ptr<valijson::Schema> query;
+    std::unique_ptr<valijson::Schema> response;
+    /// The query schema's declared property types, for coercing "10" to 10.
+    std::vector<std::pair<std::string, std::string>> query_types;
+    boost::json::value body_json;
+    boost::json::value query_json;
+    boost::json::value response_json;
+};
+
+namespace {
+
+constexpr std::size_t kMaxErrors = 50;
+
+std::unique_ptr<valijson::Schema> compile(const std::string& text, std::string_view what,
+                                          boost::json::value& parsed_out) {
+    if (text.empty()) return nullptr;
+    auto parsed = json::parse(text);
+    if (!parsed) {
+        throw std::invalid_argument(std::string(what) +
+                                    " schema is not JSON: " + parsed.error().message);
+    }
+    parsed_out = std::move(*parsed);
+    auto schema = std::make_unique<valijson::Schema>();
+    valijson::SchemaParser parser;
+    valijson::adapters::BoostJsonAdapter adapter(parsed_out);
+    try {
+        parser.populateSchema(adapter, *schema);
+    } catch (const std::exception& error) {
+        throw std::invalid_argument(std::string(what) + " schema is invalid: " + error.what());
+    }
+    return schema;
+}
+
+/// valijson's context {"<root>", "[tags]", "[0]"} as the JSON Pointer "/tags/0" (RFC 6901).
+std::string to_pointer(const std::vector<std::string>& context) {
+    std::string pointer;
+    for (const std::string& part : context) {
+        if (part == "<root>") continue;
+        std::string_view name = part;
+        if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+            name = name.substr(1, name.size() - 2);
+        }
+        if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
+            name = name.substr(1, name.size() - 2);
+        }
+        pointer.push_back('/');
+        for (char c : name) {
+            if (c == '~') {
+                pointer += "~0";
+            } else if (c == '/') {
+                pointer += "~1";
+            } else {
+                pointer.push_back(c);
+            }
+        }
+    }
+    return pointer;
+}
+
+/// Every violation of `schema` by `value`, leaf causes only: valijson also reports each parent
+/// ("Failed to validate against schema associated with property name 'x'"), which would repeat
+/// the cause in vaguer words.
+std::vector<Problem::FieldError> violations(const valijson::Schema& schema,
+                                            const boost::json::value& value) {
+    valijson::Validator validator;
+    valijson::ValidationResults results;
+    valijson::adapters::BoostJsonAdapter adapter(value);
+    std::vector<Problem::FieldError> errors;
+    if (validator.validate(schema, adapter, &results)) return errors;
+    valijson::ValidationResults::Error error;
+    std::vector<Problem::FieldError> summaries;
+    while (results.popError(error)) {
+        Problem::FieldError field{to_pointer(error.context), error.description, ""};
+        if (error.description.starts_with("Failed to validate")) {
+            summaries.push_back(std::move(field));
+        } else if (errors.size() < kMaxErrors) {
+            errors.push_back(std::move(field));
+        }
+    }
+    if (errors.empty()) errors = std::move(summaries);
+    return errors;
+}
+
+/// The query string as a JSON object, values coerced to the types the schema declares so that
+/// `?limit=10` satisfies `{"type": "integer"}`. A value that does not convert stays a string and
+/// the schema reports it.
+boost::json::object query_object(const Request& request, const CompiledSchemas& schemas) {
+    boost::json::object object;
+    for (const auto& [name, type] : schemas.query_types) {
+        auto raw = request.query_param(name);
+        if (!raw) continue;
+        if (type == "integer") {
+            std::int64_t number = 0;
+            auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), number);
+            if (ec == std::errc() && end == raw->data() + raw->size() && !raw->empty()) {
+                object[name] = number;
+                continue;
+            }
+        } else if (type == "number") {
+            auto parsed = json::parse(*raw);
+            if (parsed && parsed->is_number()) {
+                object[name] = *parsed;
+                continue;
+            }
+        } else if (type == "boolean" && (*raw == "true" || *raw == "false")) {
+            object[name] = *raw == "true";
+            continue;
+        }
+        object[name] = *raw;
+    }
+    return object;
+}
+
+Response validation_failed(std::vector<Problem::FieldError> errors) {
+    return Response::make_problem(400, "validation-failed", "Bad Request",
+                                  "The request does not match the schema of this route.",
+                                  std::move(errors));
+}
+
+}  // namespace
+
+std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options) {
+    if (options.body_schema.empty() && options.query_schema.empty() &&
+        options.response_schema.empty()) {
+        return nullptr;
+    }
+    auto schemas = std::make_shared<CompiledSchemas>();
+    schemas->body = compile(options.body_schema, "body", schemas->body_json);
+    schemas->query = compile(options.query_schema, "query", schemas->query_json);
+    schemas->response = compile(options.response_schema, "response", schemas->response_json);
+    if (schemas->query_json.is_object()) {
+        if (const auto* properties = schemas->query_json.as_object().if_contains("properties")) {
+            if (!properties->is_object()) throw std::invalid_argument("query schema properties");
+            for (const auto& [name, property] : properties->as_object()) {
+                std::string type;
+                if (property.is_object()) {
+                    if (const auto* declared = property.as_object().if_contains("type");
+                        declared && declared->is_string()) {
+                        type = std::string(declared->as_string());
+                    }
+                }
+                schemas->query_types.emplace_back(std::string(name), std::move(type));
+            }
+        }
+    }
+    return schemas;
+}
+
+const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind kind) {
+    if (schemas == nullptr) return nullptr;
+    const boost::json::value* value = nullptr;
+    switch (kind) {
+        case SchemaKind::body: value = &schemas->body_json; break;
+        case SchemaKind::query: value = &schemas->query_json; break;
+        case SchemaKind::response: value = &schemas->response_json; break;
+    }
+    return value->is_null() ? nullptr : value;
+}
+
+std::optional<Response> ValidateStep::on_request(Request& request, RequestContext& context) {
+    if (context.matched == nullptr || !context.matched->schemas) return std::nullopt;
+    const CompiledSchemas& schemas = *context.matched->schemas;
+    if (schemas.query) {
+        auto errors = violations(*schemas.query, query_object(request, schemas));
+        if (!errors.empty()) {
+            for (auto& error : errors) {
+                // The pointer names the parameter within the query object; say it plainly.
+                error.parameter = error.pointer.empty() ? "" : error.pointer.substr(1);
+                error.pointer.clear();
+            }
+            return validation_failed(std::move(errors));
+        }
+    }
+    if (schemas.body) {
+        auto type = request.header("content-type").value_or("");
+        if (!type.starts_with("application/json")) {
+            return Response::make_problem(415, "unsupported-media-type", "Unsupported Media Type",
+                                          "This route takes a JSON body (application/json).");
+        }
+        auto parsed = json::parse(request.body);
+        if (!parsed) return Response::from_error(parsed.error());
+        auto errors = violations(*schemas.body, *parsed);
+        if (!errors.empty()) return validation_failed(std::move(errors));
+        context.json_body = std::move(*parsed);
+    }
+    return std::nullopt;
+}
+
+void ValidateStep::on_response(const Request&, RequestContext& context, Response& response) {
+    if (!check_responses_ || context.matched == nullptr || !context.matched->schemas) return;
+    const CompiledSchemas& schemas = *context.matched->schemas;
+    if (!schemas.response || response.status < 200 || response.status >= 300) return;
+    auto body = json::parse(response.body_view());
+    std::vector<Problem::FieldError> errors;
+    if (!body) {
+        errors.push_back({"", body.error().message, ""});
+    } else {
+        errors = violations(*schemas.response, *body);
+    }
+    if (errors.empty()) return;
+    // A test build: a response that breaks its own contract is a bug worth failing loudly.
+    log::error("response does not match its schema", {{"route", context.route},
+                                                      {"request_id", context.request_id},
+                                                      {"pointer", errors.front().pointer},
+                                                      {"error", errors.front().message}});
+    response = Response::make_problem(500, "response-schema-violation", "Internal Server Error",
+                                      "The response does not match the route's schema.",
+                                      std::move(errors));
+    write_problem_body(response, Request{}, context);
+}
+
+}  // namespace nimbus::http

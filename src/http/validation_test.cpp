@@ -1,0 +1,200 @@
+#include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include "http/http.hpp"
+#include "http/internal.hpp"
+
+namespace nimbus::http {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::string_view kMemberSchema = R"({
+  "type": "object",
+  "required": ["email", "role"],
+  "additionalProperties": false,
+  "properties": {
+    "email": {"type": "string", "maxLength": 254, "pattern": "^[^@]+@[^@]+$"},
+    "role": {"enum": ["owner", "admin", "member", "viewer"]},
+    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3}
+  }
+})";
+
+constexpr std::string_view kListQuery = R"({
+  "type": "object",
+  "properties": {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Page size."},
+    "archived": {"type": "boolean"}
+  }
+})";
+
+constexpr std::string_view kMemberResponse = R"({
+  "type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}
+})";
+
+/// A router with one validated route, and a way to run requests through the default pipeline.
+class ValidationTest : public ::testing::Test {
+protected:
+    ValidationTest() {
+        router_.add(Method::post, "/members", SyncHandler([](Request&, RequestContext& context) {
+                        // Handlers get the parsed body from the validate step.
+                        EXPECT_TRUE(context.json_body.has_value());
+                        std::string id =
+                            context.json_body->at("email").as_string() == "bad@x" ? "" : "mem_1";
+                        if (id.empty()) return Response::json(201, boost::json::object{{"id", 7}});
+                        return Response::json(201, boost::json::object{{"id", id}});
+                    }),
+                    RouteOptions{.body_schema = std::string(kMemberSchema),
+                                 .response_schema = std::string(kMemberResponse)});
+        router_.add(Method::get, "/members", SyncHandler([](Request&, RequestContext&) {
+                        return Response::json(200, boost::json::object{{"id", "list"}});
+                    }),
+                    RouteOptions{.query_schema = std::string(kListQuery)});
+        PipelineSettings settings;
+        settings.access_log = false;
+        pipeline_ = default_pipeline(std::move(settings), nullptr);
+    }
+
+    Response send(Method method, std::string target, std::string body = {},
+                  std::string content_type = "application/json") {
+        Request request;
+        request.method = method;
+        request.target = target;
+        std::size_t question = target.find('?');
+        request.path = target.substr(0, question);
+        if (question != std::string::npos) request.query = target.substr(question + 1);
+        request.body = std::move(body);
+        if (!content_type.empty()) request.headers.push_back({"content-type", content_type});
+        Match match = router_.match(method, request.path);
+        EXPECT_NE(match.route, nullptr);
+        RequestContext context;
+        asio::io_context io;
+        std::optional<Response> result;
+        asio::co_spawn(
+            io, pipeline_->run(request, context, match.route, nullptr),
+            [&](std::exception_ptr, Response response) { result = std::move(response); });
+        io.run();
+        return std::move(*result);
+    }
+
+    static boost::json::array errors_of(const Response& response) {
+        return boost::json::parse(response.body).at("errors").as_array();
+    }
+
+    Router router_;
+    std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST_F(ValidationTest, AValidBodyReachesTheHandlerParsed) {
+    Response response =
+        send(Method::post, "/members", R"({"email":"o'brien@acme.example","role":"admin"})");
+    EXPECT_EQ(response.status, 201) << response.body;
+}
+
+TEST_F(ValidationTest, EveryViolationIsListedWithItsPointer) {
+    Response response =
+        send(Method::post, "/members",
+             R"({"email":"not-an-email","role":"god","tags":[1,"a","b","c"],"x":1})");
+    ASSERT_EQ(response.status, 400) << response.body;
+    EXPECT_EQ(response.header("content-type"), "application/problem+json");
+    std::set<std::string> pointers;
+    for (const auto& error : errors_of(response)) {
+        pointers.insert(std::string(error.at("pointer").as_string()));
+        EXPECT_FALSE(error.at("message").as_string().empty());
+    }
+    EXPECT_TRUE(pointers.count("/email")) << response.body;
+    EXPECT_TRUE(pointers.count("/role")) << response.body;
+    EXPECT_TRUE(pointers.count("/tags/0")) << response.body;
+    EXPECT_TRUE(pointers.count("/tags")) << response.body;  // maxItems
+    EXPECT_TRUE(pointers.count("")) << response.body;       // additionalProperties / required
+}
+
+TEST_F(ValidationTest, MissingFieldsWrongTypesAndNonObjects) {
+    for (std::string_view body :
+         {R"({})", R"({"email":5,"role":"admin"})", R"([])", R"("text")", R"(null)"}) {
+        Response response = send(Method::post, "/members", std::string(body));
+        EXPECT_EQ(response.status, 400) << body << " -> " << response.body;
+        EXPECT_FALSE(errors_of(response).empty()) << body;
+    }
+}
+
+TEST_F(ValidationTest, InvalidJsonNamesTheOffsetAndWrongContentTypeIs415) {
+    Response broken = send(Method::post, "/members", R"({"email": "a@b",)");
+    EXPECT_EQ(broken.status, 400);
+    EXPECT_NE(broken.body.find("offset"), std::string::npos) << broken.body;
+    Response form =
+        send(Method::post, "/members", "email=a@b", "application/x-www-form-urlencoded");
+    EXPECT_EQ(form.status, 415) << form.body;
+    Response none = send(Method::post, "/members", R"({"email":"a@b","role":"admin"})", "");
+    EXPECT_EQ(none.status, 415) << none.body;
+}
+
+TEST_F(ValidationTest, QueryParametersAreCoercedAndChecked) {
+    EXPECT_EQ(send(Method::get, "/members?limit=10&archived=true").status, 200);
+    EXPECT_EQ(send(Method::get, "/members").status, 200);
+    for (std::string target : {"/members?limit=0", "/members?limit=ten", "/members?limit=1000",
+                               "/members?archived=maybe", "/members?limit=1.5"}) {
+        Response response = send(Method::get, target);
+        ASSERT_EQ(response.status, 400) << target;
+        auto errors = errors_of(response);
+        ASSERT_FALSE(errors.empty());
+        std::string parameter(errors[0].at("parameter").as_string());
+        EXPECT_TRUE(parameter == "limit" || parameter == "archived") << response.body;
+    }
+}
+
+#ifndef NDEBUG
+TEST_F(ValidationTest, DebugBuildsRefuseResponsesThatBreakTheirSchema) {
+    Response response = send(Method::post, "/members", R"({"email":"bad@x","role":"admin"})");
+    EXPECT_EQ(response.status, 500) << response.body;
+    EXPECT_NE(response.body.find("response-schema-violation"), std::string::npos);
+}
+#endif
+
+TEST(Validation, MalformedSchemasAreRefusedAtStart) {
+    Router router;
+    auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
+    EXPECT_THROW(router.add(Method::post, "/a", ok, RouteOptions{.body_schema = "{not json"}),
+                 std::invalid_argument);
+    EXPECT_THROW(router.add(Method::post, "/b", ok, RouteOptions{.body_schema = R"({"type": 5})"}),
+                 std::invalid_argument);
+}
+
+TEST(OpenApi, DescribesRoutesParametersSchemasAndSecurity) {
+    Router router;
+    auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
+    router.add(Method::get, "/api/v1/orgs/{org_id}/members", ok,
+               RouteOptions{.permission = "org.members.read",
+                            .summary = "List members",
+                            .tag = "identity",
+                            .query_schema = std::string(kListQuery)});
+    router.add(Method::post, "/api/v1/orgs/{org_id}/members", ok,
+               RouteOptions{.body_schema = std::string(kMemberSchema), .deprecated = true});
+    auto document = openapi_document(router, "1.2.3").as_object();
+    EXPECT_EQ(document.at("openapi").as_string(), "3.1.0");
+    EXPECT_EQ(document.at("info").at("version").as_string(), "1.2.3");
+    const auto& item = document.at("paths").at("/api/v1/orgs/{org_id}/members").as_object();
+    const auto& list = item.at("get").as_object();
+    EXPECT_EQ(list.at("summary").as_string(), "List members");
+    EXPECT_EQ(list.at("operationId").as_string(), "get_api_v1_orgs_org_id_members");
+    EXPECT_EQ(list.at("x-nimbus-permission").as_string(), "org.members.read");
+    const auto& parameters = list.at("parameters").as_array();
+    ASSERT_EQ(parameters.size(), 3U);  // org_id, archived, limit
+    EXPECT_EQ(parameters[0].at("name").as_string(), "org_id");
+    EXPECT_EQ(parameters[0].at("in").as_string(), "path");
+    const auto& create = item.at("post").as_object();
+    EXPECT_TRUE(create.at("deprecated").as_bool());
+    EXPECT_EQ(create.at("requestBody")
+                  .at("content")
+                  .at("application/json")
+                  .at("schema")
+                  .at("type")
+                  .as_string(),
+              "object");
+    EXPECT_TRUE(document.at("components").at("schemas").as_object().contains("Problem"));
+}
+
+}  // namespace
+}  // namespace nimbus::http
