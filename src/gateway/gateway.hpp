@@ -1,0 +1,231 @@
+#pragma once
+/// The API gateway: the steps every request passes before it reaches a handler.
+///
+/// - The firewall: ModSecurity v3 with the OWASP Core Rule Set (anomaly scoring), blocking or
+///   detection-only, per-route rule exclusions. Rules are compiled once at start and shared.
+/// - IP and country rules: allow and deny lists of CIDRs (IPv4 and IPv6) and ISO 3166-1 country
+///   codes (GeoIP), persisted and managed at runtime through the admin API; the client address
+///   comes from X-Forwarded-For only when the peer is a trusted proxy.
+/// - Rate limits (rate_limit*.cpp).
+///
+/// The composition root (app/node.cpp) builds these from the configuration and plugs them into
+/// http::PipelineSettings (`firewall`, `ip_rules`, `rate_limit`).
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "http/http.hpp"
+
+namespace nimbus::db {
+class Database;
+struct Migration;
+}  // namespace nimbus::db
+
+namespace nimbus::metrics {
+class Registry;
+}
+
+namespace nimbus::gateway {
+
+/// This module's schema migrations (generated from src/gateway/migrations/).
+const std::vector<nimbus::db::Migration>& migrations();
+
+// ---------------------------------------------------------------------------------------------
+// Firewall
+
+/// CRS rules switched off for one route: "ROUTE_TEMPLATE=ruleid,ruleid".
+struct RuleExclusion {
+    std::string route;  ///< a route template as declared ("/api/v1/posts/{id}")
+    std::vector<int> rule_ids;
+};
+
+/// Parses "ROUTE_TEMPLATE=ruleid,ruleid"; fails with a message naming the part that is wrong.
+Result<RuleExclusion> parse_rule_exclusion(std::string_view text);
+
+/// How the firewall is built. Plain values: the composition root fills them from the config.
+struct FirewallSettings {
+    /// Blocking answers 403 when the anomaly score reaches the threshold; detection only logs.
+    bool blocking = true;
+    int paranoia_level = 1;             ///< CRS paranoia level, 1..4
+    int inbound_anomaly_threshold = 5;  ///< CRS inbound anomaly score that blocks
+    std::vector<RuleExclusion> exclusions;
+    std::string crs_dir = "/usr/share/modsecurity-crs";  ///< holds rules/REQUEST-*.conf
+    std::string extra_rules_file;                        ///< optional; loaded after the CRS
+    /// Bodies are inspected up to this size; the rest of a larger body (uploads on routes with
+    /// a higher limit) is not inspected.
+    std::size_t max_inspected_body_bytes = 1024 * 1024;
+};
+
+/// What the firewall made of one request.
+struct FirewallVerdict {
+    enum class Outcome {
+        passed,    ///< no rule asked to block
+        blocked,   ///< blocking mode: the request is refused
+        detected,  ///< detection mode: it would have been refused, and was let through
+    };
+    Outcome outcome = Outcome::passed;
+    int status = 0;  ///< the status ModSecurity asked for (403; 400 for an unparseable body)
+    std::vector<int> rule_ids;  ///< every rule that matched, in order; for logs only
+};
+
+/// "passed", "blocked", "detected".
+std::string_view to_string(FirewallVerdict::Outcome outcome);
+
+/// The compiled rules. Thread safe: one instance is shared by every I/O thread, each request
+/// gets its own ModSecurity transaction. Building it parses the whole CRS (tens of
+/// milliseconds), so build it once.
+class Firewall {
+public:
+    /// Generates the configuration (engine mode, body access, CRS setup from `settings`), loads
+    /// the CRS rules and the extra rules file. Fails with `invalid_argument` naming the file and
+    /// line of a rule that does not load, or the setting that is wrong.
+    static Result<std::shared_ptr<const Firewall>> create(const FirewallSettings& settings);
+    ~Firewall();
+    Firewall(const Firewall&) = delete;
+    Firewall& operator=(const Firewall&) = delete;
+
+    /// Runs the request phases (connection, URI, headers, body) over `request`. `route` selects
+    /// the per-route exclusions; `client_address` is the address the rules see.
+    FirewallVerdict inspect(const http::Request& request, std::string_view route,
+                            std::string_view client_address) const;
+
+    /// The generated configuration, for `nimbus` diagnostics and tests.
+    const std::string& generated_configuration() const;
+
+private:
+    Firewall();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// The pipeline step "firewall": inspects each request with `firewall`, answers a block with
+/// 403 problem+json (type /problems/firewall-blocked) carrying only the request id, logs the
+/// matched rule ids, and counts decisions in `nimbus_firewall_decisions_total{outcome}`.
+std::unique_ptr<http::Middleware> make_firewall_step(std::shared_ptr<const Firewall> firewall,
+                                                     metrics::Registry* registry);
+
+// ---------------------------------------------------------------------------------------------
+// IP and country rules
+
+/// An IPv4 or IPv6 address as 16 bytes (IPv4 as an IPv4-mapped IPv6 address, ::ffff:a.b.c.d,
+/// so one comparison serves both families).
+struct IpAddress {
+    std::array<std::uint8_t, 16> bytes{};
+    bool v4 = false;
+
+    /// Parses a literal address ("203.0.113.7", "2001:db8::1", "::ffff:203.0.113.7" is v4).
+    static std::optional<IpAddress> parse(std::string_view text);
+    std::string to_string() const;
+};
+
+/// A network: "10.0.0.0/8", "2001:db8::/32"; a bare address means /32 or /128.
+struct Cidr {
+    IpAddress network;
+    int prefix_length = 0;  ///< in the address's own family (0..32 for IPv4, 0..128 for IPv6)
+
+    /// Parses strictly: host bits must be zero ("10.0.0.1/8" is refused, it is probably a typo),
+    /// no leading zeros in IPv4 octets, the prefix within the family's range. The error says
+    /// what is wrong.
+    static Result<Cidr> parse(std::string_view text);
+    bool contains(const IpAddress& address) const;
+    std::string to_string() const;
+};
+
+/// Parses a list of CIDRs; the error names the entry.
+Result<std::vector<Cidr>> parse_cidrs(const std::vector<std::string>& texts);
+
+/// Validates an ISO 3166-1 alpha-2 code ("DE"); lower case is accepted and upper-cased.
+Result<std::string> parse_country_code(std::string_view text);
+
+/// One stored rule.
+struct IpRule {
+    enum class Kind { cidr, country };
+    enum class Action { allow, deny };
+    std::string id;  ///< "ipr_" + ULID
+    Kind kind = Kind::cidr;
+    Action action = Action::deny;
+    std::string value;  ///< the CIDR in canonical form, or the country code
+    std::string note;
+    std::int64_t created_at_ms = 0;
+};
+
+/// Country lookups over Debian's GeoIP databases. Thread safe (lookups read memory-cached data).
+class GeoIp {
+public:
+    /// Opens the IPv4 and IPv6 databases; a missing file is an error naming it.
+    static Result<std::shared_ptr<const GeoIp>> open(const std::string& v4_path,
+                                                     const std::string& v6_path);
+    ~GeoIp();
+    /// The country code, or empty when unknown (private and loopback addresses).
+    std::string country(const IpAddress& address) const;
+
+private:
+    GeoIp() = default;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// How the ip_rules step is built.
+struct IpRulesSettings {
+    std::vector<Cidr> trusted_proxies;   ///< peers whose X-Forwarded-For is believed
+    std::shared_ptr<const GeoIp> geoip;  ///< null: country rules never match
+};
+
+/// The rules, their store and the pipeline step. Rules are read from the database at start and
+/// after every change; requests see an immutable snapshot swapped in atomically, so a change
+/// applies to the next request without a restart and never half-way through one.
+///
+/// Evaluation, first match wins:
+///   1. an allow CIDR containing the client passes (and skips the country rules);
+///   2. a deny CIDR containing the client is refused;
+///   3. a deny country matching the client's country is refused;
+///   4. when any allow country exists, a client in none of them (or of unknown country) is
+///      refused;
+///   5. otherwise the request passes.
+class IpRules {
+public:
+    IpRules(db::Database& database, IpRulesSettings settings, metrics::Registry* registry);
+    ~IpRules();
+
+    /// Loads the stored rules into the snapshot requests use.
+    Result<void> reload();
+    /// The stored rules, oldest first.
+    Result<std::vector<IpRule>> list() const;
+    /// Validates and stores a rule, then reloads. `invalid_argument` for a malformed CIDR or
+    /// country code; `conflict` when the same rule exists.
+    Result<IpRule> add(IpRule::Kind kind, IpRule::Action action, std::string_view value,
+                       std::string_view note, std::int64_t now_ms);
+    /// Deletes a rule, then reloads; `not_found` when there is none with this id.
+    Result<void> remove(std::string_view id);
+
+    /// The client address: the peer, or when the peer is a trusted proxy the rightmost
+    /// X-Forwarded-For hop that is not itself a trusted proxy. Malformed hops end the walk.
+    std::string client_address(const http::Request& request) const;
+    /// Whether the current rules admit `address`; a refusal carries the reason for the log.
+    std::optional<std::string> refusal(const IpAddress& address) const;
+
+    /// The pipeline step "ip_rules": sets RequestContext::client_address, answers 403
+    /// problem+json (type /problems/ip-denied) for refused clients. The IpRules must outlive it.
+    std::unique_ptr<http::Middleware> make_step();
+
+    /// Adds the admin API: GET/POST /api/v1/admin/firewall/ip-rules, DELETE .../{id}, each with
+    /// the permission `gateway.firewall.manage`. `clock` stamps new rules; it must outlive the
+    /// router.
+    void add_routes(http::Router& router, const Clock& clock);
+
+private:
+    struct Snapshot;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nimbus::gateway
