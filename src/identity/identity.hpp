@@ -1,0 +1,191 @@
+#pragma once
+/// Identity: accounts, email verification, password reset, sessions with refresh-token rotation,
+/// ES256 access tokens (JWT) and the `authenticate` step of the HTTP pipeline.
+///
+/// The composition root builds one Service from plain values and hands its routes and its
+/// authenticate step to the HTTP layer:
+///
+///     identity::Service identity(database, clock, master_key, *mailer, settings);
+///     if (auto ok = identity.start(); !ok) ...;          // loads or creates the signing key
+///     identity::add_routes(router, identity);
+///     pipeline_settings.authenticate = identity.make_authenticate_step();
+///
+/// Thread safety: every Service method may be called from any thread at once. Methods that hash
+/// passwords (sign_up, login, reset_password, change_password) or send mail block for tens of
+/// milliseconds: call them from the blocking worker pool (`RequestContext::run_blocking`).
+///
+/// Errors: `invalid_argument` with field errors for bad input, `unauthenticated` for wrong
+/// credentials and bad tokens, `not_found`, `unavailable` when the database cannot be reached.
+/// Messages never contain secrets.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/crypto.hpp"
+#include "core/result.hpp"
+#include "db/db.hpp"
+#include "http/http.hpp"
+#include "mail/mail.hpp"
+
+namespace nimbus::identity {
+
+/// This module's schema migrations (generated from src/identity/migrations/).
+const std::vector<db::Migration>& migrations();
+
+/// The permission every signed-in user holds for their own account (`/api/v1/me...`).
+inline constexpr std::string_view kSelfPermission = "account.self";
+
+/// Argon2id cost (libsodium `crypto_pwhash_str`; parallelism is always 1). The defaults are the
+/// OWASP recommendation (m = 19 MiB, t = 2, p = 1).
+struct PasswordHashing {
+    std::uint64_t ops_limit = 2;
+    std::uint64_t mem_limit_kib = 19 * 1024;
+};
+
+/// How the service behaves; plain values filled by the composition root from the config.
+struct Settings {
+    /// `iss` of access tokens, and the base URL of links in mail ("https://nimbus.example.com").
+    std::string issuer = "http://127.0.0.1:8080";
+    /// `aud` of access tokens; verification accepts only this audience.
+    std::string audience = "nimbus";
+    std::int64_t access_token_ttl_s = 15 * 60;
+    /// How long a session (a refresh-token family) lives without being refreshed.
+    std::int64_t refresh_token_ttl_s = 30 * 24 * 3600;
+    std::int64_t verify_email_ttl_s = 24 * 3600;
+    std::int64_t password_reset_ttl_s = 30 * 60;
+    PasswordHashing hashing;
+    /// The cracklib dictionary (path prefix); empty uses the system default
+    /// (/var/cache/cracklib/cracklib_dict on Debian).
+    std::string cracklib_dictionary;
+    /// Verified access tokens remembered (by hash) so repeat requests skip the ES256 check.
+    std::size_t token_cache_entries = 10'000;
+};
+
+/// An account as the API shows it.
+struct User {
+    std::string id;  ///< "usr_..."
+    std::string email;
+    std::string name;
+    bool email_verified = false;
+    std::int64_t created_at_ms = 0;
+    std::int64_t updated_at_ms = 0;
+};
+
+/// Where a request came from, recorded on sessions.
+struct ClientInfo {
+    std::string ip;
+    std::string user_agent;
+};
+
+/// What login and refresh answer.
+struct TokenPair {
+    std::string access_token;
+    std::int64_t expires_in_s = 0;
+    std::string refresh_token;
+    std::string session_id;
+};
+
+/// The verified claims of an access token.
+struct AccessClaims {
+    std::string user_id;     ///< `sub`
+    std::string session_id;  ///< `sid`
+    std::string org_id;      ///< `org`; empty when none
+    std::vector<std::string> scopes;
+    std::string token_id;  ///< `jti`
+    std::int64_t issued_at_s = 0;
+    std::int64_t expires_at_s = 0;
+};
+
+/// A session as listed to its owner.
+struct SessionInfo {
+    std::string id;      ///< "ses_..."
+    std::string device;  ///< a short label derived from the User-Agent ("Firefox on Linux")
+    std::string user_agent;
+    std::string ip;
+    std::int64_t created_at_ms = 0;
+    std::int64_t last_seen_at_ms = 0;
+    bool current = false;
+};
+
+/// A request to create an account.
+struct SignUp {
+    std::string email;
+    std::string password;
+    std::string name;
+};
+
+/// Accounts, tokens and sessions. See the header comment for threading and errors.
+class Service {
+public:
+    /// All references must outlive the Service.
+    Service(db::Database& database, const Clock& clock, const crypto::MasterKey& master_key,
+            mail::Mailer& mailer, Settings settings);
+    ~Service();
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+
+    /// Loads the signing keys, creating the first one (sealed with the master key) on a new
+    /// installation. Call once before serving.
+    Result<void> start();
+
+    /// Creates an account and mails a verification link. When the email is taken, nothing is
+    /// created and the owner is mailed instead; the caller cannot tell the two apart (both
+    /// succeed), so sign-up does not reveal which emails have accounts.
+    Result<void> sign_up(const SignUp& request);
+    /// Marks the email of the link's account verified; the link works once, before it expires.
+    Result<void> verify_email(const std::string& token);
+    /// Checks the password and opens a session. Unknown emails and wrong passwords fail alike
+    /// (`unauthenticated`) and take the same time.
+    Result<TokenPair> login(const std::string& email, const std::string& password,
+                            const ClientInfo& client);
+    /// Exchanges a refresh token for a new pair. A token works once: presenting a rotated one
+    /// again revokes its whole session (a stolen token was used).
+    Result<TokenPair> refresh(const std::string& refresh_token, const ClientInfo& client);
+    /// Ends the session of a refresh token; unknown tokens succeed too (logout is idempotent).
+    Result<void> logout(const std::string& refresh_token);
+    /// Mails a password-reset link when an account has this email; succeeds either way.
+    Result<void> forgot_password(const std::string& email);
+    /// Sets a new password with a reset link (single use, 30 minutes) and revokes every session.
+    Result<void> reset_password(const std::string& token, const std::string& new_password);
+
+    /// The account, or `not_found`.
+    Result<User> get_user(const std::string& user_id);
+    /// Renames the account.
+    Result<User> update_name(const std::string& user_id, const std::string& name);
+    /// Deletes the account and everything it owns here (sessions, links).
+    Result<void> delete_user(const std::string& user_id);
+    /// Changes the password after checking the current one; revokes every session but
+    /// `keep_session_id`.
+    Result<void> change_password(const std::string& user_id, const std::string& current_password,
+                                 const std::string& new_password,
+                                 const std::string& keep_session_id);
+    /// Open sessions of the user, newest first; `current_session_id` is marked.
+    Result<std::vector<SessionInfo>> list_sessions(const std::string& user_id,
+                                                   const std::string& current_session_id);
+    /// Revokes one of the user's sessions; `not_found` when it is not theirs or not open.
+    Result<void> revoke_session(const std::string& user_id, const std::string& session_id);
+
+    /// Verifies an access token (signature with a known key, ES256 only, issuer, audience,
+    /// expiry). Never touches the database; safe on I/O threads.
+    Result<AccessClaims> verify_access_token(std::string_view token) const;
+    /// The public signing keys as a JWK Set (`/.well-known/jwks.json`).
+    std::string jwks_json() const;
+
+    /// The pipeline step that turns `Authorization: Bearer <jwt>` into
+    /// `RequestContext::principal`; a request without credentials passes on anonymously, invalid
+    /// credentials get 401. The step borrows this Service, which must outlive it.
+    std::unique_ptr<http::Middleware> make_authenticate_step() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Adds the identity routes (docs/identity.md lists them) to `router`. `service` must outlive it.
+void add_routes(http::Router& router, Service& service);
+
+}  // namespace nimbus::identity

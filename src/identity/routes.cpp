@@ -1,0 +1,350 @@
+// HTTP for identity: parse and validate -> call the Service (on the worker pool when it hashes
+// or mails) -> map to JSON. docs/identity.md lists the routes.
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "core/json.hpp"
+#include "identity/identity.hpp"
+
+namespace nimbus::identity {
+namespace {
+
+using boost::asio::awaitable;
+using boost::json::object;
+using http::Method;
+using http::Request;
+using http::RequestContext;
+using http::Response;
+
+/// Auth bodies are small; 16 KiB leaves room for a 1 KiB password written with JSON escapes.
+constexpr std::size_t kMaxAuthBodyBytes = 16 * 1024;
+/// Fields whose errors point into the body; a service error "field: message" becomes one.
+constexpr std::string_view kKnownFields[] = {
+    "email", "password", "name", "token", "refresh_token", "current_password", "new_password"};
+
+Response validation_problem(std::vector<http::Problem::FieldError> errors) {
+    return Response::make_problem(400, "invalid-request", "Bad Request",
+                                  "The request has invalid fields.", std::move(errors));
+}
+
+/// Maps a service error to an answer; field errors get a pointer to their field.
+Response problem(const Error& error) {
+    if (error.code == ErrorCode::invalid_argument) {
+        for (std::string_view field : kKnownFields) {
+            std::string prefix = std::string(field) + ": ";
+            if (error.message.starts_with(prefix)) {
+                return validation_problem(
+                    {{"/" + std::string(field), error.message.substr(prefix.size())}});
+            }
+        }
+    }
+    if (error.code == ErrorCode::unauthenticated) {
+        Response response =
+            Response::make_problem(401, "unauthenticated", "Unauthorized", error.message);
+        response.set_header("cache-control", "no-store");
+        return response;
+    }
+    return Response::from_error(error);
+}
+
+/// A JSON object body with string fields; collects a field error for each missing or mistyped
+/// field so one answer names them all.
+class Body {
+public:
+    /// Parses the body; nullopt-like state with `parse_error` set when it is not a JSON object.
+    explicit Body(const Request& request) {
+        auto value = json::parse(request.body);
+        if (!value) {
+            parse_error_ = value.error().message;
+        } else if (!value->is_object()) {
+            parse_error_ = "the body must be a JSON object";
+        } else {
+            object_ = std::move(value->as_object());
+        }
+    }
+
+    const std::optional<std::string>& parse_error() const { return parse_error_; }
+
+    std::string text(std::string_view name, bool required = true) {
+        const auto* value = object_.if_contains(name);
+        if (value == nullptr) {
+            if (required) errors_.push_back({"/" + std::string(name), "is required"});
+            return {};
+        }
+        if (!value->is_string()) {
+            errors_.push_back({"/" + std::string(name), "must be a string"});
+            return {};
+        }
+        return std::string(value->as_string());
+    }
+
+    bool has(std::string_view name) const { return object_.contains(name); }
+    std::vector<http::Problem::FieldError>& errors() { return errors_; }
+
+    Response invalid_json() const {
+        return Response::make_problem(400, "invalid-json", "Bad Request", *parse_error_);
+    }
+
+private:
+    object object_;
+    std::optional<std::string> parse_error_;
+    std::vector<http::Problem::FieldError> errors_;
+};
+
+ClientInfo client_of(const Request& request, const RequestContext& context) {
+    return {context.client_address, std::string(request.header("user-agent").value_or(""))};
+}
+
+Response no_store(Response response) {
+    response.set_header("cache-control", "no-store");
+    return response;
+}
+
+Response token_response(const TokenPair& tokens) {
+    return no_store(Response::json(200, object{{"access_token", tokens.access_token},
+                                               {"token_type", "Bearer"},
+                                               {"expires_in", tokens.expires_in_s},
+                                               {"refresh_token", tokens.refresh_token}}));
+}
+
+boost::json::value user_json(const User& user) {
+    return object{{"id", user.id},
+                  {"email", user.email},
+                  {"name", user.name},
+                  {"email_verified", user.email_verified},
+                  {"created_at", format_rfc3339(user.created_at_ms)},
+                  {"updated_at", format_rfc3339(user.updated_at_ms)}};
+}
+
+/// The session of the request's access token (the authenticate step verified it already, so
+/// this is a cache hit); empty when there is none.
+std::string current_session(const Service& service, const Request& request) {
+    auto header = request.header("authorization");
+    constexpr std::size_t kSchemeLength = 7;  // "Bearer "
+    if (!header || header->size() <= kSchemeLength) return {};
+    auto claims = service.verify_access_token(header->substr(kSchemeLength));
+    return claims ? claims->session_id : std::string();
+}
+
+const std::string& user_id_of(const RequestContext& context) {
+    // The route's permission made the authorize step answer 401 when there is no principal.
+    return context.principal->id;
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, Service& service) {
+    http::RouteOptions auth_body{.max_body_bytes = kMaxAuthBodyBytes};
+    http::RouteOptions self{.max_body_bytes = kMaxAuthBodyBytes,
+                            .permission = std::string(kSelfPermission)};
+
+    router.add(
+        Method::post, "/api/v1/auth/signup",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            SignUp sign_up{body.text("email"), body.text("password"), body.text("name", false)};
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_blocking([&] { done = service.sign_up(sign_up); });
+            if (!done) co_return problem(done.error());
+            // The same answer whether or not the email already had an account.
+            co_return Response::json(202,
+                                     object{{"status", "verification_sent"},
+                                            {"message",
+                                             "If the address can receive mail, a link to verify it "
+                                             "is on its way."}});
+        }),
+        auth_body);
+
+    router.add(
+        Method::post, "/api/v1/auth/verify-email",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string token = body.text("token");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database([&] { done = service.verify_email(token); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        auth_body);
+
+    router.add(
+        Method::post, "/api/v1/auth/login",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string email = body.text("email");
+            std::string password = body.text("password");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            ClientInfo client = client_of(request, context);
+            Result<TokenPair> tokens = Error::internal("not run");
+            co_await context.run_blocking([&] { tokens = service.login(email, password, client); });
+            if (!tokens) co_return problem(tokens.error());
+            co_return token_response(*tokens);
+        }),
+        auth_body);
+
+    router.add(
+        Method::post, "/api/v1/auth/refresh",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string refresh_token = body.text("refresh_token");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            ClientInfo client = client_of(request, context);
+            Result<TokenPair> tokens = Error::internal("not run");
+            co_await context.run_database([&] { tokens = service.refresh(refresh_token, client); });
+            if (!tokens) co_return problem(tokens.error());
+            co_return token_response(*tokens);
+        }),
+        auth_body);
+
+    router.add(
+        Method::post, "/api/v1/auth/logout",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string refresh_token = body.text("refresh_token");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database([&] { done = service.logout(refresh_token); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        auth_body);
+
+    router.add(
+        Method::post, "/api/v1/auth/password/forgot",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string email = body.text("email");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_blocking([&] { done = service.forgot_password(email); });
+            if (!done) co_return problem(done.error());
+            co_return Response::json(202,
+                                     object{{"status", "reset_sent"},
+                                            {"message",
+                                             "If an account uses this address, a link to reset its "
+                                             "password is on its way."}});
+        }),
+        auth_body);
+
+    router.add(
+        Method::post, "/api/v1/auth/password/reset",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string token = body.text("token");
+            std::string password = body.text("password");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_blocking([&] { done = service.reset_password(token, password); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        auth_body);
+
+    router.add(Method::get, "/.well-known/jwks.json",
+               http::SyncHandler([&service](Request&, RequestContext&) {
+                   Response response =
+                       Response::text(200, service.jwks_json(), "application/jwk-set+json");
+                   // Short enough that a newly published key reaches verifiers before it signs.
+                   response.set_header("cache-control", "public, max-age=300");
+                   return response;
+               }));
+
+    router.add(
+        Method::get, "/api/v1/me",
+        http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
+            Result<User> user = Error::internal("not run");
+            co_await context.run_database([&] { user = service.get_user(user_id_of(context)); });
+            if (!user) co_return problem(user.error());
+            co_return no_store(Response::json(200, user_json(*user)));
+        }),
+        self);
+
+    router.add(
+        Method::patch, "/api/v1/me",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string name = body.text("name");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            Result<User> user = Error::internal("not run");
+            co_await context.run_database(
+                [&] { user = service.update_name(user_id_of(context), name); });
+            if (!user) co_return problem(user.error());
+            co_return no_store(Response::json(200, user_json(*user)));
+        }),
+        self);
+
+    router.add(
+        Method::delete_, "/api/v1/me",
+        http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database([&] { done = service.delete_user(user_id_of(context)); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        self);
+
+    router.add(
+        Method::post, "/api/v1/me/password",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string current = body.text("current_password");
+            std::string replacement = body.text("new_password");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            std::string keep = current_session(service, request);
+            Result<void> done = Error::internal("not run");
+            co_await context.run_blocking([&] {
+                done = service.change_password(user_id_of(context), current, replacement, keep);
+            });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        self);
+
+    router.add(
+        Method::get, "/api/v1/me/sessions",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            std::string current = current_session(service, request);
+            Result<std::vector<SessionInfo>> sessions = Error::internal("not run");
+            co_await context.run_database(
+                [&] { sessions = service.list_sessions(user_id_of(context), current); });
+            if (!sessions) co_return problem(sessions.error());
+            boost::json::array data;
+            for (const auto& session : *sessions) {
+                data.push_back(object{{"id", session.id},
+                                      {"device", session.device},
+                                      {"user_agent", session.user_agent},
+                                      {"ip", session.ip},
+                                      {"created_at", format_rfc3339(session.created_at_ms)},
+                                      {"last_seen_at", format_rfc3339(session.last_seen_at_ms)},
+                                      {"current", session.current}});
+            }
+            co_return no_store(
+                Response::json(200, object{{"data", std::move(data)}, {"next_cursor", nullptr}}));
+        }),
+        self);
+
+    router.add(Method::delete_, "/api/v1/me/sessions/{session_id}",
+               http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
+                   std::string session_id(context.path_param("session_id"));
+                   Result<void> done = Error::internal("not run");
+                   co_await context.run_database(
+                       [&] { done = service.revoke_session(user_id_of(context), session_id); });
+                   if (!done) co_return problem(done.error());
+                   co_return Response::no_content();
+               }),
+               self);
+}
+
+}  // namespace nimbus::identity

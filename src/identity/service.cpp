@@ -1,0 +1,800 @@
+#include "identity/identity.hpp"
+
+#include <crack.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/ids.hpp"
+#include "core/log.hpp"
+#include "events/events.hpp"
+#include "identity/jwt.hpp"
+#include "identity/store.hpp"
+#include "identity/validate.hpp"
+
+namespace nimbus::identity {
+namespace {
+
+constexpr std::string_view kEventSource = "/nimbus/identity";
+constexpr std::string_view kVerifyEmail = "verify_email";
+constexpr std::string_view kResetPassword = "reset_password";
+constexpr std::string_view kKeyAssociatedPrefix = "identity_signing_key:";
+constexpr std::size_t kSecretBytes = 32;   // 256-bit refresh and link tokens
+constexpr std::size_t kTokenIdBytes = 16;  // jti
+constexpr std::size_t kBytesPerKib = 1024;
+constexpr std::int64_t kMsPerSecond = 1000;
+constexpr std::int64_t kClockLeewayS = 30;  // tolerated clock skew between nodes
+constexpr std::size_t kMaxUserAgentBytes = 256;
+constexpr std::size_t kMaxIpBytes = 64;
+// cracklib copies into fixed buffers; a prefix this long already decides its verdict.
+constexpr std::size_t kCracklibMaxBytes = 128;
+constexpr char kFirstPrintable = 0x20;
+constexpr char kLastPrintable = 0x7E;
+
+std::string new_secret(std::size_t bytes = kSecretBytes) {
+    crypto::Bytes random = crypto::random_bytes(bytes);
+    return crypto::base64url_encode(
+        std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+}
+
+Error unauthenticated(std::string message) {
+    return {ErrorCode::unauthenticated, std::move(message)};
+}
+
+/// Printable ASCII only and bounded, so stored client details are safe to show and to log.
+std::string sanitize(std::string_view text, std::size_t max_bytes) {
+    std::string out;
+    for (char c : text.substr(0, max_bytes)) {
+        out.push_back(c >= kFirstPrintable && c <= kLastPrintable ? c : '?');
+    }
+    return out;
+}
+
+/// "Firefox on Linux" from a User-Agent; good enough for a user to recognize a device.
+std::string device_label(std::string_view user_agent) {
+    auto has = [&](std::string_view needle) {
+        return user_agent.find(needle) != std::string_view::npos;
+    };
+    std::string browser;
+    if (has("Edg/")) {
+        browser = "Edge";
+    } else if (has("OPR/")) {
+        browser = "Opera";
+    } else if (has("Firefox/")) {
+        browser = "Firefox";
+    } else if (has("Chrome/")) {
+        browser = "Chrome";
+    } else if (has("Safari/")) {
+        browser = "Safari";
+    } else if (user_agent.starts_with("curl/")) {
+        browser = "curl";
+    }
+    std::string system;
+    if (has("Windows")) {
+        system = "Windows";
+    } else if (has("Android")) {
+        system = "Android";
+    } else if (has("iPhone") || has("iPad")) {
+        system = "iOS";
+    } else if (has("Mac OS X") || has("Macintosh")) {
+        system = "macOS";
+    } else if (has("Linux")) {
+        system = "Linux";
+    }
+    if (browser.empty() && system.empty()) return "Unknown device";
+    if (browser.empty()) return system;
+    if (system.empty()) return browser;
+    return browser + " on " + system;
+}
+
+std::vector<std::string> split(std::string_view text, char separator) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find(separator, start);
+        if (end == std::string_view::npos) end = text.size();
+        if (end > start) parts.emplace_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return parts;
+}
+
+const boost::json::string* string_claim(const boost::json::object& claims, std::string_view name) {
+    const auto* value = claims.if_contains(name);
+    return value != nullptr && value->is_string() ? &value->as_string() : nullptr;
+}
+
+std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::string_view name) {
+    const auto* value = claims.if_contains(name);
+    if (value == nullptr) return std::nullopt;
+    if (value->is_int64()) return value->as_int64();
+    if (value->is_uint64() && value->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+        return static_cast<std::int64_t>(value->as_uint64());
+    }
+    return std::nullopt;
+}
+
+/// Answers 401 with a Bearer challenge naming the problem (RFC 6750).
+http::Response invalid_token(const std::string& detail) {
+    http::Response response =
+        http::Response::make_problem(401, "invalid-token", "Unauthorized", detail);
+    response.set_header("www-authenticate", "Bearer error=\"invalid_token\"");
+    response.set_header("cache-control", "no-store");
+    return response;
+}
+
+}  // namespace
+
+struct Service::Impl {
+    db::Database& database;
+    const Clock& clock;
+    const crypto::MasterKey& master_key;
+    mail::Mailer& mailer;
+    Settings settings;
+
+    mutable std::shared_mutex keys_mutex;
+    std::map<std::string, jwt::SigningKey, std::less<>> keys;
+    std::string current_kid;
+    std::string jwks;
+    /// A hash of a random password at the current parameters: logins for unknown emails verify
+    /// against it so they take as long as logins for known ones.
+    std::string dummy_hash;
+
+    mutable std::mutex cache_mutex;
+    mutable std::unordered_map<std::string, AccessClaims> token_cache;
+
+    Impl(db::Database& database_in, const Clock& clock_in, const crypto::MasterKey& key_in,
+         mail::Mailer& mailer_in, Settings settings_in)
+        : database(database_in),
+          clock(clock_in),
+          master_key(key_in),
+          mailer(mailer_in),
+          settings(std::move(settings_in)) {}
+
+    // --- passwords ---
+
+    Result<std::string> hash_password(std::string_view password) const {
+        std::string hash(crypto_pwhash_STRBYTES, '\0');
+        if (crypto_pwhash_str(hash.data(), password.data(), password.size(),
+                              settings.hashing.ops_limit,
+                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0) {
+            return Error::unavailable("out of memory while hashing a password");
+        }
+        hash.resize(std::strlen(hash.c_str()));
+        return hash;
+    }
+
+    static bool password_matches(const std::string& hash, std::string_view password) {
+        return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+    }
+
+    bool needs_rehash(const std::string& hash) const {
+        return crypto_pwhash_str_needs_rehash(hash.c_str(), settings.hashing.ops_limit,
+                                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0;
+    }
+
+    /// Length rules plus cracklib's dictionary and pattern checks.
+    Result<void> check_new_password(std::string_view password, std::string_view field) const {
+        if (auto ok = check_password_length(password, field); !ok) return ok;
+        // FascistCheck keeps static state in the dictionary reader; one caller at a time.
+        static std::mutex cracklib_mutex;
+        std::string prefix(password.substr(0, kCracklibMaxBytes));
+        std::string dictionary = settings.cracklib_dictionary.empty()
+                                     ? std::string(GetDefaultCracklibDict())
+                                     : settings.cracklib_dictionary;
+        const char* verdict = nullptr;
+        {
+            std::lock_guard lock(cracklib_mutex);
+            verdict = FascistCheck(prefix.c_str(), dictionary.c_str());
+        }
+        if (verdict != nullptr) return field_error(field, fmt::format("is too weak: {}", verdict));
+        return {};
+    }
+
+    // --- events, mail ---
+
+    Result<void> emit(db::Transaction& tx, std::string_view type, const std::string& subject,
+                      const boost::json::object& data) const {
+        auto id = events::emit(tx, clock,
+                               {.type = "nimbus.identity." + std::string(type),
+                                .source = std::string(kEventSource),
+                                .subject = subject,
+                                .data_json = boost::json::serialize(data)});
+        if (!id) return id.error();
+        return {};
+    }
+
+    /// Mail failures are logged, not returned: the change they report has committed, and the
+    /// answer must not differ between accounts that exist and those that do not.
+    void send(const mail::Message& message) const {
+        if (auto sent = mailer.send(message); !sent) {
+            log::warn("mail not sent",
+                      {{"subject", message.subject}, {"error", sent.error().message}});
+        }
+    }
+
+    /// A console page under the issuer URL.
+    std::string page(std::string_view name) const {
+        std::string base = settings.issuer;
+        while (base.ends_with('/')) base.pop_back();
+        return fmt::format("{}/{}", base, name);
+    }
+
+    std::string link(std::string_view name, const std::string& token) const {
+        return fmt::format("{}?token={}", page(name), token);
+    }
+
+    // --- tokens ---
+
+    Result<std::string> sign_access_token(const std::string& user_id, const std::string& session_id,
+                                          std::int64_t now_ms) const {
+        std::int64_t now_s = now_ms / kMsPerSecond;
+        boost::json::object claims{
+            {"iss", settings.issuer},
+            {"aud", settings.audience},
+            {"sub", user_id},
+            {"sid", session_id},
+            {"iat", now_s},
+            {"exp", now_s + settings.access_token_ttl_s},
+            {"jti", new_secret(kTokenIdBytes)},
+            {"scope", std::string(kSelfPermission)},
+        };
+        std::shared_lock lock(keys_mutex);
+        auto key = keys.find(current_kid);
+        // start() loaded at least one key before any request can arrive.
+        if (key == keys.end()) return Error::internal("no signing key is loaded");
+        return jwt::encode(claims, key->second, current_kid);
+    }
+
+    /// Adds a refresh token to the session and signs an access token for it.
+    Result<TokenPair> issue_tokens(db::Transaction& tx, const std::string& user_id,
+                                   const std::string& session_id, std::int64_t now_ms) const {
+        std::string refresh_token = new_secret();
+        if (auto ok = store::insert_refresh_token(tx, crypto::sha256_hex(refresh_token), session_id,
+                                                  now_ms);
+            !ok) {
+            return ok.error();
+        }
+        auto access = sign_access_token(user_id, session_id, now_ms);
+        if (!access) return access.error();
+        return TokenPair{*access, settings.access_token_ttl_s, std::move(refresh_token),
+                         session_id};
+    }
+
+    Result<AccessClaims> check_claims(const boost::json::object& claims) const {
+        const auto* iss = string_claim(claims, "iss");
+        if (iss == nullptr || *iss != settings.issuer) {
+            return unauthenticated("the token's issuer is not accepted");
+        }
+        const auto* aud = claims.if_contains("aud");
+        bool audience_ok = false;
+        if (aud != nullptr && aud->is_string()) {
+            audience_ok = aud->as_string() == settings.audience;
+        } else if (aud != nullptr && aud->is_array()) {
+            for (const auto& entry : aud->as_array()) {
+                if (entry.is_string() && entry.as_string() == settings.audience) audience_ok = true;
+            }
+        }
+        if (!audience_ok) return unauthenticated("the token is not meant for this audience");
+        auto exp = int_claim(claims, "exp");
+        auto iat = int_claim(claims, "iat");
+        if (!exp || !iat) return unauthenticated("the token lacks exp or iat");
+        std::int64_t now_s = clock.now_ms() / kMsPerSecond;
+        if (now_s >= *exp + kClockLeewayS) return unauthenticated("the token has expired");
+        if (*iat > now_s + kClockLeewayS) return unauthenticated("the token is not valid yet");
+        const auto* sub = string_claim(claims, "sub");
+        const auto* sid = string_claim(claims, "sid");
+        if (sub == nullptr || !is_valid_id(*sub, "usr") || sid == nullptr) {
+            return unauthenticated("the token's subject is malformed");
+        }
+        AccessClaims out;
+        out.user_id = std::string(*sub);
+        out.session_id = std::string(*sid);
+        if (const auto* org = string_claim(claims, "org")) out.org_id = std::string(*org);
+        if (const auto* scope = string_claim(claims, "scope")) out.scopes = split(*scope, ' ');
+        if (const auto* jti = string_claim(claims, "jti")) out.token_id = std::string(*jti);
+        out.issued_at_s = *iat;
+        out.expires_at_s = *exp;
+        return out;
+    }
+};
+
+Service::Service(db::Database& database, const Clock& clock, const crypto::MasterKey& master_key,
+                 mail::Mailer& mailer, Settings settings)
+    : impl_(std::make_unique<Impl>(database, clock, master_key, mailer, std::move(settings))) {
+    // Idempotent and thread safe; it fails only when the OS has no entropy source.
+    if (sodium_init() < 0) throw std::runtime_error("libsodium cannot be initialized");
+}
+
+Service::~Service() = default;
+
+Result<void> Service::start() {
+    Impl& s = *impl_;
+    auto stored = store::active_signing_keys(s.database);
+    if (!stored) return stored.error();
+    if (stored->empty()) {
+        auto key = jwt::SigningKey::generate();
+        if (!key) return key.error();
+        std::int64_t now = s.clock.now_ms();
+        store::SigningKeyRow row{new_id("jwk", now), 1, {}};
+        row.private_key_sealed =
+            s.master_key.seal(key->private_pem(), std::string(kKeyAssociatedPrefix) + row.id);
+        std::string jwk = boost::json::serialize(key->public_jwk(row.id));
+        auto inserted = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+            auto ok = store::insert_signing_key(tx, row, jwk, now);
+            if (!ok) return ok.error();
+            return {};
+        });
+        if (!inserted) return inserted.error();
+        // Another node may have inserted generation 1 first; read whatever won.
+        stored = store::active_signing_keys(s.database);
+        if (!stored) return stored.error();
+    }
+    std::map<std::string, jwt::SigningKey, std::less<>> keys;
+    boost::json::array published;
+    std::string current;
+    for (const auto& row : *stored) {
+        auto pem =
+            s.master_key.open(row.private_key_sealed, std::string(kKeyAssociatedPrefix) + row.id);
+        if (!pem) {
+            return Error::internal("signing key " + row.id +
+                                   " cannot be opened with this master key");
+        }
+        auto key = jwt::SigningKey::from_private_pem(*pem);
+        if (!key) return key.error();
+        published.push_back(key->public_jwk(row.id));
+        keys.emplace(row.id, std::move(*key));
+        current = row.id;  // ordered by generation: the newest signs
+    }
+    auto dummy = s.hash_password(new_secret());
+    if (!dummy) return dummy.error();
+    std::unique_lock lock(s.keys_mutex);
+    s.keys = std::move(keys);
+    s.current_kid = current;
+    s.jwks = boost::json::serialize(boost::json::object{{"keys", std::move(published)}});
+    s.dummy_hash = std::move(*dummy);
+    return {};
+}
+
+Result<void> Service::sign_up(const SignUp& request) {
+    Impl& s = *impl_;
+    auto email = normalize_email(request.email);
+    if (!email) return email.error();
+    auto name = normalize_name(request.name);
+    if (!name) return name.error();
+    if (auto ok = s.check_new_password(request.password, "password"); !ok) return ok;
+    // Hash before looking at the email, so a taken address costs the same time.
+    auto hash = s.hash_password(request.password);
+    if (!hash) return hash.error();
+
+    std::int64_t now = s.clock.now_ms();
+    std::string token = new_secret();
+    bool created = false;
+    std::string user_id = new_id("usr", now);
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        store::UserRecord record{{user_id, *email, *name, false, now, now}, *hash};
+        auto inserted = store::insert_user(tx, record);
+        if (!inserted) return inserted.error();
+        created = *inserted;
+        if (!created) {
+            return s.emit(tx, "signup.email_taken", "email:" + crypto::sha256_hex(*email), {});
+        }
+        if (auto ok = store::insert_link(
+                tx, {crypto::sha256_hex(token), std::string(kVerifyEmail), user_id, *email, now,
+                     now + s.settings.verify_email_ttl_s * kMsPerSecond});
+            !ok) {
+            return ok;
+        }
+        return s.emit(tx, "user.created", user_id, {{"user_id", user_id}, {"email", *email}});
+    });
+    if (!committed) return committed.error();
+    if (created) {
+        s.send({*email, "Verify your email address",
+                fmt::format("Welcome to Nimbus.\n\nOpen this link to verify your email address:\n"
+                            "{}\n\nThe link works once and expires in {} hours. If you did not "
+                            "sign up, ignore this message.\n",
+                            s.link("verify-email", token), s.settings.verify_email_ttl_s / 3600)});
+    } else {
+        s.send({*email, "Sign-up attempt with your email address",
+                fmt::format("Someone, perhaps you, tried to create a Nimbus account with this "
+                            "address, which already has one.\n\nIf it was you, sign in, or reset "
+                            "your password here:\n{}\n\nOtherwise you can ignore this message; "
+                            "your account is unchanged.\n",
+                            s.page("forgot-password"))});
+    }
+    return {};
+}
+
+Result<void> Service::verify_email(const std::string& token) {
+    Impl& s = *impl_;
+    std::int64_t now = s.clock.now_ms();
+    Error invalid_link = field_error("token", "the link is invalid, expired or already used");
+    bool verified = false;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto link =
+            store::consume_link(tx, crypto::sha256_hex(token), std::string(kVerifyEmail), now);
+        if (!link) return link.error();
+        if (!*link) return {};
+        auto marked = store::mark_email_verified(tx, (*link)->user_id, (*link)->email, now);
+        if (!marked) return marked.error();
+        // The account's email changed since the link was sent: the link proves nothing now.
+        if (!*marked) return {};
+        verified = true;
+        return s.emit(tx, "email.verified", (*link)->user_id,
+                      {{"user_id", (*link)->user_id}, {"email", (*link)->email}});
+    });
+    if (!committed) return committed.error();
+    if (!verified) return invalid_link;
+    return {};
+}
+
+Result<TokenPair> Service::login(const std::string& email, const std::string& password,
+                                 const ClientInfo& client) {
+    Impl& s = *impl_;
+    Error wrong = unauthenticated("the email or password is wrong");
+    auto normalized = normalize_email(email);
+    std::optional<store::UserRecord> user;
+    if (normalized && password.size() <= kMaxPasswordBytes) {
+        auto found = store::find_user_by_email(s.database, *normalized);
+        if (!found) return found.error();
+        user = std::move(*found);
+    }
+    // Verify against a dummy hash for unknown emails, so both cases take the same time.
+    bool matches = Impl::password_matches(user ? user->password_hash : s.dummy_hash,
+                                          password.substr(0, kMaxPasswordBytes));
+    std::int64_t now = s.clock.now_ms();
+    if (!user || !matches) {
+        std::string subject =
+            user ? user->user.id : "email:" + crypto::sha256_hex(normalized.value_or(email));
+        auto recorded = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+            return s.emit(tx, "login.failed", subject,
+                          {{"user_id", user ? user->user.id : ""},
+                           {"reason", user ? "wrong_password" : "unknown_email"},
+                           {"ip", sanitize(client.ip, kMaxIpBytes)}});
+        });
+        if (!recorded) return recorded.error();
+        return wrong;
+    }
+    std::optional<std::string> rehashed;
+    if (s.needs_rehash(user->password_hash)) {
+        auto hash = s.hash_password(password);
+        if (!hash) return hash.error();
+        rehashed = std::move(*hash);
+    }
+    std::string session_id = new_id("ses", now);
+    Result<TokenPair> tokens = Error::internal("not issued");
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        if (rehashed) {
+            if (auto ok = store::set_password_hash(tx, user->user.id, *rehashed, now); !ok) {
+                return ok;
+            }
+        }
+        if (auto ok = store::insert_session(
+                tx, {session_id, user->user.id, sanitize(client.user_agent, kMaxUserAgentBytes),
+                     sanitize(client.ip, kMaxIpBytes), now,
+                     now + s.settings.refresh_token_ttl_s * kMsPerSecond});
+            !ok) {
+            return ok;
+        }
+        tokens = s.issue_tokens(tx, user->user.id, session_id, now);
+        if (!tokens) return tokens.error();
+        return s.emit(tx, "login.succeeded", user->user.id,
+                      {{"user_id", user->user.id},
+                       {"session_id", session_id},
+                       {"ip", sanitize(client.ip, kMaxIpBytes)}});
+    });
+    if (!committed) return committed.error();
+    return tokens;
+}
+
+Result<TokenPair> Service::refresh(const std::string& refresh_token, const ClientInfo& client) {
+    Impl& s = *impl_;
+    std::int64_t now = s.clock.now_ms();
+    std::string token_hash = crypto::sha256_hex(refresh_token);
+    Result<TokenPair> tokens = unauthenticated("the refresh token is invalid");
+    bool reused = false;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto state = store::find_refresh_token(tx, token_hash);
+        if (!state) return state.error();
+        if (!*state || (*state)->session_revoked || (*state)->session_expires_at_ms <= now) {
+            return {};
+        }
+        const store::RefreshTokenState& found = **state;
+        auto marked = store::mark_refresh_token_used(tx, token_hash, now);
+        if (!marked) return marked.error();
+        if (found.used || !*marked) {
+            // A rotated token came back: someone holds a copy. End the whole family.
+            reused = true;
+            auto revoked = store::revoke_session(tx, found.user_id, found.session_id, "reuse", now);
+            if (!revoked) return revoked.error();
+            return s.emit(tx, "refresh_token.reused", found.user_id,
+                          {{"user_id", found.user_id},
+                           {"session_id", found.session_id},
+                           {"ip", sanitize(client.ip, kMaxIpBytes)}});
+        }
+        if (auto ok = store::touch_session(tx, found.session_id,
+                                           sanitize(client.user_agent, kMaxUserAgentBytes),
+                                           sanitize(client.ip, kMaxIpBytes), now,
+                                           now + s.settings.refresh_token_ttl_s * kMsPerSecond);
+            !ok) {
+            return ok;
+        }
+        tokens = s.issue_tokens(tx, found.user_id, found.session_id, now);
+        if (!tokens) return tokens.error();
+        return {};
+    });
+    if (!committed) return committed.error();
+    if (reused) {
+        log::warn("refresh token reused; session revoked", {});
+        return unauthenticated("the refresh token is invalid");
+    }
+    return tokens;
+}
+
+Result<void> Service::logout(const std::string& refresh_token) {
+    Impl& s = *impl_;
+    std::int64_t now = s.clock.now_ms();
+    return s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto state = store::find_refresh_token(tx, crypto::sha256_hex(refresh_token));
+        if (!state) return state.error();
+        if (!*state) return {};
+        auto revoked =
+            store::revoke_session(tx, (*state)->user_id, (*state)->session_id, "logout", now);
+        if (!revoked) return revoked.error();
+        if (!*revoked) return {};
+        return s.emit(tx, "session.revoked", (*state)->user_id,
+                      {{"user_id", (*state)->user_id},
+                       {"session_id", (*state)->session_id},
+                       {"reason", "logout"}});
+    });
+}
+
+Result<void> Service::forgot_password(const std::string& email) {
+    Impl& s = *impl_;
+    auto normalized = normalize_email(email);
+    if (!normalized) return normalized.error();
+    auto user = store::find_user_by_email(s.database, *normalized);
+    if (!user) return user.error();
+    if (!*user) return {};
+    std::int64_t now = s.clock.now_ms();
+    std::string token = new_secret();
+    const std::string& user_id = (*user)->user.id;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        if (auto ok = store::insert_link(
+                tx, {crypto::sha256_hex(token), std::string(kResetPassword), user_id, *normalized,
+                     now, now + s.settings.password_reset_ttl_s * kMsPerSecond});
+            !ok) {
+            return ok;
+        }
+        return s.emit(tx, "password.reset_requested", user_id, {{"user_id", user_id}});
+    });
+    if (!committed) return committed.error();
+    s.send({*normalized, "Reset your password",
+            fmt::format("Open this link to choose a new password:\n{}\n\nThe link works once and "
+                        "expires in {} minutes. If you did not ask for it, ignore this message; "
+                        "your password is unchanged.\n",
+                        s.link("reset-password", token), s.settings.password_reset_ttl_s / 60)});
+    return {};
+}
+
+Result<void> Service::reset_password(const std::string& token, const std::string& new_password) {
+    Impl& s = *impl_;
+    std::int64_t now = s.clock.now_ms();
+    Error invalid_link = field_error("token", "the link is invalid, expired or already used");
+    std::string token_hash = crypto::sha256_hex(token);
+    // A cheap look first, so a forged link costs no hashing; the transaction re-checks.
+    auto usable = store::find_usable_link(s.database, token_hash, std::string(kResetPassword), now);
+    if (!usable) return usable.error();
+    if (!*usable) return invalid_link;
+    if (auto ok = s.check_new_password(new_password, "password"); !ok) return ok;
+    auto hash = s.hash_password(new_password);
+    if (!hash) return hash.error();
+    bool reset = false;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto link = store::consume_link(tx, token_hash, std::string(kResetPassword), now);
+        if (!link) return link.error();
+        if (!*link) return {};
+        const std::string& user_id = (*link)->user_id;
+        if (auto ok = store::set_password_hash(tx, user_id, *hash, now); !ok) return ok;
+        auto revoked = store::revoke_sessions(tx, user_id, "", "password_reset", now);
+        if (!revoked) return revoked.error();
+        reset = true;
+        return s.emit(tx, "password.reset", user_id,
+                      {{"user_id", user_id}, {"sessions_revoked", *revoked}});
+    });
+    if (!committed) return committed.error();
+    if (!reset) return invalid_link;
+    return {};
+}
+
+Result<User> Service::get_user(const std::string& user_id) {
+    auto found = store::find_user(impl_->database, user_id);
+    if (!found) return found.error();
+    if (!*found) return Error::not_found("the account does not exist");
+    return (*found)->user;
+}
+
+Result<User> Service::update_name(const std::string& user_id, const std::string& name) {
+    Impl& s = *impl_;
+    auto normalized = normalize_name(name);
+    if (!normalized) return normalized.error();
+    std::int64_t now = s.clock.now_ms();
+    bool found = false;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto changed = store::set_name(tx, user_id, *normalized, now);
+        if (!changed) return changed.error();
+        found = *changed;
+        if (!found) return {};
+        return s.emit(tx, "user.updated", user_id, {{"user_id", user_id}, {"fields", "name"}});
+    });
+    if (!committed) return committed.error();
+    if (!found) return Error::not_found("the account does not exist");
+    return get_user(user_id);
+}
+
+Result<void> Service::delete_user(const std::string& user_id) {
+    Impl& s = *impl_;
+    bool found = false;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        // Sessions, refresh tokens and links go with the row (ON DELETE CASCADE); revoking
+        // first leaves the reason on record for anything reading them in this transaction.
+        auto revoked = store::revoke_sessions(tx, user_id, "", "account_deleted", s.clock.now_ms());
+        if (!revoked) return revoked.error();
+        auto deleted = store::delete_user(tx, user_id);
+        if (!deleted) return deleted.error();
+        found = *deleted;
+        if (!found) return {};
+        return s.emit(tx, "user.deleted", user_id, {{"user_id", user_id}});
+    });
+    if (!committed) return committed.error();
+    if (!found) return Error::not_found("the account does not exist");
+    return {};
+}
+
+Result<void> Service::change_password(const std::string& user_id,
+                                      const std::string& current_password,
+                                      const std::string& new_password,
+                                      const std::string& keep_session_id) {
+    Impl& s = *impl_;
+    auto user = store::find_user(s.database, user_id);
+    if (!user) return user.error();
+    if (!*user) return Error::not_found("the account does not exist");
+    if (current_password.size() > kMaxPasswordBytes ||
+        !Impl::password_matches((*user)->password_hash, current_password)) {
+        return field_error("current_password", "is wrong");
+    }
+    if (auto ok = s.check_new_password(new_password, "new_password"); !ok) return ok;
+    auto hash = s.hash_password(new_password);
+    if (!hash) return hash.error();
+    std::int64_t now = s.clock.now_ms();
+    return s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        if (auto ok = store::set_password_hash(tx, user_id, *hash, now); !ok) return ok;
+        auto revoked =
+            store::revoke_sessions(tx, user_id, keep_session_id, "password_changed", now);
+        if (!revoked) return revoked.error();
+        return s.emit(tx, "password.changed", user_id,
+                      {{"user_id", user_id}, {"sessions_revoked", *revoked}});
+    });
+}
+
+Result<std::vector<SessionInfo>> Service::list_sessions(const std::string& user_id,
+                                                        const std::string& current_session_id) {
+    auto sessions = store::list_sessions(impl_->database, user_id, impl_->clock.now_ms());
+    if (!sessions) return sessions.error();
+    for (auto& session : *sessions) {
+        session.device = device_label(session.user_agent);
+        session.current = session.id == current_session_id;
+    }
+    return sessions;
+}
+
+Result<void> Service::revoke_session(const std::string& user_id, const std::string& session_id) {
+    Impl& s = *impl_;
+    bool found = false;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        auto revoked = store::revoke_session(tx, user_id, session_id, "revoked", s.clock.now_ms());
+        if (!revoked) return revoked.error();
+        found = *revoked;
+        if (!found) return {};
+        return s.emit(tx, "session.revoked", user_id,
+                      {{"user_id", user_id}, {"session_id", session_id}, {"reason", "revoked"}});
+    });
+    if (!committed) return committed.error();
+    if (!found) return Error::not_found("no open session with this id");
+    return {};
+}
+
+Result<AccessClaims> Service::verify_access_token(std::string_view token) const {
+    const Impl& s = *impl_;
+    std::string cache_key = crypto::sha256_hex(token);
+    std::int64_t now_s = s.clock.now_ms() / kMsPerSecond;
+    {
+        std::lock_guard lock(s.cache_mutex);
+        auto hit = s.token_cache.find(cache_key);
+        if (hit != s.token_cache.end()) {
+            if (now_s < hit->second.expires_at_s + kClockLeewayS) return hit->second;
+            s.token_cache.erase(hit);
+        }
+    }
+    auto claims = [&]() -> Result<boost::json::object> {
+        std::shared_lock lock(s.keys_mutex);
+        return jwt::decode_and_verify(token, [&](std::string_view kid) -> const jwt::SigningKey* {
+            auto key = s.keys.find(kid);
+            return key == s.keys.end() ? nullptr : &key->second;
+        });
+    }();
+    if (!claims) return claims.error();
+    auto checked = s.check_claims(*claims);
+    if (!checked) return checked.error();
+    std::lock_guard lock(s.cache_mutex);
+    if (s.token_cache.size() >= s.settings.token_cache_entries) {
+        std::erase_if(s.token_cache, [now_s](const auto& entry) {
+            return now_s >= entry.second.expires_at_s + kClockLeewayS;
+        });
+        // Still full of live tokens: start over rather than track recency on every hit.
+        if (s.token_cache.size() >= s.settings.token_cache_entries) s.token_cache.clear();
+    }
+    if (s.settings.token_cache_entries > 0) s.token_cache.emplace(cache_key, *checked);
+    return checked;
+}
+
+std::string Service::jwks_json() const {
+    std::shared_lock lock(impl_->keys_mutex);
+    return impl_->jwks;
+}
+
+namespace {
+
+/// Turns `Authorization: Bearer <jwt>` into the request's principal.
+class AuthenticateStep final : public http::Middleware {
+public:
+    explicit AuthenticateStep(const Service& service) : service_(service) {}
+
+    std::string_view name() const override { return "authenticate"; }
+
+    std::optional<http::Response> on_request(http::Request& request,
+                                             http::RequestContext& context) override {
+        auto header = request.header("authorization");
+        if (!header) return std::nullopt;
+        constexpr std::string_view kScheme = "bearer ";
+        std::string_view value = *header;
+        bool bearer = value.size() > kScheme.size() &&
+                      std::equal(kScheme.begin(), kScheme.end(), value.begin(), [](char a, char b) {
+                          return a == std::tolower(static_cast<unsigned char>(b));
+                      });
+        if (!bearer) return invalid_token("Only Bearer credentials are accepted.");
+        std::string_view token = value.substr(kScheme.size());
+        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+        auto claims = service_.verify_access_token(token);
+        if (!claims) return invalid_token(claims.error().message);
+        http::Principal principal;
+        principal.kind = http::Principal::Kind::user;
+        principal.id = claims->user_id;
+        principal.org_id = claims->org_id;
+        principal.permissions = claims->scopes;
+        context.principal = std::move(principal);
+        return std::nullopt;
+    }
+
+private:
+    const Service& service_;
+};
+
+}  // namespace
+
+std::unique_ptr<http::Middleware> Service::make_authenticate_step() const {
+    return std::make_unique<AuthenticateStep>(*this);
+}
+
+}  // namespace nimbus::identity
