@@ -205,6 +205,10 @@ struct RouteOptions {
     std::string body_schema;
     std::string query_schema;
     std::string response_schema;
+    /// GET only: keep 200 answers in the response cache this long (0: never). The cache key is
+    /// the path, the query and the caller (principal or anonymous); a successful write to the
+    /// same resource, a sub-resource or its collection drops the entries on this node.
+    std::chrono::seconds cache_ttl{0};
     /// Marks the route deprecated: responses carry `Deprecation: true` and, when set, `Sunset`
     /// (an HTTP date) so clients learn before it goes.
     bool deprecated = false;
@@ -305,6 +309,7 @@ struct PipelineSettings {
     std::unique_ptr<Middleware> firewall;      ///< gateway: the web application firewall
     std::unique_ptr<Middleware> authenticate;  ///< identity: sets RequestContext::principal
     std::unique_ptr<Middleware> rate_limit;    ///< gateway: per-principal request budgets
+    std::size_t response_cache_bytes = 64 * 1024 * 1024;  ///< 0 switches the cache off
 };
 
 /// The ordered steps. Runs them around a handler, times each one, and turns an exception from a

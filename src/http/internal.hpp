@@ -46,4 +46,26 @@ std::string serialize_head(const Response& response, std::size_t body_size, bool
 /// `instance` and `request_id`.
 void write_problem_body(Response& response, const Request& request, const RequestContext& context);
 
+/// Keeps 200 answers of GET routes that set RouteOptions::cache_ttl, keyed by path, query and
+/// caller; answers If-None-Match with 304; drops entries when a write to the same resource, a
+/// sub-resource or its collection succeeds. Thread safe; memory bounded by `max_bytes`.
+class ResponseCacheStep final : public Middleware {
+public:
+    explicit ResponseCacheStep(std::size_t max_bytes);
+    ~ResponseCacheStep() override;
+    std::string_view name() const override { return "response_cache"; }
+    std::optional<Response> on_request(Request& request, RequestContext& context) override;
+    void on_response(const Request& request, RequestContext& context, Response& response) override;
+    /// Drops every entry of `path`, below it, and of its collection.
+    void invalidate(const std::string& path);
+    /// Bytes held now.
+    std::size_t bytes() const;
+
+private:
+    struct Entry;
+    struct Store;
+    std::size_t max_bytes_;
+    std::unique_ptr<Store> store_;
+};
+
 }  // namespace nimbus::http

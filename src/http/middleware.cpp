@@ -489,8 +489,14 @@ std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::R
     constexpr bool kCheckResponses = true;
 #endif
     pipeline->append(std::make_unique<ValidateStep>(kCheckResponses));
-    // Last: compression sees the final body of whatever answered.
+    // 12. Compression: its on_response runs after every later step's, so it sees the final body
+    //     of whatever answered, cached answers included.
     pipeline->append(std::make_unique<CompressionStep>(settings.gzip_min_bytes));
+    // 13. The response cache last: a hit skips only the handler, after authorization and
+    //     validation decided the caller may see it; it stores bodies before compression.
+    if (settings.response_cache_bytes > 0) {
+        pipeline->append(std::make_unique<ResponseCacheStep>(settings.response_cache_bytes));
+    }
     return pipeline;
 }
 
