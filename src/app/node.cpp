@@ -18,6 +18,8 @@
 #include "events/events.hpp"
 #include "gateway/gateway.hpp"
 #include "http/http.hpp"
+#include "identity/identity.hpp"
+#include "mail/mail.hpp"
 #include "observe/observe.hpp"
 
 namespace nimbus::app {
@@ -36,6 +38,17 @@ constexpr int kBlockingThreads = 4;
 fs::path master_key_path(const config::Config& config) {
     if (!config.master_key.file.empty()) return config.master_key.file;
     return fs::path(config.data.dir) / kMasterKeyFile;
+}
+
+identity::Settings identity_settings(const config::IdentityConfig& config) {
+    identity::Settings settings;
+    settings.issuer = config.issuer;
+    settings.audience = config.audience;
+    settings.access_token_ttl_s = config.access_token_ttl_s;
+    settings.refresh_token_ttl_s = config.refresh_token_ttl_s;
+    settings.hashing.ops_limit = static_cast<std::uint64_t>(config.argon2_ops_limit);
+    settings.hashing.mem_limit_kib = static_cast<std::uint64_t>(config.argon2_mem_limit_kib);
+    return settings;
 }
 
 std::string listen_url(const std::string& host, std::uint16_t port) {
@@ -66,6 +79,8 @@ std::vector<db::ModuleMigrations> all_migrations() {
     return {
         {"system", &migrations()},
         {"events", &events::migrations()},
+        {"mail", &mail::migrations()},
+        {"identity", &identity::migrations()},
         {"gateway", &gateway::migrations()},
     };
 }
@@ -217,6 +232,17 @@ int serve(const config::Config& config) {
                                              : -1.0;
                             });
 
+    // Identity: accounts, sessions and tokens; its signing keys are sealed with the master key.
+    // Mail goes to SMTP when configured, otherwise to the dev mailbox table.
+    std::unique_ptr<mail::Mailer> mailer = mail::make_mailer(
+        {.smtp_url = config.mail.smtp_url, .from = config.mail.from}, **database, clock);
+    identity::Service identity_service(**database, clock, *master_key, *mailer,
+                                       identity_settings(config.identity));
+    if (auto started = identity_service.start(); !started) {
+        log::error("cannot start identity", {{"error", started.error().message}});
+        return kExitFailure;
+    }
+
     http::Router router;
     observe::add_routes(router, {.build = build,
                                  .started_at_ms = started_at_ms,
@@ -224,6 +250,8 @@ int serve(const config::Config& config) {
                                  .database = **database,
                                  .modules = modules,
                                  .registry = registry});
+    identity::add_routes(router, identity_service);
+    mail::add_dev_mailbox_routes(router, **database);
     http::add_openapi_route(router, build.version);
     std::shared_ptr<http::StaticFiles> console = http::StaticFiles::load(config.console.dir);
     router.set_fallback([console](http::Request& request, http::RequestContext&) {
@@ -251,6 +279,7 @@ int serve(const config::Config& config) {
         {.cors_origins = config.http.cors_origins,
          .access_log = config.http.access_log,
          .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes),
+         .authenticate = identity_service.make_authenticate_step(),
          .rate_limit = std::move(rate_limit_step)},
         &registry);
     auto listen = config::parse_listen(config.http.listen);  // validated when the config loaded

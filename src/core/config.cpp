@@ -226,6 +226,24 @@ Result<void> validate_origin(std::string_view text) {
     return Error::invalid(fmt::format("'{}' is not an origin: use https://host[:port] or *", text));
 }
 
+Result<void> validate_issuer(std::string_view text) {
+    if (text.starts_with("http://") || text.starts_with("https://")) return {};
+    return Error::invalid("must be the node's public URL, http(s)://host[:port]");
+}
+
+Result<void> validate_smtp_url(std::string_view text) {
+    if (text.empty() || text.starts_with("smtp://") || text.starts_with("smtps://")) return {};
+    return Error::invalid("must be empty (the dev mailbox), smtp://host:port or smtps://...");
+}
+
+Result<void> validate_mail_from(std::string_view text) {
+    if (text.empty() || text.find('@') == std::string_view::npos ||
+        text.find_first_of("\r\n") != std::string_view::npos) {
+        return Error::invalid("must be an address, optionally with a name: Name <a@example.com>");
+    }
+    return {};
+}
+
 Result<void> validate_not_empty(std::string_view text) {
     if (text.empty()) return Error::invalid("must not be empty");
     return {};
@@ -327,6 +345,47 @@ const std::vector<Setting>& declarations() {
             "master_key.file", [](Config& c) -> std::string& { return c.master_key.file; },
             "File holding the 256-bit master key that seals secrets at rest; empty means "
             "<data.dir>/master.key."));
+        constexpr std::int64_t kMinTokenTtlS = 60;
+        constexpr std::int64_t kMaxAccessTokenTtlS = 24 * 3600;
+        constexpr std::int64_t kMaxRefreshTokenTtlS = 365 * 24 * 3600;
+        constexpr std::int64_t kMaxArgon2Ops = 64;
+        constexpr std::int64_t kMinArgon2MemKib = 8;  // libsodium's crypto_pwhash_MEMLIMIT_MIN
+        constexpr std::int64_t kMaxArgon2MemKib = 4 * 1024 * 1024;
+        s.push_back(string_setting(
+            "identity.issuer", [](Config& c) -> std::string& { return c.identity.issuer; },
+            "Public URL of this node: the `iss` of access tokens and the base of links in mail.",
+            validate_issuer));
+        s.push_back(string_setting(
+            "identity.audience", [](Config& c) -> std::string& { return c.identity.audience; },
+            "The `aud` of access tokens; tokens for another audience are refused.",
+            validate_not_empty));
+        s.push_back(int_setting(
+            "identity.access_token_ttl_s",
+            [](Config& c) -> std::int64_t& { return c.identity.access_token_ttl_s; },
+            kMinTokenTtlS, kMaxAccessTokenTtlS, "Lifetime of access tokens (JWT) in seconds."));
+        s.push_back(int_setting(
+            "identity.refresh_token_ttl_s",
+            [](Config& c) -> std::int64_t& { return c.identity.refresh_token_ttl_s; },
+            kMinTokenTtlS, kMaxRefreshTokenTtlS,
+            "How long a session lasts without a refresh, in seconds."));
+        s.push_back(int_setting(
+            "identity.argon2_ops_limit",
+            [](Config& c) -> std::int64_t& { return c.identity.argon2_ops_limit; }, 1,
+            kMaxArgon2Ops,
+            "Argon2id passes over memory (OWASP: 2); hashes are upgraded at the next login."));
+        s.push_back(int_setting(
+            "identity.argon2_mem_limit_kib",
+            [](Config& c) -> std::int64_t& { return c.identity.argon2_mem_limit_kib; },
+            kMinArgon2MemKib, kMaxArgon2MemKib,
+            "Argon2id memory per hash in KiB (OWASP: 19456 = 19 MiB)."));
+        s.push_back(string_setting(
+            "mail.smtp_url", [](Config& c) -> std::string& { return c.mail.smtp_url; },
+            "SMTP server for outgoing mail, smtp://host:port or smtps://user:password@host:465; "
+            "empty keeps mail in the dev mailbox (GET /api/v1/dev/mailbox from this machine).",
+            validate_smtp_url, /*secret=*/true));
+        s.push_back(string_setting(
+            "mail.from", [](Config& c) -> std::string& { return c.mail.from; },
+            "Sender of outgoing mail: an address, or Name <address>.", validate_mail_from));
         s.push_back(int_setting(
             "events.poll_interval_ms",
             [](Config& c) -> std::int64_t& { return c.events.poll_interval_ms; }, 1, kMaxTimeoutMs,

@@ -64,6 +64,22 @@ struct EventsConfig {
     std::int64_t retention_hours = 168;
 };
 
+/// Accounts and tokens (identity/); docs/identity.md.
+struct IdentityConfig {
+    std::string issuer = "http://127.0.0.1:8080";
+    std::string audience = "nimbus";
+    std::int64_t access_token_ttl_s = 15 * 60;
+    std::int64_t refresh_token_ttl_s = 30 * 24 * 3600;
+    std::int64_t argon2_ops_limit = 2;          ///< OWASP: t = 2
+    std::int64_t argon2_mem_limit_kib = 19456;  ///< OWASP: m = 19 MiB
+};
+
+/// Outgoing mail (mail/).
+struct MailConfig {
+    std::string smtp_url;  ///< empty: the dev mailbox
+    std::string from = "nimbus@localhost";
+};
+
 /// The whole configuration of a node.
 struct Config {
     HttpConfig http;
@@ -73,6 +89,8 @@ struct Config {
     ConsoleConfig console;
     MasterKeyConfig master_key;
     EventsConfig events;
+    IdentityConfig identity;
+    MailConfig mail;
 };
 
 /// What to read. The caller (app/) gathers these; nothing here reads the process environment.
