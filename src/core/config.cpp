@@ -244,6 +244,40 @@ Result<void> validate_mail_from(std::string_view text) {
     return {};
 }
 
+/// "METHOD /template=N"; gateway::parse_route_rate_limit reads the same form (core cannot use
+/// gateway/, so the check is repeated here to stop a bad value at start with exit status 2).
+Result<void> validate_route_override(std::string_view text) {
+    constexpr std::int64_t kMaxPerMinute = 1'000'000'000;
+    const std::string hint =
+        fmt::format("'{}' is not METHOD /template=N (e.g. \"POST /api/v1/auth/login=10\")", text);
+    std::size_t space = text.find(' ');
+    std::size_t equals = text.rfind('=');
+    if (space == std::string_view::npos || equals == std::string_view::npos || equals < space)
+        return Error::invalid(hint);
+    static const std::vector<std::string_view> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
+                                                           "PATCH", "DELETE", "OPTIONS"};
+    std::string_view method = text.substr(0, space);
+    if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end())
+        return Error::invalid(hint + ": unknown method");
+    std::string_view path = text.substr(space + 1, equals - space - 1);
+    if (!path.starts_with('/') || path.find(' ') != std::string_view::npos)
+        return Error::invalid(hint + ": the template must start with /");
+    std::string_view count = text.substr(equals + 1);
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), value);
+    if (count.empty() || ec != std::errc() || end != count.data() + count.size() || value < 1 ||
+        value > kMaxPerMinute)
+        return Error::invalid(fmt::format("{}: N must be an integer from 1 to {}", hint,
+                                          kMaxPerMinute));
+    return {};
+}
+
+Result<void> validate_redis_url(std::string_view text) {
+    if (text.starts_with("redis://") && text.size() > std::string_view("redis://").size())
+        return {};
+    return Error::invalid("must be redis://[:password@]host[:port][/db]");
+}
+
 Result<void> validate_not_empty(std::string_view text) {
     if (text.empty()) return Error::invalid("must not be empty");
     return {};
@@ -394,6 +428,56 @@ const std::vector<Setting>& declarations() {
             "events.retention_hours",
             [](Config& c) -> std::int64_t& { return c.events.retention_hours; }, 1,
             kMaxRetentionHours, "How long delivered events stay in the outbox."));
+        constexpr std::int64_t kMaxPerMinute = 1'000'000'000;
+        constexpr std::int64_t kMaxBuckets = 1'000'000'000;
+        s.push_back(bool_setting(
+            "rate_limit.enabled", [](Config& c) -> bool& { return c.rate_limit.enabled; },
+            "Limit requests per user, API key, OAuth client, org and (anonymous) client address."));
+        s.push_back(int_setting(
+            "rate_limit.requests_per_minute",
+            [](Config& c) -> std::int64_t& { return c.rate_limit.requests_per_minute; }, 1,
+            kMaxPerMinute, "Sustained budget of each user, API key or OAuth client."));
+        s.push_back(int_setting(
+            "rate_limit.burst", [](Config& c) -> std::int64_t& { return c.rate_limit.burst; }, 0,
+            kMaxPerMinute,
+            "Requests a caller may send at once before the sustained rate applies; 0 means "
+            "requests_per_minute."));
+        s.push_back(int_setting(
+            "rate_limit.anonymous_requests_per_minute",
+            [](Config& c) -> std::int64_t& { return c.rate_limit.anonymous_requests_per_minute; },
+            1, kMaxPerMinute, "Budget of each client address for calls without credentials."));
+        s.push_back(int_setting(
+            "rate_limit.org_requests_per_minute",
+            [](Config& c) -> std::int64_t& { return c.rate_limit.org_requests_per_minute; }, 0,
+            kMaxPerMinute,
+            "Budget shared by everyone acting in one org, on top of their own; 0 means none."));
+        s.push_back(list_setting(
+            "rate_limit.route_overrides",
+            [](Config& c) -> std::vector<std::string>& { return c.rate_limit.route_overrides; },
+            "Routes with their own per-caller budget instead of the general one, as "
+            "\"METHOD /template=N\" (N per minute).",
+            validate_route_override));
+        s.push_back(int_setting(
+            "rate_limit.max_buckets",
+            [](Config& c) -> std::int64_t& { return c.rate_limit.max_buckets; }, 1, kMaxBuckets,
+            "Memory backend: most buckets held; docs/gateway.md gives the memory per bucket."));
+        s.push_back(enum_setting(
+            "rate_limit.backend", [](Config& c) -> std::string& { return c.rate_limit.backend; },
+            {"memory", "redis"},
+            "Where budgets live: in this process, or in Redis shared by every node."));
+        s.push_back(string_setting(
+            "rate_limit.redis_url",
+            [](Config& c) -> std::string& { return c.rate_limit.redis_url; },
+            "Redis for backend = \"redis\": redis://[:password@]host[:port][/db].",
+            validate_redis_url, /*secret=*/true));
+        s.push_back(int_setting(
+            "rate_limit.redis_timeout_ms",
+            [](Config& c) -> std::int64_t& { return c.rate_limit.redis_timeout_ms; }, 1,
+            kMaxTimeoutMs, "Connect and command timeout for Redis."));
+        s.push_back(enum_setting(
+            "rate_limit.failure_mode",
+            [](Config& c) -> std::string& { return c.rate_limit.failure_mode; }, {"open", "closed"},
+            "When Redis fails: open lets requests pass, closed answers 503."));
         return s;
     }();
     return kSettings;
@@ -581,8 +665,13 @@ std::string show(const Config& config) {
         }
         std::string value = setting.render(config);
         if (setting.secret && value != "\"\"") {
-            value = setting.key == "database.url" ? toml_quote(redact_url(config.database.url))
-                                                  : "\"***\"";
+            if (setting.key == "database.url") {
+                value = toml_quote(redact_url(config.database.url));
+            } else if (setting.key == "rate_limit.redis_url") {
+                value = toml_quote(redact_url(config.rate_limit.redis_url));
+            } else {
+                value = "\"***\"";
+            }
         }
         out += fmt::format("{} = {}\n", setting.key.substr(section.size() + 1), value);
     }

@@ -80,6 +80,21 @@ struct MailConfig {
     std::string from = "nimbus@localhost";
 };
 
+/// Request budgets (gateway rate limits); docs/gateway.md.
+struct RateLimitConfig {
+    bool enabled = true;
+    std::int64_t requests_per_minute = 1000;  ///< per user, API key or OAuth client
+    std::int64_t burst = 0;                   ///< 0: the same as requests_per_minute
+    std::int64_t anonymous_requests_per_minute = 300;  ///< per client address
+    std::int64_t org_requests_per_minute = 10000;      ///< 0: no org-wide budget
+    std::vector<std::string> route_overrides;          ///< "METHOD /template=N"
+    std::int64_t max_buckets = 1'000'000;
+    std::string backend = "memory";
+    std::string redis_url = "redis://127.0.0.1:6379";
+    std::int64_t redis_timeout_ms = 100;
+    std::string failure_mode = "open";
+};
+
 /// The whole configuration of a node.
 struct Config {
     HttpConfig http;
@@ -91,6 +106,7 @@ struct Config {
     EventsConfig events;
     IdentityConfig identity;
     MailConfig mail;
+    RateLimitConfig rate_limit;
 };
 
 /// What to read. The caller (app/) gathers these; nothing here reads the process environment.

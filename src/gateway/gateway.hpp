@@ -228,4 +228,60 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Rate limits (rate_limit.cpp; docs/gateway.md)
+
+/// A budget: `requests_per_minute` sustained, up to `burst` requests at once.
+struct RateLimit {
+    std::int64_t requests_per_minute = 0;
+    std::int64_t burst = 0;  ///< 0: the same as requests_per_minute
+};
+
+/// A route's own budget, per caller: "POST /api/v1/auth/login=10".
+struct RouteRateLimit {
+    http::Method method = http::Method::get;
+    std::string path_template;
+    RateLimit limit;
+};
+
+/// Parses "METHOD /template=N" (N requests per minute, burst N); the error says what is wrong.
+Result<RouteRateLimit> parse_route_rate_limit(std::string_view text);
+
+/// How the limiter is built. Plain values: the composition root fills them from the config.
+struct RateLimitSettings {
+    RateLimit principal{.requests_per_minute = 1000};  ///< per user, API key or OAuth client
+    RateLimit anonymous{.requests_per_minute = 300};   ///< per client address
+    /// Shared by everyone acting in one org, on top of their own; 0 requests: no org budget.
+    RateLimit org{.requests_per_minute = 10000};
+    std::vector<RouteRateLimit> routes;
+    std::size_t max_buckets = 1'000'000;  ///< in-memory backend: the hard cap on buckets held
+    bool redis = false;                   ///< buckets in Redis (shared by nodes) or in memory
+    std::string redis_url;                ///< redis://[:password@]host[:port][/db]
+    std::chrono::milliseconds redis_timeout{100};
+    bool fail_open = true;  ///< when Redis fails: let requests pass (true) or answer 503
+};
+
+/// The limiter: bucket store, runtime overrides, metrics. Thread safe; shared by the step and
+/// the admin routes. Defined in rate_limit_internal.hpp.
+class RateLimiter;
+
+/// Builds the limiter and loads the stored overrides from `database` (which must outlive it).
+/// Fails with `invalid_argument` for a malformed Redis URL. An unreachable Redis is not an
+/// error at start: requests then fail open or closed as configured. `registry` may be null.
+Result<std::shared_ptr<RateLimiter>> make_rate_limiter(RateLimitSettings settings,
+                                                       db::Database& database, const Clock& clock,
+                                                       metrics::Registry* registry);
+
+/// The pipeline step "rate_limit" (http::PipelineSettings::rate_limit): charges each request,
+/// writes RateLimit-Limit / -Remaining / -Reset on the response, answers 429 problem+json with
+/// Retry-After when the budget is spent. With Redis the step waits on the worker pool.
+std::unique_ptr<http::Middleware> make_rate_limit_step(std::shared_ptr<RateLimiter> limiter);
+
+/// Adds the admin API, each route with the permission `gateway.rate_limits.manage`:
+/// GET /api/v1/admin/rate-limits/overrides, and GET / PUT / DELETE .../overrides/{key} where
+/// key is "user:<id>", "key:<id>", "client:<id>", "org:<id>" or "ip:<address>". Changes are
+/// stored in `database` and apply to the next request.
+void add_rate_limit_routes(http::Router& router, std::shared_ptr<RateLimiter> limiter,
+                           db::Database& database, const Clock& clock);
+
 }  // namespace nimbus::gateway

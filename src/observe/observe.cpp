@@ -79,8 +79,9 @@ db::QueryObserver database_observer(metrics::Registry& registry) {
 }
 
 void add_routes(http::Router& router, const Dependencies& deps) {
-    // Probes are polled often; their lines would drown the access log.
-    http::RouteOptions quiet{.skip_steps = {"access_log"}};
+    // Probes are polled often; their lines would drown the access log, and a load balancer or
+    // Prometheus must never be refused by a budget meant for API callers.
+    http::RouteOptions quiet{.skip_steps = {"access_log", "rate_limit"}};
 
     router.add(http::Method::get, "/healthz",
                http::SyncHandler([](http::Request&, http::RequestContext&) {

@@ -1,0 +1,250 @@
+// Rate limits on the real binary: 429 with the standard headers, probes never limited, bad
+// configuration, and two nodes sharing one budget through a Redis the test starts itself.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "process.hpp"
+#include "test_client.hpp"
+
+namespace nimbus::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kNimbus = NIMBUS_BINARY;
+const std::string kRedisServer = NIMBUS_REDIS_SERVER;
+constexpr int kExitUsage = 2;
+constexpr std::string_view kReadyMessage = R"("message":"nimbus is ready")";
+constexpr std::string_view kUrlPrefix = R"("url":"http://127.0.0.1:)";
+constexpr auto kRedisStartTimeout = std::chrono::seconds(10);
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+
+/// Few threads (the machine is shared), no console build, a small anonymous budget.
+Environment node_environment(int anonymous_per_minute) {
+    return {
+        {"NIMBUS_HTTP_THREADS", "2"},
+        {"NIMBUS_CONSOLE_DIR", "/nonexistent/nimbus-console"},
+        {"NIMBUS_HTTP_ACCESS_LOG", "false"},
+        {"NIMBUS_RATE_LIMIT_ANONYMOUS_REQUESTS_PER_MINUTE", std::to_string(anonymous_per_minute)}};
+}
+
+std::vector<std::string> serve_args(const fs::path& data_dir) {
+    return {"serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.string()};
+}
+
+/// Waits for the ready line and returns the port from its URL; 0 with a test failure otherwise.
+std::uint16_t ready_port(BackgroundProcess& node) {
+    if (!node.wait_for_output(std::string(kReadyMessage))) {
+        ADD_FAILURE() << "nimbus did not become ready; stderr:\n" << node.err();
+        return 0;
+    }
+    std::string err = node.err();
+    std::size_t line_start = err.rfind('\n', err.find(kReadyMessage));
+    std::size_t url = err.find(kUrlPrefix, line_start == std::string::npos ? 0 : line_start);
+    if (url == std::string::npos) {
+        ADD_FAILURE() << "the ready line has no 127.0.0.1 url; stderr:\n" << err;
+        return 0;
+    }
+    return static_cast<std::uint16_t>(std::stoi(err.substr(url + kUrlPrefix.size())));
+}
+
+HttpResponse get(std::uint16_t port, const std::string& target) {
+    Connection connection(port);
+    return connection.request("GET", target);
+}
+
+/// A port nothing listens on right now (the kernel's pick for an ephemeral bind).
+std::uint16_t free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("socket failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ::close(fd);
+        throw std::runtime_error("bind failed");
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+/// A throwaway Redis on 127.0.0.1 without persistence; killed and reaped when destroyed.
+class TestRedis {
+public:
+    TestRedis()
+        : port_(free_port()),
+          process_(kRedisServer, {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
+                                  "", "--appendonly", "no"}) {
+        auto deadline = std::chrono::steady_clock::now() + kRedisStartTimeout;
+        while (Connection::refused(port_)) {
+            if (std::chrono::steady_clock::now() > deadline)
+                throw std::runtime_error("redis-server did not start");
+            std::this_thread::sleep_for(kPollInterval);
+        }
+    }
+    std::uint16_t port() const { return port_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+    void stop() { process_.stop(SIGKILL); }
+
+private:
+    std::uint16_t port_;
+    BackgroundProcess process_;
+};
+
+/// The value of a metric line ("name{labels} value"), or -1 when absent.
+double metric(const std::string& text, const std::string& series) {
+    std::size_t at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+}
+
+// ---- One node, in memory ---------------------------------------------------------------------
+
+TEST(RateLimitNode, AnswersTooManyRequestsAfterTheBudgetWithHeaders) {
+    constexpr int kBudget = 5;
+    TempDir dir;
+    BackgroundProcess node(kNimbus, serve_args(dir / "data"), node_environment(kBudget));
+    std::uint16_t port = ready_port(node);
+    ASSERT_NE(port, 0);
+
+    Connection connection(port);
+    for (int idx = 0; idx < kBudget; ++idx) {
+        HttpResponse ok = connection.request("GET", "/api/v1/system/info");
+        ASSERT_EQ(ok.status, 200) << "request " << idx << ": " << ok.body;
+        EXPECT_EQ(ok.header("ratelimit-limit"), std::to_string(kBudget));
+        EXPECT_EQ(ok.header("ratelimit-remaining"), std::to_string(kBudget - 1 - idx));
+        EXPECT_TRUE(ok.header("ratelimit-reset"));
+    }
+    HttpResponse refused = connection.request("GET", "/api/v1/system/info");
+    EXPECT_EQ(refused.status, 429);
+    EXPECT_EQ(refused.header("content-type"), "application/problem+json");
+    EXPECT_EQ(refused.header("retry-after"), "12") << "5 per minute: one every 12 s";
+    EXPECT_EQ(refused.header("ratelimit-remaining"), "0");
+    EXPECT_EQ(refused.header("ratelimit-reset"), "60");
+    EXPECT_NE(refused.body.find(R"("type":"/problems/rate-limited")"), std::string::npos)
+        << refused.body;
+    EXPECT_NE(refused.body.find("request_id"), std::string::npos);
+
+    // Probes and metrics are never limited, and carry no budget headers.
+    for (const char* probe : {"/healthz", "/readyz", "/metrics", "/healthz", "/metrics"}) {
+        HttpResponse response = connection.request("GET", probe);
+        EXPECT_EQ(response.status, 200) << probe;
+        EXPECT_FALSE(response.header("ratelimit-limit")) << probe;
+    }
+    std::string metrics = get(port, "/metrics").body;
+    EXPECT_EQ(metric(metrics, R"(nimbus_rate_limit_decisions_total{outcome="allowed"})"), kBudget);
+    EXPECT_EQ(metric(metrics, R"(nimbus_rate_limit_decisions_total{outcome="limited"})"), 1);
+    EXPECT_EQ(metric(metrics, "nimbus_rate_limit_buckets"), 1);
+}
+
+TEST(RateLimitNode, AdminApiNeedsCredentials) {
+    TempDir dir;
+    BackgroundProcess node(kNimbus, serve_args(dir / "data"), node_environment(100));
+    std::uint16_t port = ready_port(node);
+    ASSERT_NE(port, 0);
+    Connection connection(port);
+    HttpResponse put =
+        connection.request("PUT", "/api/v1/admin/rate-limits/overrides/user:usr_1",
+                           {{"content-type", "application/json"}}, R"({"requests_per_minute":5})");
+    EXPECT_EQ(put.status, 401) << put.body;
+    EXPECT_EQ(connection.request("GET", "/api/v1/admin/rate-limits/overrides").status, 401);
+}
+
+TEST(RateLimitNode, MalformedSettingsStopTheStartNamingTheKey) {
+    struct Case {
+        std::string variable;
+        std::string value;
+        std::string key;
+    };
+    std::vector<Case> cases = {
+        {"NIMBUS_RATE_LIMIT_REQUESTS_PER_MINUTE", "0", "rate_limit.requests_per_minute"},
+        {"NIMBUS_RATE_LIMIT_BURST", "-1", "rate_limit.burst"},
+        {"NIMBUS_RATE_LIMIT_BACKEND", "memcached", "rate_limit.backend"},
+        {"NIMBUS_RATE_LIMIT_FAILURE_MODE", "maybe", "rate_limit.failure_mode"},
+        {"NIMBUS_RATE_LIMIT_REDIS_URL", "http://cache:6379", "rate_limit.redis_url"},
+        {"NIMBUS_RATE_LIMIT_ROUTE_OVERRIDES", "GET /api/v1/x=lots", "rate_limit.route_overrides"},
+        {"NIMBUS_RATE_LIMIT_ROUTE_OVERRIDES", "FETCH /x=1", "rate_limit.route_overrides"},
+        {"NIMBUS_RATE_LIMIT_ENABLED", "perhaps", "rate_limit.enabled"},
+    };
+    for (const auto& c : cases) {
+        TempDir dir;
+        Environment environment = node_environment(100);
+        environment[c.variable] = c.value;
+        Finished result = run_process(kNimbus, serve_args(dir / "data"), environment);
+        EXPECT_EQ(result.exit_status, kExitUsage) << c.variable << "=" << c.value << "\n"
+                                                  << result.err;
+        EXPECT_NE(result.err.find(c.key), std::string::npos) << result.err;
+    }
+}
+
+// ---- Two nodes, one Redis --------------------------------------------------------------------
+
+TEST(RateLimitRedis, TwoNodesTogetherAllowOnlyTheBudgetAndFailOpenOrClosed) {
+    constexpr int kBudget = 10;  // per minute: one every 6 s, so no refill during the test
+    constexpr int kRequests = 30;
+    TestRedis redis;
+    TempDir dir;
+    auto redis_environment = [&](const std::string& failure_mode) {
+        Environment environment = node_environment(kBudget);
+        environment["NIMBUS_RATE_LIMIT_BACKEND"] = "redis";
+        environment["NIMBUS_RATE_LIMIT_REDIS_URL"] = redis.url();
+        environment["NIMBUS_RATE_LIMIT_FAILURE_MODE"] = failure_mode;
+        return environment;
+    };
+    BackgroundProcess open_node(kNimbus, serve_args(dir / "a"), redis_environment("open"));
+    BackgroundProcess closed_node(kNimbus, serve_args(dir / "b"), redis_environment("closed"));
+    std::uint16_t open_port = ready_port(open_node);
+    std::uint16_t closed_port = ready_port(closed_node);
+    ASSERT_NE(open_port, 0);
+    ASSERT_NE(closed_port, 0);
+
+    Connection to_open(open_port);
+    Connection to_closed(closed_port);
+    int allowed = 0;
+    int limited = 0;
+    for (int idx = 0; idx < kRequests; ++idx) {
+        Connection& connection = idx % 2 == 0 ? to_open : to_closed;
+        HttpResponse response = connection.request("GET", "/api/v1/system/info");
+        if (response.status == 200) {
+            ++allowed;
+            EXPECT_EQ(response.header("ratelimit-limit"), std::to_string(kBudget));
+        } else {
+            EXPECT_EQ(response.status, 429) << response.body;
+            EXPECT_TRUE(response.header("retry-after"));
+            ++limited;
+        }
+    }
+    EXPECT_EQ(allowed, kBudget) << "both nodes together, not each";
+    EXPECT_EQ(limited, kRequests - kBudget);
+
+    redis.stop();
+    HttpResponse passed = to_open.request("GET", "/api/v1/system/info");
+    EXPECT_EQ(passed.status, 200) << "fail open: " << passed.body;
+    HttpResponse refused = to_closed.request("GET", "/api/v1/system/info");
+    EXPECT_EQ(refused.status, 503) << "fail closed: " << refused.body;
+    EXPECT_EQ(refused.header("content-type"), "application/problem+json");
+    EXPECT_TRUE(refused.header("retry-after"));
+    EXPECT_EQ(to_closed.request("GET", "/healthz").status, 200) << "probes stay unlimited";
+
+    std::string open_metrics = get(open_port, "/metrics").body;
+    EXPECT_GE(metric(open_metrics, "nimbus_rate_limit_backend_errors_total"), 1) << open_metrics;
+    EXPECT_GE(metric(open_metrics, R"(nimbus_rate_limit_decisions_total{outcome="failed_open"})"),
+              1);
+    std::string closed_metrics = get(closed_port, "/metrics").body;
+    EXPECT_GE(
+        metric(closed_metrics, R"(nimbus_rate_limit_decisions_total{outcome="failed_closed"})"), 1);
+    EXPECT_NE(open_node.err().find("rate limit store failed"), std::string::npos)
+        << "the outage is logged";
+}
+
+}  // namespace
+}  // namespace nimbus::test
