@@ -1,5 +1,6 @@
+import { apiReferenceModule } from '../features/api-reference/module';
 import { systemModule } from '../features/system/module';
 import type { ConsoleModule } from './consoleModule';
 
 /** Every module of the console, in navigation order. The first one is the start page. */
-export const consoleModules: readonly ConsoleModule[] = [systemModule];
+export const consoleModules: readonly ConsoleModule[] = [systemModule, apiReferenceModule];

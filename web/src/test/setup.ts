@@ -36,3 +36,7 @@ window.matchMedia = (query: string): MediaQueryList => {
   };
   return list;
 };
+
+// jsdom does no layout, so it has no `scrollIntoView` either (the API reference scrolls to a deep
+// link). Nothing to scroll: a no-op.
+Element.prototype.scrollIntoView = () => undefined;
