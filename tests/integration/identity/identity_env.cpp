@@ -1,0 +1,214 @@
+#include "identity_env.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <sodium.h>
+
+#include <boost/json/parse.hpp>
+
+#include "core/ids.hpp"
+#include "events/events.hpp"
+
+namespace nimbus::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr auto kStartupTimeout = std::chrono::seconds(15);
+constexpr auto kMailTimeout = std::chrono::seconds(5);
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+constexpr const char* kPython = "/usr/bin/python3";  // Debian's, which has aiosmtpd
+
+std::uint16_t free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof(address);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ::close(fd);
+        throw std::runtime_error("no free port");
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+fs::path temp_dir(const char* prefix) {
+    fs::path dir =
+        fs::temp_directory_path() / (std::string(prefix) + new_ulid(SystemClock().now_ms()));
+    fs::create_directories(dir);
+    return dir;
+}
+
+}  // namespace
+
+SmtpSink::SmtpSink() : dir_(temp_dir("nimbus-smtp-")), port_(free_port()) {
+    std::string listen = "127.0.0.1:" + std::to_string(port_);
+    std::string maildir = (dir_ / "maildir").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::execl(kPython, kPython, "-m", "aiosmtpd", "-n", "-l", listen.c_str(), "-c",
+                "aiosmtpd.handlers.Mailbox", maildir.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + kStartupTimeout;
+    while (Connection::refused(port_)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("the SMTP sink did not start");
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+}
+
+SmtpSink::~SmtpSink() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+}
+
+std::vector<std::string> SmtpSink::messages() const {
+    std::vector<std::pair<fs::file_time_type, std::string>> found;
+    std::error_code ec;
+    fs::path inbox = dir_ / "maildir" / "new";
+    if (!fs::exists(inbox, ec)) return {};
+    for (const auto& entry : fs::directory_iterator(inbox, ec)) {
+        std::ifstream in(entry.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        found.emplace_back(entry.last_write_time(), text.str());
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<std::string> out;
+    for (auto& [time, text] : found) out.push_back(std::move(text));
+    return out;
+}
+
+std::string SmtpSink::last_token(const std::string& to, const std::string& page) const {
+    std::regex link(page + "\\?token=([A-Za-z0-9_-]+)");
+    auto deadline = std::chrono::steady_clock::now() + kMailTimeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto all = messages();
+        for (auto it = all.rbegin(); it != all.rend(); ++it) {
+            std::smatch match;
+            if (it->find("To: " + to) != std::string::npos && std::regex_search(*it, match, link)) {
+                return match[1];
+            }
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    return {};
+}
+
+identity::Settings IdentityStack::settings() {
+    identity::Settings settings;
+    settings.issuer = "http://nimbus.test";
+    settings.audience = "nimbus";
+    // Minimal Argon2id cost keeps the suite fast; production uses the OWASP defaults.
+    settings.hashing.ops_limit = crypto_pwhash_OPSLIMIT_MIN;
+    settings.hashing.mem_limit_kib = crypto_pwhash_MEMLIMIT_MIN / 1024;
+    return settings;
+}
+
+IdentityStack::IdentityStack(MailMode mode)
+    : dir_(temp_dir("nimbus-identity-it-")), clock_(SystemClock().now_ms()) {
+    auto database = db::open({.sqlite_path = (dir_ / "nimbus.db").string()});
+    if (!database) throw std::runtime_error(database.error().message);
+    database_ = std::move(*database);
+    std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
+                                                 {"mail", &mail::migrations()},
+                                                 {"identity", &identity::migrations()}};
+    if (!db::migrate_up(*database_, modules, clock_.now_ms())) {
+        throw std::runtime_error("migrations failed");
+    }
+    auto key = crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
+    master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
+    if (mode == MailMode::smtp) {
+        smtp_ = std::make_unique<SmtpSink>();
+        mailer_ =
+            mail::make_smtp_mailer({.smtp_url = smtp_->url(), .from = "Nimbus <n@nimbus.test>"});
+    } else {
+        mailer_ = mail::make_dev_mailbox(*database_, clock_);
+    }
+    service_ =
+        std::make_unique<identity::Service>(*database_, clock_, *master_key_, *mailer_, settings());
+    if (auto started = service_->start(); !started) {
+        throw std::runtime_error(started.error().message);
+    }
+    identity::add_routes(router_, *service_);
+    mail::add_dev_mailbox_routes(router_, *database_);
+    pipeline_ = http::default_pipeline(
+        {.access_log = false, .authenticate = service_->make_authenticate_step()}, nullptr);
+    http::ServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    options.blocking_threads = 2;
+    server_ = std::make_unique<http::Server>(options, router_, *pipeline_, nullptr);
+    if (auto started = server_->start(); !started) {
+        throw std::runtime_error(started.error().message);
+    }
+}
+
+IdentityStack::~IdentityStack() {
+    server_->stop();
+    server_->wait();
+    server_.reset();
+    service_.reset();
+    database_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+}
+
+std::unique_ptr<identity::Service> IdentityStack::other_service(identity::Settings settings) {
+    auto service = std::make_unique<identity::Service>(*database_, clock_, *master_key_, *mailer_,
+                                                       std::move(settings));
+    if (!service->start()) throw std::runtime_error("cannot start a second service");
+    return service;
+}
+
+std::int64_t IdentityStack::count_events(const std::string& type) {
+    auto rows = database_->query("SELECT COUNT(*) FROM outbox_events WHERE type = ?", {type});
+    return rows ? rows->front().get_int(0) : -1;
+}
+
+std::int64_t IdentityStack::count(const std::string& sql) {
+    auto rows = database_->query(sql);
+    return rows ? rows->front().get_int(0) : -1;
+}
+
+HttpResponse IdentityStack::request(
+    const std::string& method, const std::string& target, const std::string& body,
+    const std::string& bearer, const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::vector<std::pair<std::string, std::string>> all = headers;
+    if (!body.empty()) all.emplace_back("content-type", "application/json");
+    if (!bearer.empty()) all.emplace_back("authorization", "Bearer " + bearer);
+    all.emplace_back("connection", "close");
+    Connection connection(port());
+    return connection.request(method, target, all, body);
+}
+
+std::string json_field(const std::string& body, const std::string& name) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(body, ec);
+    if (ec || !value.is_object()) return {};
+    const auto* field = value.as_object().if_contains(name);
+    return field != nullptr && field->is_string() ? std::string(field->as_string()) : "";
+}
+
+}  // namespace nimbus::test

@@ -1,0 +1,88 @@
+#pragma once
+// A real identity stack for integration tests: SQLite in a temporary directory, the identity
+// service behind a real http::Server with the default pipeline and its authenticate step, and a
+// real SMTP server (Debian's aiosmtpd, started on 127.0.0.1) whose maildir the tests read links
+// from. The clock is manual so tests can let tokens and links expire.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/crypto.hpp"
+#include "db/db.hpp"
+#include "http/http.hpp"
+#include "identity/identity.hpp"
+#include "mail/mail.hpp"
+#include "test_client.hpp"
+
+namespace nimbus::test {
+
+/// `python3 -m aiosmtpd` with the Mailbox handler on a free port of 127.0.0.1.
+class SmtpSink {
+public:
+    SmtpSink();
+    ~SmtpSink();
+    SmtpSink(const SmtpSink&) = delete;
+    SmtpSink& operator=(const SmtpSink&) = delete;
+
+    std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
+    /// Every message received so far (raw RFC 5322 text), oldest first.
+    std::vector<std::string> messages() const;
+    /// The token of the newest link to `to` whose path is `page` ("verify-email"); waits a little
+    /// for delivery. Empty when none arrives.
+    std::string last_token(const std::string& to, const std::string& page) const;
+
+private:
+    std::filesystem::path dir_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
+};
+
+/// Which mailer the stack uses.
+enum class MailMode { smtp, dev_mailbox };
+
+/// The whole stack. Construct once per test suite.
+class IdentityStack {
+public:
+    explicit IdentityStack(MailMode mode = MailMode::smtp);
+    ~IdentityStack();
+
+    std::uint16_t port() const { return server_->port(); }
+    identity::Service& service() { return *service_; }
+    db::Database& database() { return *database_; }
+    ManualClock& clock() { return clock_; }
+    SmtpSink* smtp() { return smtp_.get(); }
+    /// A second service on the same database and keys with other settings (another issuer or
+    /// audience), for tokens this stack must refuse.
+    std::unique_ptr<identity::Service> other_service(identity::Settings settings);
+    static identity::Settings settings();
+    /// Events of this type in the outbox.
+    std::int64_t count_events(const std::string& type);
+    std::int64_t count(const std::string& sql);
+
+    /// A request on a fresh connection.
+    HttpResponse request(const std::string& method, const std::string& target,
+                         const std::string& body = {}, const std::string& bearer = {},
+                         const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+private:
+    std::filesystem::path dir_;
+    ManualClock clock_;
+    std::unique_ptr<SmtpSink> smtp_;
+    std::unique_ptr<db::Database> database_;
+    std::unique_ptr<crypto::MasterKey> master_key_;
+    std::unique_ptr<mail::Mailer> mailer_;
+    std::unique_ptr<identity::Service> service_;
+    http::Router router_;
+    std::unique_ptr<http::Pipeline> pipeline_;
+    std::unique_ptr<http::Server> server_;
+};
+
+/// A JSON string field of a response body; empty when absent.
+std::string json_field(const std::string& body, const std::string& name);
+
+}  // namespace nimbus::test
