@@ -67,6 +67,7 @@ struct Request {
     std::string body;
     std::string remote_address;
     bool keep_alive = true;
+    bool secure = false;  ///< arrived over TLS
 
     /// The first header with this name (case-insensitive), if any.
     std::optional<std::string_view> header(std::string_view name) const;
@@ -374,6 +375,14 @@ struct ServerOptions {
     std::chrono::milliseconds body_timeout{30'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds shutdown_grace{10'000};
+    /// Serve HTTPS instead of HTTP: PEM certificate chain and key; TLS 1.3 only unless
+    /// `allow_tls12`. The files are read at start() and again by reload_tls().
+    struct TlsOptions {
+        std::string cert_file;
+        std::string key_file;
+        bool allow_tls12 = false;
+    };
+    std::optional<TlsOptions> tls;
 };
 
 /// The HTTP/1.1 server: one event loop per thread; a single listening socket deals accepted
@@ -391,6 +400,9 @@ public:
     Result<void> start();
     /// The bound port (after start()).
     std::uint16_t port() const;
+    /// Reads the certificate and key again (SIGHUP). New connections use them; open ones keep
+    /// theirs. On failure the old ones stay in use and the error says why.
+    Result<void> reload_tls();
     /// Stops accepting, lets in-flight requests finish for up to the grace period, closes idle
     /// connections, then stops the threads. Safe to call from any thread, more than once.
     void stop();

@@ -19,6 +19,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -35,6 +36,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t kReadChunk = 8192;
@@ -113,10 +115,63 @@ asio::awaitable<void> RequestContext::run_database(std::function<void()> work) {
 
 /// One open connection, known to the server so shutdown can close it when idle.
 struct Connection {
-    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-    beast::tcp_stream stream;
-    bool idle = true;  // touched only on the connection's own I/O thread
+    virtual ~Connection() = default;
+    /// The TCP layer: timeouts, the socket, cancellation.
+    virtual beast::tcp_stream& tcp() = 0;
+    bool idle = true;     // touched only on the connection's own I/O thread
+    bool closed = false;  // no usable session: nothing more to read or write
 };
+
+struct PlainConnection final : Connection {
+    static constexpr bool kSecure = false;
+    explicit PlainConnection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream& tcp() override { return stream; }
+    beast::tcp_stream stream;
+};
+
+struct TlsConnection final : Connection {
+    static constexpr bool kSecure = true;
+    TlsConnection(tcp::socket socket, std::shared_ptr<ssl::context> tls_context)
+        : context(std::move(tls_context)), stream(std::move(socket), *context) {}
+    beast::tcp_stream& tcp() override { return beast::get_lowest_layer(stream); }
+    std::shared_ptr<ssl::context> context;  // kept alive for this connection across reloads
+    beast::ssl_stream<beast::tcp_stream> stream;
+};
+
+/// A TLS context from PEM files: TLS 1.3 only unless 1.2 is allowed, and then only AEAD
+/// ciphers with forward secrecy.
+Result<std::shared_ptr<ssl::context>> make_tls_context(const ServerOptions::TlsOptions& tls) {
+    auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+    boost::system::error_code ec;
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                             ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                         ec);
+    SSL_CTX* native = context->native_handle();
+    SSL_CTX_set_min_proto_version(native, tls.allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (tls.allow_tls12 &&
+        SSL_CTX_set_cipher_list(native,
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+        return Error::internal("cannot set the TLS 1.2 cipher list");
+    }
+    context->use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) {
+        return Error::invalid("cannot load the TLS certificate " + tls.cert_file + ": " +
+                              ec.message());
+    }
+    context->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+    if (ec) {
+        return Error::invalid("cannot load the TLS key " + tls.key_file + ": " + ec.message());
+    }
+    if (SSL_CTX_check_private_key(native) != 1) {
+        return Error::invalid("the TLS key " + tls.key_file + " does not match the certificate " +
+                              tls.cert_file);
+    }
+    return context;
+}
 
 struct Server::Impl {
     Impl(ServerOptions opts, const Router& r, Pipeline& p)
@@ -140,12 +195,15 @@ struct Server::Impl {
     std::uint16_t port = 0;
     std::mutex connections_mutex;
     std::unordered_set<std::shared_ptr<Connection>> connections;
+    std::mutex tls_mutex;
+    std::shared_ptr<ssl::context> tls_context;  // null: plain HTTP
     std::mutex done_mutex;
     std::condition_variable done_cv;
     bool done = false;
 
     asio::awaitable<void> accept_loop();
-    asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+    template <class Conn>
+    asio::awaitable<void> serve(std::shared_ptr<Conn> connection);
     asio::awaitable<void> linger_close(Connection& connection);
     void close_idle_connections();
 };
@@ -162,13 +220,26 @@ asio::awaitable<void> Server::Impl::accept_loop() {
             continue;
         }
         socket.set_option(tcp::no_delay(true), ec);
-        auto connection = std::make_shared<Connection>(std::move(socket));
+        std::shared_ptr<ssl::context> tls;
+        {
+            std::lock_guard lock(tls_mutex);
+            tls = tls_context;
+        }
+        std::shared_ptr<Connection> connection;
+        if (tls) {
+            auto secure = std::make_shared<TlsConnection>(std::move(socket), std::move(tls));
+            connection = secure;
+            asio::co_spawn(context, serve(secure), asio::detached);
+        } else {
+            auto plain = std::make_shared<PlainConnection>(std::move(socket));
+            connection = plain;
+            asio::co_spawn(context, serve(plain), asio::detached);
+        }
         {
             std::lock_guard lock(connections_mutex);
             connections.insert(connection);
         }
         ++open_connections;
-        asio::co_spawn(context, serve(connection), asio::detached);
     }
 }
 
@@ -177,31 +248,40 @@ asio::awaitable<void> Server::Impl::linger_close(Connection& connection) {
     // kernel reset the connection, and the client may never read the answer. Stop sending, then
     // drain what arrives for a moment.
     boost::system::error_code ec;
-    connection.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    beast::tcp_stream& tcp_layer = connection.tcp();
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ec);
     std::vector<char> sink(kReadChunk);
     std::size_t drained = 0;
-    connection.stream.expires_after(kLingerTimeout);
+    tcp_layer.expires_after(kLingerTimeout);
     while (drained < kLingerMaxBytes) {
-        auto [read_ec, n] = co_await connection.stream.async_read_some(asio::buffer(sink), kTuple);
+        auto [read_ec, n] = co_await tcp_layer.async_read_some(asio::buffer(sink), kTuple);
         if (read_ec) break;
         drained += n;
     }
 }
 
-asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection) {
+template <class Conn>
+asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Conn> connection) {
     auto& stream = connection->stream;
+    beast::tcp_stream& tcp_layer = connection->tcp();
     beast::flat_buffer buffer;
-    std::string remote = endpoint_text(stream.socket());
+    std::string remote = endpoint_text(tcp_layer.socket());
     auto executors = std::make_shared<RequestContext::Executors>();
     executors->io = co_await asio::this_coro::executor;
     executors->pool = &blocking_pool;
     executors->database_inline = options.database_inline;
     bool linger = false;
 
-    while (!stopping) {
+    if constexpr (Conn::kSecure) {
+        tcp_layer.expires_after(options.header_timeout);
+        auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+        if (handshake_ec) connection->closed = true;  // not TLS, or a failed handshake
+    }
+
+    while (!stopping && !connection->closed) {
         connection->idle = true;
         if (buffer.size() == 0) {
-            stream.expires_after(options.idle_timeout);
+            tcp_layer.expires_after(options.idle_timeout);
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
             if (ec) break;  // closed by the client, idle timeout, or shutdown
             buffer.commit(n);
@@ -214,7 +294,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
         // Beast would otherwise fail the header read on a large Content-Length (its default limit
         // is 1 MiB), turning a 413 into a 400. The declared length is checked after routing.
         parser.body_limit(boost::none);
-        stream.expires_after(options.header_timeout);
+        tcp_layer.expires_after(options.header_timeout);
         auto [header_ec, header_bytes] =
             co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
         if (header_ec) {
@@ -246,6 +326,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
         }
 
         Request request;
+        request.secure = Conn::kSecure;
         request.method = method.value_or(Method::get);
         request.target = std::string(target);
         std::size_t question = target.find('?');
@@ -294,7 +375,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
                 bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, kHttp11};
                 co_await bhttp::async_write(stream, go_on, kTuple);
             }
-            stream.expires_after(options.body_timeout);
+            tcp_layer.expires_after(options.body_timeout);
             auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
             if (body_ec == bhttp::error::body_limit) {
                 unrouted = [body_limit](Request&, RequestContext&) {
@@ -360,7 +441,7 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
         bool send_body = request.method != Method::head && !bodyless && !body.empty();
         std::array<asio::const_buffer, 2> wire{
             asio::buffer(response_head), asio::buffer(body.data(), send_body ? body.size() : 0)};
-        stream.expires_after(options.body_timeout);
+        tcp_layer.expires_after(options.body_timeout);
         auto [write_ec, written] = co_await asio::async_write(stream, wire, kTuple);
         if (write_ec) break;
         if (close_after) {
@@ -370,10 +451,17 @@ asio::awaitable<void> Server::Impl::serve(std::shared_ptr<Connection> connection
         if (!keep_alive) break;
     }
 
+    if constexpr (Conn::kSecure) {
+        if (!connection->closed && !linger) {
+            // close_notify, so the client can tell a complete response from a cut connection.
+            tcp_layer.expires_after(kLingerTimeout);
+            co_await stream.async_shutdown(kTuple);
+        }
+    }
     if (linger) co_await linger_close(*connection);
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_layer.socket().close(ec);
     {
         std::lock_guard lock(connections_mutex);
         connections.erase(connection);
@@ -386,8 +474,8 @@ void Server::Impl::close_idle_connections() {
     for (const auto& connection : connections) {
         // Runs on the connection's own thread, so `idle` cannot change underneath; a connection
         // busy with a request finishes it and then sees `stopping`.
-        asio::post(connection->stream.get_executor(), [connection] {
-            if (connection->idle) connection->stream.cancel();
+        asio::post(connection->tcp().get_executor(), [connection] {
+            if (connection->idle) connection->tcp().cancel();
         });
     }
 }
@@ -424,6 +512,11 @@ Result<void> Server::start() {
                                   std::to_string(impl.options.port) + ": " + ec.message());
     }
     impl.port = impl.acceptor->local_endpoint().port();
+    if (impl.options.tls) {
+        auto context = make_tls_context(*impl.options.tls);
+        if (!context) return context.error();
+        impl.tls_context = std::move(*context);
+    }
     asio::co_spawn(*impl.contexts.front(), impl.accept_loop(), asio::detached);
     for (auto& context : impl.contexts) {
         impl.threads.emplace_back([&context] { context->run(); });
@@ -432,6 +525,16 @@ Result<void> Server::start() {
 }
 
 std::uint16_t Server::port() const { return impl_->port; }
+
+Result<void> Server::reload_tls() {
+    auto& impl = *impl_;
+    if (!impl.options.tls) return Error::invalid("this server does not serve TLS");
+    auto context = make_tls_context(*impl.options.tls);
+    if (!context) return context.error();
+    std::lock_guard lock(impl.tls_mutex);
+    impl.tls_context = std::move(*context);  // open connections keep the context they began with
+    return {};
+}
 
 std::int64_t Server::open_connections() const { return impl_->open_connections.load(); }
 
