@@ -73,6 +73,42 @@ gateway::RateLimitSettings rate_limit_settings(const config::RateLimitConfig& co
     return settings;
 }
 
+/// The firewall's settings from the config; exclusions were validated when it loaded, parsing
+/// them again here is what turns them into values.
+Result<gateway::FirewallSettings> firewall_settings(const config::Config& config) {
+    gateway::FirewallSettings settings;
+    settings.blocking = config.firewall.mode == "blocking";
+    settings.paranoia_level = static_cast<int>(config.firewall.paranoia_level);
+    settings.inbound_anomaly_threshold =
+        static_cast<int>(config.firewall.inbound_anomaly_threshold);
+    settings.crs_dir = config.firewall.crs_dir;
+    settings.extra_rules_file = config.firewall.extra_rules_file;
+    settings.max_inspected_body_bytes = static_cast<std::size_t>(config.http.max_body_bytes);
+    for (const auto& text : config.firewall.rule_exclusions) {
+        auto exclusion = gateway::parse_rule_exclusion(text);
+        if (!exclusion) {
+            return Error::invalid("config key 'firewall.rule_exclusions': " +
+                                  exclusion.error().message);
+        }
+        settings.exclusions.push_back(*exclusion);
+    }
+    return settings;
+}
+
+/// The IP rules' settings: trusted proxies parsed strictly (host bits too), GeoIP opened.
+Result<gateway::IpRulesSettings> ip_rules_settings(const config::FirewallConfig& config) {
+    gateway::IpRulesSettings settings;
+    auto proxies = gateway::parse_cidrs(config.trusted_proxies);
+    if (!proxies) {
+        return Error::invalid("config key 'firewall.trusted_proxies': " + proxies.error().message);
+    }
+    settings.trusted_proxies = std::move(*proxies);
+    auto geoip = gateway::GeoIp::open(config.geoip_database, config.geoip_v6_database);
+    if (!geoip) return geoip.error();
+    settings.geoip = std::move(*geoip);
+    return settings;
+}
+
 }  // namespace
 
 std::vector<db::ModuleMigrations> all_migrations() {
@@ -262,6 +298,36 @@ int serve(const config::Config& config) {
                   {{"console_dir", config.console.dir}});
     }
 
+    // The firewall: the CRS is parsed once here (tens of milliseconds) and shared by every I/O
+    // thread. IP rules are read from the database now and after each admin change.
+    std::unique_ptr<http::Middleware> firewall_step;
+    if (config.firewall.enabled) {
+        auto settings = firewall_settings(config);
+        if (!settings) {
+            log::error("cannot build the firewall", {{"error", settings.error().message}});
+            return kExitFailure;
+        }
+        auto firewall = gateway::Firewall::create(*settings);
+        if (!firewall) {
+            log::error("cannot build the firewall", {{"error", firewall.error().message}});
+            return kExitFailure;
+        }
+        firewall_step = gateway::make_firewall_step(*firewall, &registry);
+        log::info("firewall ready", {{"mode", config.firewall.mode},
+                                     {"paranoia_level", config.firewall.paranoia_level}});
+    }
+    auto ip_settings = ip_rules_settings(config.firewall);
+    if (!ip_settings) {
+        log::error("cannot build the IP rules", {{"error", ip_settings.error().message}});
+        return kExitFailure;
+    }
+    gateway::IpRules ip_rules(**database, std::move(*ip_settings), &registry);
+    if (auto loaded = ip_rules.reload(); !loaded) {
+        log::error("cannot load the IP rules", {{"error", loaded.error().message}});
+        return kExitFailure;
+    }
+    ip_rules.add_routes(router, clock);
+
     // Rate limits: built before the pipeline, which takes the step; the admin routes share it.
     std::unique_ptr<http::Middleware> rate_limit_step;
     if (config.rate_limit.enabled) {
@@ -279,6 +345,8 @@ int serve(const config::Config& config) {
         {.cors_origins = config.http.cors_origins,
          .access_log = config.http.access_log,
          .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes),
+         .ip_rules = ip_rules.make_step(),
+         .firewall = std::move(firewall_step),
          .authenticate = identity_service.make_authenticate_step(),
          .rate_limit = std::move(rate_limit_step)},
         &registry);

@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
@@ -278,6 +280,76 @@ Result<void> validate_redis_url(std::string_view text) {
     return Error::invalid("must be redis://[:password@]host[:port][/db]");
 }
 
+/// An address or address/prefix. gateway::Cidr::parse checks the rest (host bits) at start; this
+/// stops a malformed value at load with the key named (core cannot use gateway/).
+Result<void> validate_cidr(std::string_view text) {
+    constexpr int kIpv4Bits = 32;
+    constexpr int kIpv6Bits = 128;
+    std::string address(text.substr(0, text.find('/')));
+    unsigned char buffer[sizeof(in6_addr)];
+    int bits = 0;
+    if (::inet_pton(AF_INET, address.c_str(), buffer) == 1) {
+        bits = kIpv4Bits;
+    } else if (::inet_pton(AF_INET6, address.c_str(), buffer) == 1) {
+        bits = kIpv6Bits;
+    } else {
+        return Error::invalid(fmt::format("'{}' is not a CIDR such as 10.0.0.0/8 or fd00::/8", text));
+    }
+    if (std::size_t slash = text.find('/'); slash != std::string_view::npos) {
+        std::string_view prefix = text.substr(slash + 1);
+        int value = -1;
+        auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), value);
+        if (prefix.empty() || ec != std::errc() || end != prefix.data() + prefix.size() ||
+            value < 0 || value > bits) {
+            return Error::invalid(fmt::format(
+                "'{}' is not a CIDR: the prefix length must be a number from 0 to {}", text, bits));
+        }
+    }
+    return {};
+}
+
+/// "ROUTE_TEMPLATE=ruleid,ruleid", as gateway::parse_rule_exclusion reads it.
+Result<void> validate_rule_exclusion(std::string_view text) {
+    const std::string hint = fmt::format(
+        "'{}' is not ROUTE_TEMPLATE=ruleid,ruleid (e.g. \"/api/v1/notes=942100,941100\")", text);
+    std::size_t equals = text.rfind('=');
+    if (!text.starts_with('/') || equals == std::string_view::npos) return Error::invalid(hint);
+    std::string_view ids = text.substr(equals + 1);
+    if (ids.empty()) return Error::invalid(hint);
+    for (std::size_t start = 0; start <= ids.size();) {
+        std::size_t comma = ids.find(',', start);
+        std::string_view item = ids.substr(start, comma == std::string_view::npos ? ids.npos
+                                                                                  : comma - start);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        int rule_id = 0;
+        auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), rule_id);
+        if (item.empty() || ec != std::errc() || end != item.data() + item.size() || rule_id <= 0)
+            return Error::invalid(hint);
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return {};
+}
+
+Result<void> validate_issuer(std::string_view text) {
+    if (text.starts_with("http://") || text.starts_with("https://")) return {};
+    return Error::invalid("must be the node's public URL, http(s)://host[:port]");
+}
+
+Result<void> validate_smtp_url(std::string_view text) {
+    if (text.empty() || text.starts_with("smtp://") || text.starts_with("smtps://")) return {};
+    return Error::invalid("must be empty (the dev mailbox), smtp://host:port or smtps://...");
+}
+
+Result<void> validate_mail_from(std::string_view text) {
+    if (text.empty() || text.find('@') == std::string_view::npos ||
+        text.find_first_of("\r\n") != std::string_view::npos) {
+        return Error::invalid("must be an address, optionally with a name: Name <a@example.com>");
+    }
+    return {};
+}
+
 Result<void> validate_not_empty(std::string_view text) {
     if (text.empty()) return Error::invalid("must not be empty");
     return {};
@@ -339,6 +411,58 @@ const std::vector<Setting>& declarations() {
         s.push_back(bool_setting(
             "http.access_log", [](Config& c) -> bool& { return c.http.access_log; },
             "Write one JSON log line per request."));
+        constexpr std::int64_t kMaxParanoiaLevel = 4;
+        constexpr std::int64_t kMaxAnomalyThreshold = 10'000;
+        s.push_back(bool_setting(
+            "firewall.enabled", [](Config& c) -> bool& { return c.firewall.enabled; },
+            "Inspect requests with ModSecurity and the OWASP Core Rule Set."));
+        s.push_back(enum_setting(
+            "firewall.mode", [](Config& c) -> std::string& { return c.firewall.mode; },
+            {"blocking", "detection"},
+            "blocking refuses requests whose anomaly score reaches the threshold (403); "
+            "detection only logs them."));
+        s.push_back(int_setting(
+            "firewall.paranoia_level",
+            [](Config& c) -> std::int64_t& { return c.firewall.paranoia_level; }, 1,
+            kMaxParanoiaLevel,
+            "CRS paranoia level: higher levels run more rules and catch more, with more false "
+            "positives."));
+        s.push_back(int_setting(
+            "firewall.inbound_anomaly_threshold",
+            [](Config& c) -> std::int64_t& { return c.firewall.inbound_anomaly_threshold; }, 1,
+            kMaxAnomalyThreshold,
+            "Anomaly score at which a request is refused (a critical rule match scores 5)."));
+        s.push_back(list_setting(
+            "firewall.rule_exclusions",
+            [](Config& c) -> std::vector<std::string>& { return c.firewall.rule_exclusions; },
+            "CRS rules switched off for one route, as \"ROUTE_TEMPLATE=ruleid,ruleid\" (the "
+            "template as the route declares it).",
+            validate_rule_exclusion));
+        s.push_back(string_setting(
+            "firewall.extra_rules_file",
+            [](Config& c) -> std::string& { return c.firewall.extra_rules_file; },
+            "A ModSecurity rules file loaded after the CRS; empty for none. A rule that fails to "
+            "load stops the start."));
+        s.push_back(string_setting(
+            "firewall.crs_dir", [](Config& c) -> std::string& { return c.firewall.crs_dir; },
+            "The OWASP Core Rule Set (Debian's modsecurity-crs); its rules/REQUEST-*.conf are "
+            "loaded.",
+            validate_not_empty));
+        s.push_back(list_setting(
+            "firewall.trusted_proxies",
+            [](Config& c) -> std::vector<std::string>& { return c.firewall.trusted_proxies; },
+            "CIDRs of proxies whose X-Forwarded-For is believed; from any other peer it is "
+            "ignored.",
+            validate_cidr));
+        s.push_back(string_setting(
+            "firewall.geoip_database",
+            [](Config& c) -> std::string& { return c.firewall.geoip_database; },
+            "GeoIP country database for IPv4 (Debian's geoip-database); empty disables IPv4 "
+            "country rules."));
+        s.push_back(string_setting(
+            "firewall.geoip_v6_database",
+            [](Config& c) -> std::string& { return c.firewall.geoip_v6_database; },
+            "GeoIP country database for IPv6; empty disables IPv6 country rules."));
         s.push_back(string_setting(
             "data.dir", [](Config& c) -> std::string& { return c.data.dir; },
             "Directory for the SQLite database, the master key and local files; created if "

@@ -34,6 +34,20 @@ struct HttpConfig {
     bool access_log = true;
 };
 
+/// The gateway's firewall: ModSecurity + OWASP CRS, IP and country rules, trusted proxies.
+struct FirewallConfig {
+    bool enabled = true;
+    std::string mode = "blocking";  ///< "blocking" or "detection"
+    std::int64_t paranoia_level = 1;
+    std::int64_t inbound_anomaly_threshold = 5;
+    std::vector<std::string> rule_exclusions;  ///< "ROUTE_TEMPLATE=ruleid,ruleid"
+    std::string extra_rules_file;
+    std::string crs_dir = "/usr/share/modsecurity-crs";
+    std::vector<std::string> trusted_proxies;  ///< CIDRs whose X-Forwarded-For is believed
+    std::string geoip_database = "/usr/share/GeoIP/GeoIP.dat";
+    std::string geoip_v6_database = "/usr/share/GeoIP/GeoIPv6.dat";
+};
+
 struct DataConfig {
     std::string dir = "./data";
 };
@@ -98,6 +112,7 @@ struct RateLimitConfig {
 /// The whole configuration of a node.
 struct Config {
     HttpConfig http;
+    FirewallConfig firewall;
     DataConfig data;
     DatabaseConfig database;
     LogConfig log;
