@@ -24,7 +24,7 @@ constexpr std::string_view kKnownFields[] = {
     "email", "password", "name", "token", "refresh_token", "current_password", "new_password"};
 
 Response validation_problem(std::vector<http::Problem::FieldError> errors) {
-    return Response::make_problem(400, "invalid-request", "Bad Request",
+    return Response::make_problem(400, "validation-failed", "Bad Request",
                                   "The request has invalid fields.", std::move(errors));
 }
 

@@ -207,7 +207,7 @@ void add_dev_mailbox_routes(http::Router& router, db::Database& database) {
                     parsed > kMaxListLimit) {
                     co_return http::Response::make_problem(
                         400, "invalid-parameter", "Bad Request", "limit must be from 1 to 500",
-                        {{.pointer = "", .message = "limit must be from 1 to 500"}});
+                        {{.message = "must be from 1 to 500", .parameter = "limit"}});
                 }
                 limit = parsed;
             }
