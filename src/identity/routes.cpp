@@ -127,6 +127,22 @@ std::string current_session(const Service& service, const Request& request) {
     return claims ? claims->session_id : std::string();
 }
 
+/// Options of a route anyone may call (the body limit, and its OpenAPI summary and tag).
+http::RouteOptions public_route(std::string summary) {
+    http::RouteOptions options;
+    options.max_body_bytes = kMaxAuthBodyBytes;
+    options.summary = std::move(summary);
+    options.tag = "identity";
+    return options;
+}
+
+/// Options of a route about the caller's own account.
+http::RouteOptions self_route(std::string summary) {
+    http::RouteOptions options = public_route(std::move(summary));
+    options.permission = std::string(kSelfPermission);
+    return options;
+}
+
 const std::string& user_id_of(const RequestContext& context) {
     // The route's permission made the authorize step answer 401 when there is no principal.
     return context.principal->id;
@@ -135,10 +151,6 @@ const std::string& user_id_of(const RequestContext& context) {
 }  // namespace
 
 void add_routes(http::Router& router, Service& service) {
-    http::RouteOptions auth_body{.max_body_bytes = kMaxAuthBodyBytes};
-    http::RouteOptions self{.max_body_bytes = kMaxAuthBodyBytes,
-                            .permission = std::string(kSelfPermission)};
-
     router.add(
         Method::post, "/api/v1/auth/signup",
         http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
@@ -156,7 +168,7 @@ void add_routes(http::Router& router, Service& service) {
                                              "If the address can receive mail, a link to verify it "
                                              "is on its way."}});
         }),
-        auth_body);
+        public_route("Create an account and mail a verification link"));
 
     router.add(
         Method::post, "/api/v1/auth/verify-email",
@@ -170,7 +182,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        auth_body);
+        public_route("Verify an email address with a mailed link"));
 
     router.add(
         Method::post, "/api/v1/auth/login",
@@ -186,7 +198,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!tokens) co_return problem(tokens.error());
             co_return token_response(*tokens);
         }),
-        auth_body);
+        public_route("Sign in with email and password"));
 
     router.add(
         Method::post, "/api/v1/auth/refresh",
@@ -201,7 +213,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!tokens) co_return problem(tokens.error());
             co_return token_response(*tokens);
         }),
-        auth_body);
+        public_route("Exchange a refresh token for a new token pair"));
 
     router.add(
         Method::post, "/api/v1/auth/logout",
@@ -215,7 +227,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        auth_body);
+        public_route("End the session of a refresh token"));
 
     router.add(
         Method::post, "/api/v1/auth/password/forgot",
@@ -233,7 +245,7 @@ void add_routes(http::Router& router, Service& service) {
                                              "If an account uses this address, a link to reset its "
                                              "password is on its way."}});
         }),
-        auth_body);
+        public_route("Mail a password-reset link"));
 
     router.add(
         Method::post, "/api/v1/auth/password/reset",
@@ -248,7 +260,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        auth_body);
+        public_route("Set a new password with a reset link"));
 
     router.add(Method::get, "/.well-known/jwks.json",
                http::SyncHandler([&service](Request&, RequestContext&) {
@@ -257,7 +269,9 @@ void add_routes(http::Router& router, Service& service) {
                    // Short enough that a newly published key reaches verifiers before it signs.
                    response.set_header("cache-control", "public, max-age=300");
                    return response;
-               }));
+               }),
+               http::RouteOptions{.summary = "Public keys that sign access tokens (JWK Set)",
+                                  .tag = "identity"});
 
     router.add(
         Method::get, "/api/v1/me",
@@ -267,7 +281,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!user) co_return problem(user.error());
             co_return no_store(Response::json(200, user_json(*user)));
         }),
-        self);
+        self_route("The caller's account"));
 
     router.add(
         Method::patch, "/api/v1/me",
@@ -282,7 +296,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!user) co_return problem(user.error());
             co_return no_store(Response::json(200, user_json(*user)));
         }),
-        self);
+        self_route("Rename the caller's account"));
 
     router.add(
         Method::delete_, "/api/v1/me",
@@ -292,7 +306,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        self);
+        self_route("Delete the caller's account"));
 
     router.add(
         Method::post, "/api/v1/me/password",
@@ -310,7 +324,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        self);
+        self_route("Change the password; ends every other session"));
 
     router.add(
         Method::get, "/api/v1/me/sessions",
@@ -333,7 +347,7 @@ void add_routes(http::Router& router, Service& service) {
             co_return no_store(
                 Response::json(200, object{{"data", std::move(data)}, {"next_cursor", nullptr}}));
         }),
-        self);
+        self_route("The caller's open sessions"));
 
     router.add(Method::delete_, "/api/v1/me/sessions/{session_id}",
                http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
@@ -344,7 +358,7 @@ void add_routes(http::Router& router, Service& service) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               self);
+               self_route("End one of the caller's sessions"));
 }
 
 }  // namespace nimbus::identity

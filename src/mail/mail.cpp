@@ -229,7 +229,9 @@ void add_dev_mailbox_routes(http::Router& router, db::Database& database) {
                 http::Response::json(200, boost::json::object{{"data", std::move(data)}});
             response.set_header("cache-control", "no-store");
             co_return response;
-        }));
+        }),
+        http::RouteOptions{.summary = "Mail kept by the dev mailbox (loopback clients only)",
+                           .tag = "mail"});
 }
 
 }  // namespace nimbus::mail
