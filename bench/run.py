@@ -3,6 +3,8 @@
 
 Starts the server on a free loopback port with a throwaway data dir, loads each endpoint with wrk
 (64 connections), and prints a table; the figures also go to bench/results/<time>.json.
+These measure the core server: the firewall and the rate limiter are switched off (a single load
+generator would be limited after its first thousand requests); their cost is measured apart.
 Figures are reported, never asserted. Usage: bench/run.py [--duration SECONDS] [--binary PATH]
 """
 import argparse
@@ -60,7 +62,8 @@ class Server:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir,
-             "--console-dir", console_dir],
+             "--console-dir", console_dir, "--set", "firewall.enabled=false",
+             "--set", "rate_limit.enabled=false"],
             stdout=self.log, stderr=self.log)
 
     def stop(self):
