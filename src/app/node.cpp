@@ -338,7 +338,7 @@ int serve(const config::Config& config) {
             return kExitFailure;
         }
         gateway::add_rate_limit_routes(router, *limiter, **database, clock);
-        rate_limit_step = gateway::make_rate_limit_step(*limiter);
+        rate_limit_step = gateway::make_rate_limit_step(*limiter, database->get(), clock);
     }
 
     auto pipeline = http::default_pipeline(

@@ -274,14 +274,17 @@ Result<std::shared_ptr<RateLimiter>> make_rate_limiter(RateLimitSettings setting
 
 /// The pipeline step "rate_limit" (http::PipelineSettings::rate_limit): charges each request,
 /// writes RateLimit-Limit / -Remaining / -Reset on the response, answers 429 problem+json with
-/// Retry-After when the budget is spent. With Redis the step waits on the worker pool.
-std::unique_ptr<http::Middleware> make_rate_limit_step(std::shared_ptr<RateLimiter> limiter);
+/// Retry-After when the budget is spent. With Redis the step waits on the worker pool, and
+/// re-reads the overrides from `database` every 10 s so changes made on another node arrive
+/// (null: never). `database` and `clock` must outlive the step.
+std::unique_ptr<http::Middleware> make_rate_limit_step(std::shared_ptr<RateLimiter> limiter,
+                                                       db::Database* database, const Clock& clock);
 
 /// Adds the admin API, each route with the permission `gateway.rate_limits.manage`:
 /// GET /api/v1/admin/rate-limits/overrides, and GET / PUT / DELETE .../overrides/{key} where
 /// key is "user:<id>", "key:<id>", "client:<id>", "org:<id>" or "ip:<address>". Changes are
 /// stored in `database` and apply to the next request.
-void add_rate_limit_routes(http::Router& router, std::shared_ptr<RateLimiter> limiter,
+void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimiter>& limiter,
                            db::Database& database, const Clock& clock);
 
 }  // namespace nimbus::gateway

@@ -436,6 +436,12 @@ void OverrideTable::erase(const std::string& key) {
     count_.store(limits_.size(), std::memory_order_relaxed);
 }
 
+void OverrideTable::replace_all(std::unordered_map<std::string, RateLimit> limits) {
+    std::unique_lock lock(mutex_);
+    limits_ = std::move(limits);
+    count_.store(limits_.size(), std::memory_order_relaxed);
+}
+
 Result<void> validate_override_key(std::string_view key) {
     constexpr std::array<std::string_view, 5> kKinds = {"user:", "key:", "client:", "org:", "ip:"};
     if (key.size() > kMaxOverrideKeyLength) {
@@ -501,6 +507,14 @@ RateLimiter::RateLimiter(RateLimitSettings settings, std::unique_ptr<Buckets> bu
                                          "Rate-limit checks the bucket store (Redis) failed.")
                                .with({});
     }
+}
+
+bool RateLimiter::override_refresh_due(std::int64_t now_ms) {
+    std::int64_t due = next_override_refresh_ms_.load(std::memory_order_relaxed);
+    if (now_ms < due) return false;
+    // Only the caller that moves the deadline reloads; the others go on with the current table.
+    return next_override_refresh_ms_.compare_exchange_strong(due, now_ms + kOverrideRefreshMs,
+                                                             std::memory_order_relaxed);
 }
 
 RateLimit RateLimiter::budget_for(const std::string& key, const RateLimit& fallback) const {
@@ -608,8 +622,11 @@ namespace {
 
 class RateLimitStep final : public http::Middleware {
 public:
-    explicit RateLimitStep(std::shared_ptr<RateLimiter> limiter)
-        : limiter_(std::move(limiter)), waits_(limiter_->buckets().blocking()) {}
+    RateLimitStep(std::shared_ptr<RateLimiter> limiter, db::Database* database, const Clock& clock)
+        : limiter_(std::move(limiter)),
+          database_(database),
+          clock_(clock),
+          waits_(limiter_->buckets().blocking()) {}
 
     std::string_view name() const override { return "rate_limit"; }
     bool waits() const override { return waits_; }
@@ -622,6 +639,15 @@ public:
 
     boost::asio::awaitable<std::optional<http::Response>> on_request_async(
         http::Request& request, http::RequestContext& context) override {
+        if (database_ != nullptr && limiter_->override_refresh_due(clock_.now_ms())) {
+            Result<void> reloaded;
+            co_await context.run_database(
+                [&] { reloaded = limiter_->reload_overrides(*database_); });
+            if (!reloaded) {
+                log::warn("cannot reload rate-limit overrides",
+                          {{"error", reloaded.error().message}});
+            }
+        }
         auto checks = limiter_->buckets_for(request, context);
         Result<Decision> decision = Error::internal("not checked");
         co_await context.run_blocking([&] { decision = limiter_->buckets().check(checks); });
@@ -638,13 +664,16 @@ public:
 
 private:
     std::shared_ptr<RateLimiter> limiter_;
+    db::Database* database_;  // for override reloads; null: never reload
+    const Clock& clock_;
     bool waits_;
 };
 
 }  // namespace
 
-std::unique_ptr<http::Middleware> make_rate_limit_step(std::shared_ptr<RateLimiter> limiter) {
-    return std::make_unique<RateLimitStep>(std::move(limiter));
+std::unique_ptr<http::Middleware> make_rate_limit_step(std::shared_ptr<RateLimiter> limiter,
+                                                       db::Database* database, const Clock& clock) {
+    return std::make_unique<RateLimitStep>(std::move(limiter), database, clock);
 }
 
 }  // namespace nimbus::gateway

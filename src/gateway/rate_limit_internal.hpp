@@ -21,6 +21,10 @@
 #include "core/result.hpp"
 #include "gateway/gateway.hpp"
 
+namespace nimbus::db {
+class Database;
+}
+
 namespace nimbus::gateway {
 
 constexpr std::int64_t kMicrosPerSecond = 1'000'000;
@@ -155,6 +159,8 @@ public:
     std::optional<RateLimit> find(const std::string& key) const;
     void set(const std::string& key, const RateLimit& limit);
     void erase(const std::string& key);
+    /// Replaces every entry at once (a reload from the database).
+    void replace_all(std::unordered_map<std::string, RateLimit> limits);
     bool empty() const { return count_.load(std::memory_order_relaxed) == 0; }
 
 private:
@@ -186,6 +192,13 @@ public:
     std::optional<http::Response> answer(const Result<Decision>& decision,
                                          http::RequestContext& context);
 
+    /// With a shared store (Redis, several nodes), overrides another node stored reach this one
+    /// by a reload every `kOverrideRefreshMs`: true for the one caller that should do it now.
+    bool override_refresh_due(std::int64_t now_ms);
+    /// Re-reads the stored overrides into the table.
+    Result<void> reload_overrides(db::Database& database);
+    static constexpr std::int64_t kOverrideRefreshMs = 10'000;
+
     Buckets& buckets() { return *buckets_; }
     OverrideTable& overrides() { return overrides_; }
     const RateLimitSettings& settings() const { return settings_; }
@@ -206,6 +219,7 @@ private:
     std::mutex log_mutex_;
     std::chrono::steady_clock::time_point last_error_log_{};
     std::uint64_t suppressed_errors_ = 0;
+    std::atomic<std::int64_t> next_override_refresh_ms_{0};
 };
 
 }  // namespace nimbus::gateway

@@ -92,6 +92,15 @@ Result<RateLimit> parse_body(std::string_view body,
 
 }  // namespace
 
+Result<void> RateLimiter::reload_overrides(db::Database& database) {
+    auto stored = load_all(database);
+    if (!stored) return stored.error();
+    std::unordered_map<std::string, RateLimit> limits;
+    for (const auto& entry : *stored) limits.emplace(entry.key, entry.limit);
+    overrides_.replace_all(std::move(limits));
+    return {};
+}
+
 Result<std::shared_ptr<RateLimiter>> make_rate_limiter(RateLimitSettings settings,
                                                        db::Database& database, const Clock& clock,
                                                        metrics::Registry* registry) {
@@ -116,13 +125,11 @@ Result<std::shared_ptr<RateLimiter>> make_rate_limiter(RateLimitSettings setting
         buckets = std::move(memory);
     }
     auto limiter = std::make_shared<RateLimiter>(std::move(settings), std::move(buckets), registry);
-    auto stored = load_all(database);
-    if (!stored) return stored.error();
-    for (const auto& entry : *stored) limiter->overrides().set(entry.key, entry.limit);
+    if (auto loaded = limiter->reload_overrides(database); !loaded) return loaded.error();
     return limiter;
 }
 
-void add_rate_limit_routes(http::Router& router, std::shared_ptr<RateLimiter> limiter,
+void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimiter>& limiter,
                            db::Database& database, const Clock& clock) {
     const std::string item_path = std::string(kOverridesPath) + "/{key}";
     http::RouteOptions guarded{.permission = std::string(kPermission)};

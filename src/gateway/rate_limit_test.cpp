@@ -191,7 +191,10 @@ TEST(RateLimiter, ChargesPrincipalOrgRouteOrAddress) {
 
 std::unique_ptr<http::Pipeline> pipeline_with(std::shared_ptr<RateLimiter> limiter,
                                               std::optional<http::Principal> principal,
-                                              metrics::Registry* registry = nullptr) {
+                                              metrics::Registry* registry = nullptr,
+                                              db::Database* database = nullptr,
+                                              const Clock* clock = nullptr) {
+    static const SystemClock kSystemClock;
     /// Stands in for identity's authenticate step.
     class FixedPrincipal final : public http::Middleware {
     public:
@@ -209,7 +212,8 @@ std::unique_ptr<http::Pipeline> pipeline_with(std::shared_ptr<RateLimiter> limit
     };
     http::PipelineSettings settings{.access_log = false};
     settings.authenticate = std::make_unique<FixedPrincipal>(std::move(principal));
-    settings.rate_limit = make_rate_limit_step(std::move(limiter));
+    settings.rate_limit = make_rate_limit_step(std::move(limiter), database,
+                                               clock != nullptr ? *clock : kSystemClock);
     return http::default_pipeline(std::move(settings), registry);
 }
 
@@ -344,9 +348,10 @@ TEST(RateLimitParsing, OverrideKeys) {
                              "ip:203.0.113.9", "ip:2001:db8::1"}) {
         EXPECT_TRUE(validate_override_key(good)) << good;
     }
-    for (std::string bad : {std::string("usr_1"), std::string("user:"), std::string("team:x"),
-                            std::string("user:a b"), std::string("ip:1.2.3.4;drop"),
-                            "user:" + std::string(kMaxOverrideKeyLength, 'a')}) {
+    for (const std::string& bad :
+         {std::string("usr_1"), std::string("user:"), std::string("team:x"),
+          std::string("user:a b"), std::string("ip:1.2.3.4;drop"),
+          "user:" + std::string(kMaxOverrideKeyLength, 'a')}) {
         EXPECT_FALSE(validate_override_key(bad)) << bad;
     }
 }
@@ -489,6 +494,49 @@ TEST_F(OverridesApi, BadInputIs400WithErrorsAndChangesNothing) {
     }
     http::Response list = call(http::Method::get, "/api/v1/admin/rate-limits/overrides");
     EXPECT_EQ(list.body, R"({"data":[]})");
+}
+
+/// A shared store stand-in: allows everything and remembers the budgets it was asked about.
+class RecordingBuckets final : public Buckets {
+public:
+    Result<Decision> check(std::span<const BucketCheck> checks) override {
+        last_burst = checks.front().params.burst;
+        return Decision{.allowed = true, .limit = last_burst, .remaining = last_burst - 1};
+    }
+    bool blocking() const override { return true; }
+    std::int64_t last_burst = 0;
+};
+
+TEST_F(OverridesApi, ASharedStoreRereadsOverridesStoredByAnotherNode) {
+    auto buckets = std::make_unique<RecordingBuckets>();
+    RecordingBuckets* recorded = buckets.get();
+    auto limiter = std::make_shared<RateLimiter>(small_settings(), std::move(buckets), nullptr);
+    auto pipeline = pipeline_with(limiter, std::nullopt, nullptr, database_.get(), &clock_);
+    auto store = [&](std::int64_t burst) {
+        auto stored = database_->transact([&](db::Transaction& tx) -> Result<void> {
+            auto done = tx.execute(
+                "INSERT INTO gateway_rate_limit_overrides VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET burst = excluded.burst",
+                {"ip:192.0.2.1", 60, burst, kStartMs});
+            if (!done) return done.error();
+            return {};
+        });
+        ASSERT_TRUE(stored) << stored.error().message;
+    };
+    auto request_burst = [&] {
+        http::Route route = ok_route();
+        http::Request request;
+        http::RequestContext context;
+        context.client_address = "192.0.2.1";
+        EXPECT_EQ(run(*pipeline, request, &route, std::move(context)).status, 200);
+        return recorded->last_burst;
+    };
+    store(11);  // as another node's admin API would
+    EXPECT_EQ(request_burst(), 11) << "the first request loads the table";
+    store(22);
+    EXPECT_EQ(request_burst(), 11) << "not before the refresh interval";
+    clock_.advance_ms(RateLimiter::kOverrideRefreshMs);
+    EXPECT_EQ(request_burst(), 22);
 }
 
 TEST_F(OverridesApi, NeedsThePermission) {
