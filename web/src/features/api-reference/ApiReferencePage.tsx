@@ -194,7 +194,7 @@ export default function ApiReferencePage() {
               href={kOpenApiPath}
               download="openapi.json"
             >
-              openapi.json
+              OpenAPI JSON
             </Button>
             <Button
               variant="outlined"

@@ -17,7 +17,7 @@ import TableContainer from '@mui/material/TableContainer';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
-import type { ReactNode } from 'react';
+import { Fragment, type ReactNode } from 'react';
 import { Link as RouterLink } from 'react-router-dom';
 import type { ContentView, OperationView, ParameterView, ResponseView } from './reference';
 import { SchemaType, SchemaView } from './SchemaView';
@@ -61,6 +61,22 @@ export function PermissionChip({ permission }: { permission: string | undefined 
       sx={{ maxWidth: '100%' }}
     />
   );
+}
+
+/** A path with a line-break opportunity after each slash, so long paths wrap where they read well. */
+function BreakablePath({ path }: { path: string }) {
+  const parts = path.split('/');
+  return parts.map((part, index) => (
+    // The parts of one path never reorder, so their position is a stable key.
+    <Fragment key={index}>
+      {part}
+      {index < parts.length - 1 && (
+        <>
+          /<wbr />
+        </>
+      )}
+    </Fragment>
+  ));
 }
 
 function SubHeading({ children }: { children: ReactNode }) {
@@ -290,28 +306,42 @@ export function OperationItem({
             width: '100%',
           }}
         >
-          <MethodChip method={operation.method} />
-          <Typography
-            component="code"
+          {/* Method and path stay on one line; the path breaks after a slash when it must. */}
+          <Box
             sx={{
-              ...kMonospace,
-              fontWeight: 500,
-              overflowWrap: 'anywhere',
-              textDecoration: operation.deprecated ? 'line-through' : 'none',
+              display: 'flex',
+              alignItems: 'center',
+              columnGap: 1.5,
+              minWidth: 0,
+              maxWidth: '100%',
             }}
           >
-            {operation.path}
-          </Typography>
+            <MethodChip method={operation.method} />
+            <Typography
+              component="code"
+              sx={{
+                ...kMonospace,
+                fontWeight: 500,
+                minWidth: 0,
+                overflowWrap: 'anywhere',
+                textDecoration: operation.deprecated ? 'line-through' : 'none',
+              }}
+            >
+              <BreakablePath path={operation.path} />
+            </Typography>
+          </Box>
           {showSummary && (
             <Typography variant="body2" color="text.secondary">
               {operation.summary}
             </Typography>
           )}
-          <Box sx={{ flexGrow: 1 }} />
-          {operation.deprecated && (
-            <Chip size="small" color="warning" variant="outlined" label="Deprecated" />
-          )}
-          <PermissionChip permission={operation.permission} />
+          {/* Pushed to the end of the line, or of the next one when it wraps. */}
+          <Box sx={{ display: 'flex', flexWrap: 'wrap', gap: 1, ml: 'auto' }}>
+            {operation.deprecated && (
+              <Chip size="small" color="warning" variant="outlined" label="Deprecated" />
+            )}
+            <PermissionChip permission={operation.permission} />
+          </Box>
         </Box>
       </AccordionSummary>
       <AccordionDetails>

@@ -10,7 +10,18 @@ describe('buildReference', () => {
     expect(reference.title).toBe('Nimbus API');
     expect(reference.openapi).toBe('3.1.0');
     expect(reference.groups.map((group) => group.name)).toEqual(['system']);
-    expect(reference.operationCount).toBe(Object.keys(nimbusDocument.paths ?? {}).length);
+    const methods = Object.values(nimbusDocument.paths ?? {}).flatMap((item) => Object.keys(item));
+    expect(reference.operationCount).toBe(methods.length);
+    const ids = reference.groups.flatMap((group) => group.operations.map((op) => op.id));
+    expect(ids).toContain('delete_api_v1_me_sessions_session_id');
+    const session = reference.groups[0]?.operations.find(
+      (op) => op.id === 'delete_api_v1_me_sessions_session_id',
+    );
+    expect(session).toMatchObject({
+      method: 'DELETE',
+      permission: 'account.self',
+      parameters: [{ name: 'session_id', in: 'path', required: true, schema: { type: 'string' } }],
+    });
     const info = reference.groups[0]?.operations.find((op) => op.path === '/api/v1/system/info');
     expect(info).toMatchObject({
       id: 'get_api_v1_system_info',

@@ -3,7 +3,8 @@ import nimbusJson from './openapi.nimbus.json';
 
 /**
  * The document a development build of the server answers at `GET /api/v1/openapi.json`, copied
- * verbatim (`openapi.nimbus.json`): the system module's public routes, no schemas of their own.
+ * verbatim (`openapi.nimbus.json`): system, identity and gateway routes, public ones and ones that
+ * need a permission, path parameters, no body or response schemas yet.
  */
 export const nimbusDocument = nimbusJson as OpenApiDocument;
 
