@@ -1,34 +1,10 @@
-import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { expectNoAxeViolations, keepScreenshot } from './helpers';
 
 interface SystemInfo {
   version: string;
   database: { backend: string };
   migrations: { module: string; version: number; name: string }[];
-}
-
-const kWcagTags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
-
-async function expectNoAxeViolations(page: Page, testInfo: TestInfo, name: string) {
-  const results = await new AxeBuilder({ page }).withTags(kWcagTags).analyze();
-  await testInfo.attach(`axe-${name}.json`, {
-    body: JSON.stringify(results.violations, null, 2),
-    contentType: 'application/json',
-  });
-  expect(
-    results.violations.map(({ id, help, nodes }) => ({
-      id,
-      help,
-      targets: nodes.map((node) => node.target.join(' ')),
-    })),
-  ).toEqual([]);
-}
-
-/** A full-page screenshot kept in test-results/ for a person to look at, and in the report. */
-async function keepScreenshot(page: Page, testInfo: TestInfo, fileName: string) {
-  const path = `${testInfo.project.outputDir}/${fileName}`;
-  await page.screenshot({ path, fullPage: true });
-  await testInfo.attach(fileName, { path, contentType: 'image/png' });
 }
 
 test('the System page shows what the server reports, accessibly', async ({

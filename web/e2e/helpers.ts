@@ -1,0 +1,27 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type Page, type TestInfo } from '@playwright/test';
+
+const kWcagTags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+
+/** Fails the test with every WCAG 2.2 AA (and best-practice) violation axe finds on the page. */
+export async function expectNoAxeViolations(page: Page, testInfo: TestInfo, name: string) {
+  const results = await new AxeBuilder({ page }).withTags(kWcagTags).analyze();
+  await testInfo.attach(`axe-${name}.json`, {
+    body: JSON.stringify(results.violations, null, 2),
+    contentType: 'application/json',
+  });
+  expect(
+    results.violations.map(({ id, help, nodes }) => ({
+      id,
+      help,
+      targets: nodes.map((node) => node.target.join(' ')),
+    })),
+  ).toEqual([]);
+}
+
+/** A full-page screenshot kept in test-results/ for a person to look at, and in the report. */
+export async function keepScreenshot(page: Page, testInfo: TestInfo, fileName: string) {
+  const path = `${testInfo.project.outputDir}/${fileName}`;
+  await page.screenshot({ path, fullPage: true });
+  await testInfo.attach(fileName, { path, contentType: 'image/png' });
+}
