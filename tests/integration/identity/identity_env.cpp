@@ -115,6 +115,18 @@ std::string SmtpSink::last_token(const std::string& to, const std::string& page)
     return {};
 }
 
+db::Backend test_backend() {
+#ifdef NIMBUS_IDENTITY_TEST_POSTGRES
+    return db::Backend::postgres;
+#else
+    return db::Backend::sqlite;
+#endif
+}
+
+bool backend_available() {
+    return test_backend() == db::Backend::sqlite || db::testing::postgres_admin_url().has_value();
+}
+
 identity::Settings IdentityStack::settings() {
     identity::Settings settings;
     settings.issuer = "http://nimbus.test";
@@ -125,15 +137,14 @@ identity::Settings IdentityStack::settings() {
     return settings;
 }
 
-IdentityStack::IdentityStack(MailMode mode)
-    : dir_(temp_dir("nimbus-identity-it-")), clock_(SystemClock().now_ms()) {
-    auto database = db::open({.sqlite_path = (dir_ / "nimbus.db").string()});
-    if (!database) throw std::runtime_error(database.error().message);
-    database_ = std::move(*database);
+IdentityStack::IdentityStack(MailMode mode) : clock_(SystemClock().now_ms()) {
+    auto created = db::testing::TestDatabase::create(test_backend());
+    if (!created) throw std::runtime_error(created.error().message);
+    test_database_ = std::move(*created);
     std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
                                                  {"mail", &mail::migrations()},
                                                  {"identity", &identity::migrations()}};
-    if (!db::migrate_up(*database_, modules, clock_.now_ms())) {
+    if (!db::migrate_up(database(), modules, clock_.now_ms())) {
         throw std::runtime_error("migrations failed");
     }
     auto key = crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
@@ -143,15 +154,15 @@ IdentityStack::IdentityStack(MailMode mode)
         mailer_ =
             mail::make_smtp_mailer({.smtp_url = smtp_->url(), .from = "Nimbus <n@nimbus.test>"});
     } else {
-        mailer_ = mail::make_dev_mailbox(*database_, clock_);
+        mailer_ = mail::make_dev_mailbox(database(), clock_);
     }
     service_ =
-        std::make_unique<identity::Service>(*database_, clock_, *master_key_, *mailer_, settings());
+        std::make_unique<identity::Service>(database(), clock_, *master_key_, *mailer_, settings());
     if (auto started = service_->start(); !started) {
         throw std::runtime_error(started.error().message);
     }
     identity::add_routes(router_, *service_);
-    mail::add_dev_mailbox_routes(router_, *database_);
+    mail::add_dev_mailbox_routes(router_, database());
     pipeline_ = http::default_pipeline(
         {.access_log = false, .authenticate = service_->make_authenticate_step()}, nullptr);
     http::ServerOptions options;
@@ -170,25 +181,23 @@ IdentityStack::~IdentityStack() {
     server_->wait();
     server_.reset();
     service_.reset();
-    database_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
+    test_database_.reset();
 }
 
 std::unique_ptr<identity::Service> IdentityStack::other_service(identity::Settings settings) {
-    auto service = std::make_unique<identity::Service>(*database_, clock_, *master_key_, *mailer_,
+    auto service = std::make_unique<identity::Service>(database(), clock_, *master_key_, *mailer_,
                                                        std::move(settings));
     if (!service->start()) throw std::runtime_error("cannot start a second service");
     return service;
 }
 
 std::int64_t IdentityStack::count_events(const std::string& type) {
-    auto rows = database_->query("SELECT COUNT(*) FROM outbox_events WHERE type = ?", {type});
+    auto rows = database().query("SELECT COUNT(*) FROM outbox_events WHERE type = ?", {type});
     return rows ? rows->front().get_int(0) : -1;
 }
 
 std::int64_t IdentityStack::count(const std::string& sql) {
-    auto rows = database_->query(sql);
+    auto rows = database().query(sql);
     return rows ? rows->front().get_int(0) : -1;
 }
 

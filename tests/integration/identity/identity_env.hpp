@@ -18,6 +18,7 @@
 #include "identity/identity.hpp"
 #include "mail/mail.hpp"
 #include "test_client.hpp"
+#include "test_database.hpp"
 
 namespace nimbus::test {
 
@@ -42,6 +43,12 @@ private:
     pid_t pid_ = -1;
 };
 
+/// The backend these tests run on: SQLite, or PostgreSQL in the build of this suite labelled
+/// `postgres` (NIMBUS_IDENTITY_TEST_POSTGRES), which needs the test cluster.
+db::Backend test_backend();
+/// False when the backend is PostgreSQL and no test cluster is configured; tests then skip.
+bool backend_available();
+
 /// Which mailer the stack uses.
 enum class MailMode { smtp, dev_mailbox };
 
@@ -53,7 +60,7 @@ public:
 
     std::uint16_t port() const { return server_->port(); }
     identity::Service& service() { return *service_; }
-    db::Database& database() { return *database_; }
+    db::Database& database() { return test_database_->db(); }
     ManualClock& clock() { return clock_; }
     SmtpSink* smtp() { return smtp_.get(); }
     /// A second service on the same database and keys with other settings (another issuer or
@@ -70,10 +77,9 @@ public:
                          const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 private:
-    std::filesystem::path dir_;
     ManualClock clock_;
     std::unique_ptr<SmtpSink> smtp_;
-    std::unique_ptr<db::Database> database_;
+    std::unique_ptr<db::testing::TestDatabase> test_database_;
     std::unique_ptr<crypto::MasterKey> master_key_;
     std::unique_ptr<mail::Mailer> mailer_;
     std::unique_ptr<identity::Service> service_;

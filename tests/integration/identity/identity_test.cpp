@@ -80,6 +80,7 @@ struct Scenario {
 class IdentityScenarios : public ::testing::Test {
 protected:
     void SetUp() override {
+        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
         stack_ = std::make_unique<IdentityStack>(MailMode::dev_mailbox);
         auto login = sign_up_and_login(*stack_, "alice@example.com");
         tokens_["access"] = json_field(login.body, "access_token");
@@ -423,7 +424,10 @@ TEST_F(IdentityScenarios, DevMailboxIsReadableFromLoopback) {
 
 class IdentityFlows : public ::testing::Test {
 protected:
-    void SetUp() override { stack_ = std::make_unique<IdentityStack>(MailMode::smtp); }
+    void SetUp() override {
+        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
+        stack_ = std::make_unique<IdentityStack>(MailMode::smtp);
+    }
     std::unique_ptr<IdentityStack> stack_;
 };
 
