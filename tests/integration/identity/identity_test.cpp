@@ -13,6 +13,12 @@
 
 #include "identity_env.hpp"
 
+// The PostgreSQL build of this suite gets its own test names, so ctest keeps the two apart.
+#ifdef NIMBUS_IDENTITY_TEST_POSTGRES
+#define IdentityScenarios IdentityScenariosOnPostgres
+#define IdentityFlows IdentityFlowsOnPostgres
+#endif
+
 namespace nimbus::test {
 namespace {
 
