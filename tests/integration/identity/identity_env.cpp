@@ -95,6 +95,7 @@ std::vector<std::string> SmtpSink::messages() const {
     }
     std::sort(found.begin(), found.end());
     std::vector<std::string> out;
+    out.reserve(found.size());
     for (auto& [time, text] : found) out.push_back(std::move(text));
     return out;
 }
