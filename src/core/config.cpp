@@ -228,24 +228,6 @@ Result<void> validate_origin(std::string_view text) {
     return Error::invalid(fmt::format("'{}' is not an origin: use https://host[:port] or *", text));
 }
 
-Result<void> validate_issuer(std::string_view text) {
-    if (text.starts_with("http://") || text.starts_with("https://")) return {};
-    return Error::invalid("must be the node's public URL, http(s)://host[:port]");
-}
-
-Result<void> validate_smtp_url(std::string_view text) {
-    if (text.empty() || text.starts_with("smtp://") || text.starts_with("smtps://")) return {};
-    return Error::invalid("must be empty (the dev mailbox), smtp://host:port or smtps://...");
-}
-
-Result<void> validate_mail_from(std::string_view text) {
-    if (text.empty() || text.find('@') == std::string_view::npos ||
-        text.find_first_of("\r\n") != std::string_view::npos) {
-        return Error::invalid("must be an address, optionally with a name: Name <a@example.com>");
-    }
-    return {};
-}
-
 /// "METHOD /template=N"; gateway::parse_route_rate_limit reads the same form (core cannot use
 /// gateway/, so the check is repeated here to stop a bad value at start with exit status 2).
 Result<void> validate_route_override(std::string_view text) {
