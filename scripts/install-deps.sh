@@ -16,6 +16,7 @@ packages=(
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev postgresql clang-format clang-tidy wrk
   nghttp2-client chromium curl procps python3 redis-server python3-aiosmtpd sqlmap
+  testssl.sh openssl
   nginx libnginx-mod-http-modsecurity
   # console build
   nodejs npm

@@ -51,9 +51,10 @@ identity::Settings identity_settings(const config::IdentityConfig& config) {
     return settings;
 }
 
-std::string listen_url(const std::string& host, std::uint16_t port) {
+std::string listen_url(const std::string& host, std::uint16_t port,
+                       std::string_view scheme = "http") {
     bool v6 = host.find(':') != std::string::npos;
-    return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    return fmt::format("{}://{}{}{}:{}", scheme, v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
 /// The limiter's settings from the config (route overrides were validated when it loaded).
@@ -113,10 +114,8 @@ Result<gateway::IpRulesSettings> ip_rules_settings(const config::FirewallConfig&
 
 std::vector<db::ModuleMigrations> all_migrations() {
     return {
-        {"system", &migrations()},
-        {"events", &events::migrations()},
-        {"mail", &mail::migrations()},
-        {"identity", &identity::migrations()},
+        {"system", &migrations()},           {"events", &events::migrations()},
+        {"mail", &mail::migrations()},       {"identity", &identity::migrations()},
         {"gateway", &gateway::migrations()},
     };
 }
@@ -341,6 +340,11 @@ int serve(const config::Config& config) {
         rate_limit_step = gateway::make_rate_limit_step(*limiter, database->get(), clock);
     }
 
+    auto listen = config::parse_listen(config.http.listen);  // validated when the config loaded
+    std::optional<config::ListenAddress> tls_listen;
+    if (!config.tls.listen.empty()) tls_listen = *config::parse_listen(config.tls.listen);
+    std::uint16_t https_redirect_port =
+        tls_listen && config.tls.redirect_http ? tls_listen->port : 0;
     auto pipeline = http::default_pipeline(
         {.cors_origins = config.http.cors_origins,
          .access_log = config.http.access_log,
@@ -348,45 +352,83 @@ int serve(const config::Config& config) {
          .ip_rules = ip_rules.make_step(),
          .firewall = std::move(firewall_step),
          .authenticate = identity_service.make_authenticate_step(),
-         .rate_limit = std::move(rate_limit_step)},
+         .rate_limit = std::move(rate_limit_step),
+         .https_redirect_port = https_redirect_port,
+         .hsts_max_age_s = config.tls.hsts_max_age_s},
         &registry);
-    auto listen = config::parse_listen(config.http.listen);  // validated when the config loaded
-    http::Server server(
-        {.host = listen->host,
-         .port = listen->port,
-         .threads = static_cast<int>(config.http.threads),
-         .blocking_threads = kBlockingThreads,
-         .database_inline = (*database)->backend() == db::Backend::sqlite,
-         .max_body_bytes = static_cast<std::size_t>(config.http.max_body_bytes),
-         .max_header_bytes = static_cast<std::size_t>(config.http.max_header_bytes),
-         .header_timeout = std::chrono::milliseconds(config.http.header_timeout_ms),
-         .body_timeout = std::chrono::milliseconds(config.http.body_timeout_ms),
-         .idle_timeout = std::chrono::milliseconds(config.http.idle_timeout_ms),
-         .shutdown_grace = std::chrono::milliseconds(config.http.shutdown_grace_ms)},
-        router, *pipeline, &registry);
+    // Both listeners (HTTP, and HTTPS when configured) share the router and the pipeline.
+    auto server_options = [&](const config::ListenAddress& address) {
+        return http::ServerOptions{
+            .host = address.host,
+            .port = address.port,
+            .threads = static_cast<int>(config.http.threads),
+            .blocking_threads = kBlockingThreads,
+            .database_inline = (*database)->backend() == db::Backend::sqlite,
+            .max_body_bytes = static_cast<std::size_t>(config.http.max_body_bytes),
+            .max_header_bytes = static_cast<std::size_t>(config.http.max_header_bytes),
+            .header_timeout = std::chrono::milliseconds(config.http.header_timeout_ms),
+            .body_timeout = std::chrono::milliseconds(config.http.body_timeout_ms),
+            .idle_timeout = std::chrono::milliseconds(config.http.idle_timeout_ms),
+            .shutdown_grace = std::chrono::milliseconds(config.http.shutdown_grace_ms)};
+    };
+    http::Server server(server_options(*listen), router, *pipeline, &registry);
+    std::unique_ptr<http::Server> secure_server;
+    if (tls_listen) {
+        http::ServerOptions options = server_options(*tls_listen);
+        options.tls = http::ServerOptions::TlsOptions{config.tls.cert_file, config.tls.key_file,
+                                                      config.tls.allow_tls12};
+        secure_server = std::make_unique<http::Server>(options, router, *pipeline, &registry);
+    }
     registry.gauge_callback("nimbus_http_open_connections", "Client connections open now.",
-                            [&server] { return static_cast<double>(server.open_connections()); });
+                            [&server, &secure_server] {
+                                std::int64_t open = server.open_connections();
+                                if (secure_server) open += secure_server->open_connections();
+                                return static_cast<double>(open);
+                            });
     if (auto started = server.start(); !started) {
         log::error("cannot start the HTTP server", {{"error", started.error().message}});
         return kExitFailure;
     }
+    if (secure_server) {
+        if (auto started = secure_server->start(); !started) {
+            log::error("cannot start the HTTPS server", {{"error", started.error().message}});
+            server.stop();
+            server.wait();
+            return kExitFailure;
+        }
+    }
+    std::string tls_url = secure_server
+                              ? listen_url(tls_listen->host, secure_server->port(), "https")
+                              : std::string();
     log::info("nimbus is ready", {{"url", listen_url(listen->host, server.port())},
+                                  {"tls_url", tls_url},
                                   {"version", build.version},
                                   {"database", db::to_string((*database)->backend())},
                                   {"data_dir", config.data.dir},
                                   {"startup_ms", clock.now_ms() - started_at_ms}});
     log::flush();  // operators and scripts wait for this line
 
-    // SIGTERM and SIGINT were blocked in every thread by main(); wait for one here.
+    // SIGTERM, SIGINT and SIGHUP were blocked in every thread by main(); take them here.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
     int received = 0;
-    sigwait(&signals, &received);
+    while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+        if (!secure_server) continue;
+        if (auto reloaded = secure_server->reload_tls(); reloaded) {
+            log::info("TLS certificate reloaded", {{"cert_file", config.tls.cert_file}});
+        } else {
+            log::error("TLS certificate not reloaded; the previous one stays in use",
+                       {{"error", reloaded.error().message}});
+        }
+    }
     log::info("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"},
                                 {"grace_ms", config.http.shutdown_grace_ms}});
+    if (secure_server) secure_server->stop();
     server.stop();
+    if (secure_server) secure_server->wait();
     server.wait();
     dispatcher.stop();
     log::info("stopped");

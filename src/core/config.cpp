@@ -215,6 +215,11 @@ Result<void> validate_listen(std::string_view text) {
     return {};
 }
 
+Result<void> validate_optional_listen(std::string_view text) {
+    if (text.empty()) return {};
+    return validate_listen(text);
+}
+
 Result<void> validate_database_url(std::string_view text) {
     if (text.empty() || text.starts_with("postgres://") || text.starts_with("postgresql://") ||
         text.starts_with("sqlite:")) {
@@ -251,8 +256,8 @@ Result<void> validate_route_override(std::string_view text) {
     auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), value);
     if (count.empty() || ec != std::errc() || end != count.data() + count.size() || value < 1 ||
         value > kMaxPerMinute)
-        return Error::invalid(fmt::format("{}: N must be an integer from 1 to {}", hint,
-                                          kMaxPerMinute));
+        return Error::invalid(
+            fmt::format("{}: N must be an integer from 1 to {}", hint, kMaxPerMinute));
     return {};
 }
 
@@ -275,7 +280,8 @@ Result<void> validate_cidr(std::string_view text) {
     } else if (::inet_pton(AF_INET6, address.c_str(), buffer) == 1) {
         bits = kIpv6Bits;
     } else {
-        return Error::invalid(fmt::format("'{}' is not a CIDR such as 10.0.0.0/8 or fd00::/8", text));
+        return Error::invalid(
+            fmt::format("'{}' is not a CIDR such as 10.0.0.0/8 or fd00::/8", text));
     }
     if (std::size_t slash = text.find('/'); slash != std::string_view::npos) {
         std::string_view prefix = text.substr(slash + 1);
@@ -300,8 +306,8 @@ Result<void> validate_rule_exclusion(std::string_view text) {
     if (ids.empty()) return Error::invalid(hint);
     for (std::size_t start = 0; start <= ids.size();) {
         std::size_t comma = ids.find(',', start);
-        std::string_view item = ids.substr(start, comma == std::string_view::npos ? ids.npos
-                                                                                  : comma - start);
+        std::string_view item =
+            ids.substr(start, comma == std::string_view::npos ? ids.npos : comma - start);
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
         while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
         int rule_id = 0;
@@ -348,6 +354,7 @@ const std::vector<Setting>& declarations() {
         constexpr std::int64_t kMaxPool = 1024;
         constexpr std::int64_t kMaxRetries = 1000;
         constexpr std::int64_t kMaxRetentionHours = 24 * 365;
+        constexpr std::int64_t kMaxHstsSeconds = 2 * 365 * 24 * 3600;
         std::vector<Setting> s;
         s.push_back(string_setting(
             "http.listen", [](Config& c) -> std::string& { return c.http.listen; },
@@ -479,6 +486,26 @@ const std::vector<Setting>& declarations() {
             "log.level", [](Config& c) -> std::string& { return c.log.level; },
             {"trace", "debug", "info", "warn", "error"}, "Least severe log level written."));
         s.push_back(string_setting(
+            "tls.listen", [](Config& c) -> std::string& { return c.tls.listen; },
+            "Address and port to serve HTTPS on, host:port; empty serves no HTTPS.",
+            validate_optional_listen));
+        s.push_back(string_setting(
+            "tls.cert_file", [](Config& c) -> std::string& { return c.tls.cert_file; },
+            "PEM certificate chain for HTTPS; read again on SIGHUP."));
+        s.push_back(string_setting(
+            "tls.key_file", [](Config& c) -> std::string& { return c.tls.key_file; },
+            "PEM private key for HTTPS; read again on SIGHUP."));
+        s.push_back(bool_setting(
+            "tls.allow_tls12", [](Config& c) -> bool& { return c.tls.allow_tls12; },
+            "Also accept TLS 1.2 (AEAD ciphers with forward secrecy only); TLS 1.3 otherwise."));
+        s.push_back(bool_setting(
+            "tls.redirect_http", [](Config& c) -> bool& { return c.tls.redirect_http; },
+            "Answer plain-HTTP requests with a redirect to HTTPS (308)."));
+        s.push_back(int_setting(
+            "tls.hsts_max_age_s", [](Config& c) -> std::int64_t& { return c.tls.hsts_max_age_s; },
+            0, kMaxHstsSeconds,
+            "Strict-Transport-Security max-age sent over HTTPS; 0 sends none."));
+        s.push_back(string_setting(
             "console.dir", [](Config& c) -> std::string& { return c.console.dir; },
             "Directory of the built web console (web/dist); served at /."));
         s.push_back(string_setting(
@@ -501,8 +528,8 @@ const std::vector<Setting>& declarations() {
             validate_not_empty));
         s.push_back(int_setting(
             "identity.access_token_ttl_s",
-            [](Config& c) -> std::int64_t& { return c.identity.access_token_ttl_s; },
-            kMinTokenTtlS, kMaxAccessTokenTtlS, "Lifetime of access tokens (JWT) in seconds."));
+            [](Config& c) -> std::int64_t& { return c.identity.access_token_ttl_s; }, kMinTokenTtlS,
+            kMaxAccessTokenTtlS, "Lifetime of access tokens (JWT) in seconds."));
         s.push_back(int_setting(
             "identity.refresh_token_ttl_s",
             [](Config& c) -> std::int64_t& { return c.identity.refresh_token_ttl_s; },
@@ -756,6 +783,13 @@ Result<Loaded> load(const Sources& sources) {
         }
         if (auto ok = setting->assign_text(config, value); !ok)
             return key_error(key, "flag", ok.error());
+    }
+    // Settings that only make sense together, checked once every source has had its say.
+    if (!config.tls.listen.empty() &&
+        (config.tls.cert_file.empty() || config.tls.key_file.empty())) {
+        return Error::invalid(
+            "config key 'tls.cert_file' and 'tls.key_file': both are needed when tls.listen is "
+            "set");
     }
     return loaded;
 }

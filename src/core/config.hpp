@@ -65,6 +65,15 @@ struct LogConfig {
     std::string level = "info";
 };
 
+struct TlsConfig {
+    std::string listen;  ///< empty: no HTTPS listener
+    std::string cert_file;
+    std::string key_file;
+    bool allow_tls12 = false;
+    bool redirect_http = false;
+    std::int64_t hsts_max_age_s = 0;
+};
+
 struct ConsoleConfig {
     std::string dir = "web/dist";
 };
@@ -97,8 +106,8 @@ struct MailConfig {
 /// Request budgets (gateway rate limits); docs/gateway.md.
 struct RateLimitConfig {
     bool enabled = true;
-    std::int64_t requests_per_minute = 1000;  ///< per user, API key or OAuth client
-    std::int64_t burst = 0;                   ///< 0: the same as requests_per_minute
+    std::int64_t requests_per_minute = 1000;           ///< per user, API key or OAuth client
+    std::int64_t burst = 0;                            ///< 0: the same as requests_per_minute
     std::int64_t anonymous_requests_per_minute = 300;  ///< per client address
     std::int64_t org_requests_per_minute = 10000;      ///< 0: no org-wide budget
     std::vector<std::string> route_overrides;          ///< "METHOD /template=N"
@@ -116,6 +125,7 @@ struct Config {
     DataConfig data;
     DatabaseConfig database;
     LogConfig log;
+    TlsConfig tls;
     ConsoleConfig console;
     MasterKeyConfig master_key;
     EventsConfig events;

@@ -311,6 +311,10 @@ struct PipelineSettings {
     std::unique_ptr<Middleware> authenticate;  ///< identity: sets RequestContext::principal
     std::unique_ptr<Middleware> rate_limit;    ///< gateway: per-principal request budgets
     std::size_t response_cache_bytes = 64 * 1024 * 1024;  ///< 0 switches the cache off
+    /// Non-zero: plain-HTTP requests are redirected (308) to HTTPS on this port.
+    std::uint16_t https_redirect_port = 0;
+    /// Non-zero: HTTPS responses carry Strict-Transport-Security with this max-age.
+    std::int64_t hsts_max_age_s = 0;
 };
 
 /// The ordered steps. Runs them around a handler, times each one, and turns an exception from a

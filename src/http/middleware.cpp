@@ -155,9 +155,15 @@ public:
 /// injects <style> tags; scripts come only from our own origin.
 class SecurityHeadersStep final : public Middleware {
 public:
+    explicit SecurityHeadersStep(std::int64_t hsts_max_age_s)
+        : hsts_(hsts_max_age_s > 0 ? "max-age=" + std::to_string(hsts_max_age_s) : "") {}
+
     std::string_view name() const override { return "security_headers"; }
 
-    void on_response(const Request&, RequestContext&, Response& response) override {
+    void on_response(const Request& request, RequestContext&, Response& response) override {
+        // Only over HTTPS: a browser ignores HSTS received over plain HTTP (RFC 6797 8.1).
+        if (request.secure && !hsts_.empty())
+            response.set_header("strict-transport-security", hsts_);
         response.set_header("x-content-type-options", "nosniff");
         response.set_header("x-frame-options", "DENY");
         response.set_header("referrer-policy", "no-referrer");
@@ -171,6 +177,42 @@ public:
                 "base-uri 'none'; form-action 'self'");
         }
     }
+
+private:
+    std::string hsts_;
+};
+
+/// Sends plain-HTTP requests to the HTTPS listener (308 keeps the method and body).
+class HttpsRedirectStep final : public Middleware {
+public:
+    explicit HttpsRedirectStep(std::uint16_t https_port) : https_port_(https_port) {}
+
+    std::string_view name() const override { return "https_redirect"; }
+
+    std::optional<Response> on_request(Request& request, RequestContext&) override {
+        if (request.secure) return std::nullopt;
+        std::string_view host = request.header("host").value_or("localhost");
+        // The host is the client's own word; keep it only when it looks like a host name or an
+        // address, so the Location header cannot carry anything else.
+        bool plain = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                   c == ':' || c == '[' || c == ']';
+        });
+        std::string name(plain ? host : "localhost");
+        if (std::size_t colon = name.rfind(':');
+            colon != std::string::npos && name.find(']', colon) == std::string::npos) {
+            name.resize(colon);  // drop the plain-HTTP port
+        }
+        constexpr std::uint16_t kDefaultHttpsPort = 443;
+        std::string port =
+            https_port_ == kDefaultHttpsPort ? "" : ":" + std::to_string(https_port_);
+        Response response = Response::make_problem(308, "", "Permanent Redirect", "Use HTTPS.");
+        response.set_header("location", "https://" + name + port + request.target);
+        return response;
+    }
+
+private:
+    std::uint16_t https_port_;
 };
 
 /// CORS for the configured origins. Preflights are answered here, before authentication, as the
@@ -466,7 +508,11 @@ std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::R
     // (Recover is built into Pipeline::run: it must wrap the steps, so it cannot be one.)
     // 4. Security headers and 5. CORS before anything that may refuse the request, so refusals
     //    are readable by the browser and hardened like every other answer.
-    pipeline->append(std::make_unique<SecurityHeadersStep>());
+    // HTTPS redirect right after them: a plain request goes no further, but is still counted.
+    if (settings.https_redirect_port != 0) {
+        pipeline->append(std::make_unique<HttpsRedirectStep>(settings.https_redirect_port));
+    }
+    pipeline->append(std::make_unique<SecurityHeadersStep>(settings.hsts_max_age_s));
     pipeline->append(std::make_unique<CorsStep>(settings.cors_origins));
     // 6. IP and country rules: the cheapest refusal, before any work is spent on the request.
     if (settings.ip_rules) pipeline->append(std::move(settings.ip_rules));

@@ -599,5 +599,35 @@ TEST(Pipeline, AWaitingStepCanAnswerEarly) {
     EXPECT_TRUE(response.header("x-request-id"));  // earlier steps still saw the answer
 }
 
+TEST(HttpsRedirect, PlainRequestsAreSentToHttpsAndHttpsGetsHsts) {
+    PipelineSettings settings = quiet_settings();
+    settings.https_redirect_port = 8443;
+    settings.hsts_max_age_s = 31536000;
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
+    Route route = ok_route();
+    struct Case {
+        std::string host;
+        std::string location;
+    };
+    for (const Case& c :
+         std::vector<Case>{{"app.example.com:8080", "https://app.example.com:8443/test?x=1"},
+                           {"[::1]:8080", "https://[::1]:8443/test?x=1"},
+                           {"evil.example.com/\r\nx: y", "https://localhost:8443/test?x=1"}}) {
+        Request plain = get("/test", {{"host", c.host}});
+        plain.target = "/test?x=1";
+        RequestContext context;
+        Response redirect = run(*pipeline, plain, context, &route);
+        EXPECT_EQ(redirect.status, 308) << c.host;
+        EXPECT_EQ(redirect.header("location"), c.location) << c.host;
+        EXPECT_FALSE(redirect.header("strict-transport-security"));
+    }
+    Request secure = get("/test");
+    secure.secure = true;
+    RequestContext context;
+    Response served = run(*pipeline, secure, context, &route);
+    EXPECT_EQ(served.status, 200);
+    EXPECT_EQ(served.header("strict-transport-security"), "max-age=31536000");
+}
+
 }  // namespace
 }  // namespace nimbus::http
