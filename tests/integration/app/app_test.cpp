@@ -23,8 +23,6 @@ const std::string kNimbus = NIMBUS_BINARY;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr std::size_t kMasterKeyBytes = 32;
-constexpr std::string_view kReadyMessage = R"("message":"nimbus is ready")";
-constexpr std::string_view kUrlPrefix = R"("url":"http://127.0.0.1:)";
 
 /// Settings every test shares: few threads (the machine is shared), no console build.
 Environment base_environment() {
@@ -34,27 +32,6 @@ Environment base_environment() {
 Environment with(Environment environment, const std::string& name, const std::string& value) {
     environment[name] = value;
     return environment;
-}
-
-std::vector<std::string> serve_args(const fs::path& data_dir) {
-    return {"serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.string()};
-}
-
-/// Waits for the ready line and returns the port from its URL; 0 (with a test failure carrying
-/// stderr) when the node never became ready.
-std::uint16_t ready_port(BackgroundProcess& node) {
-    if (!node.wait_for_output(std::string(kReadyMessage))) {
-        ADD_FAILURE() << "nimbus did not become ready; stderr:\n" << node.err();
-        return 0;
-    }
-    std::string err = node.err();
-    std::size_t line_start = err.rfind('\n', err.find(kReadyMessage));
-    std::size_t url = err.find(kUrlPrefix, line_start == std::string::npos ? 0 : line_start);
-    if (url == std::string::npos) {
-        ADD_FAILURE() << "the ready line has no 127.0.0.1 url; stderr:\n" << err;
-        return 0;
-    }
-    return static_cast<std::uint16_t>(std::stoi(err.substr(url + kUrlPrefix.size())));
 }
 
 HttpResponse get(std::uint16_t port, const std::string& target) {

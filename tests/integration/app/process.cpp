@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -224,6 +226,27 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<std::string> serve_args(const std::filesystem::path& data_dir) {
+    return {"serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.string()};
+}
+
+std::uint16_t ready_port(BackgroundProcess& node) {
+    constexpr std::string_view kReadyMessage = R"("message":"nimbus is ready")";
+    constexpr std::string_view kUrlPrefix = R"("url":"http://127.0.0.1:)";
+    if (!node.wait_for_output(std::string(kReadyMessage))) {
+        ADD_FAILURE() << "nimbus did not become ready; stderr:\n" << node.err();
+        return 0;
+    }
+    std::string err = node.err();
+    std::size_t line_start = err.rfind('\n', err.find(kReadyMessage));
+    std::size_t url = err.find(kUrlPrefix, line_start == std::string::npos ? 0 : line_start);
+    if (url == std::string::npos) {
+        ADD_FAILURE() << "the ready line has no 127.0.0.1 url; stderr:\n" << err;
+        return 0;
+    }
+    return static_cast<std::uint16_t>(std::stoi(err.substr(url + kUrlPrefix.size())));
 }
 
 }  // namespace nimbus::test

@@ -64,6 +64,13 @@ private:
     Finished finished_;
 };
 
+/// `serve` arguments for a node on a free loopback port with its data in `data_dir`.
+std::vector<std::string> serve_args(const std::filesystem::path& data_dir);
+
+/// Waits for the node's ready line and returns the port of its URL; 0 (with a test failure that
+/// carries the node's stderr) when it never became ready.
+std::uint16_t ready_port(BackgroundProcess& node);
+
 /// A fresh directory under the system temp dir, removed (with its contents) when destroyed.
 class TempDir {
 public:

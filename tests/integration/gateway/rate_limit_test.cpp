@@ -21,8 +21,6 @@ namespace fs = std::filesystem;
 const std::string kNimbus = NIMBUS_BINARY;
 const std::string kRedisServer = NIMBUS_REDIS_SERVER;
 constexpr int kExitUsage = 2;
-constexpr std::string_view kReadyMessage = R"("message":"nimbus is ready")";
-constexpr std::string_view kUrlPrefix = R"("url":"http://127.0.0.1:)";
 constexpr auto kRedisStartTimeout = std::chrono::seconds(10);
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
 
@@ -33,26 +31,6 @@ Environment node_environment(int anonymous_per_minute) {
         {"NIMBUS_CONSOLE_DIR", "/nonexistent/nimbus-console"},
         {"NIMBUS_HTTP_ACCESS_LOG", "false"},
         {"NIMBUS_RATE_LIMIT_ANONYMOUS_REQUESTS_PER_MINUTE", std::to_string(anonymous_per_minute)}};
-}
-
-std::vector<std::string> serve_args(const fs::path& data_dir) {
-    return {"serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir.string()};
-}
-
-/// Waits for the ready line and returns the port from its URL; 0 with a test failure otherwise.
-std::uint16_t ready_port(BackgroundProcess& node) {
-    if (!node.wait_for_output(std::string(kReadyMessage))) {
-        ADD_FAILURE() << "nimbus did not become ready; stderr:\n" << node.err();
-        return 0;
-    }
-    std::string err = node.err();
-    std::size_t line_start = err.rfind('\n', err.find(kReadyMessage));
-    std::size_t url = err.find(kUrlPrefix, line_start == std::string::npos ? 0 : line_start);
-    if (url == std::string::npos) {
-        ADD_FAILURE() << "the ready line has no 127.0.0.1 url; stderr:\n" << err;
-        return 0;
-    }
-    return static_cast<std::uint16_t>(std::stoi(err.substr(url + kUrlPrefix.size())));
 }
 
 HttpResponse get(std::uint16_t port, const std::string& target) {
