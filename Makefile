@@ -38,7 +38,8 @@ lint: deps
 format: deps
 	@scripts/lint.sh --fix
 
-test: dev web lint
+# The release build is part of the test: it is what `make run` and `make bench` use.
+test: dev release web lint
 	@cd $(DEV_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: release web
