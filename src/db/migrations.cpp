@@ -88,12 +88,14 @@ Result<std::vector<MigrationStatus>> read_applied(Transaction& tx) {
 
 /// Same, through a reader connection, without creating the table.
 Result<std::vector<MigrationStatus>> read_applied(Database& db) {
+    // The table nearly always exists (probes and /system/info read it on every call), so ask
+    // for the rows first and look for the table only when that fails.
+    auto rows = db.query(kSelectApplied);
+    if (rows) return to_statuses(*rows);
     auto exists = table_exists(db);
     if (!exists) return exists.error();
     if (!*exists) return std::vector<MigrationStatus>();
-    auto rows = db.query(kSelectApplied);
-    if (!rows) return rows.error();
-    return to_statuses(*rows);
+    return rows.error();
 }
 
 Result<void> check_code(std::span<const ModuleMigrations> modules) {
