@@ -6,6 +6,7 @@
 
 #include "http/http.hpp"
 #include "http/internal.hpp"
+#include "http/test_support.hpp"
 
 namespace nimbus::http {
 namespace {
@@ -41,25 +42,11 @@ protected:
         pipeline_ = default_pipeline(std::move(settings), nullptr);
     }
 
-    Response send(Method method, std::string target, std::optional<Principal> principal = {},
+    Response send(Method method, const std::string& target, std::optional<Principal> principal = {},
                   std::vector<Header> headers = {}) {
-        Request request;
-        request.method = method;
-        request.target = target;
-        std::size_t question = target.find('?');
-        request.path = target.substr(0, question);
-        if (question != std::string::npos) request.query = target.substr(question + 1);
-        request.headers = std::move(headers);
-        Match match = router_->match(method, request.path);
-        RequestContext context;
-        context.principal = std::move(principal);
-        asio::io_context io;
-        std::optional<Response> result;
-        asio::co_spawn(
-            io, pipeline_->run(request, context, match.route, nullptr),
-            [&](std::exception_ptr, Response response) { result = std::move(response); });
-        io.run();
-        return std::move(*result);
+        return testing::dispatch(*pipeline_, *router_,
+                                 testing::make_request(method, target, std::move(headers)),
+                                 std::move(principal));
     }
 
     int calls_ = 0;

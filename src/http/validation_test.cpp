@@ -5,6 +5,7 @@
 
 #include "http/http.hpp"
 #include "http/internal.hpp"
+#include "http/test_support.hpp"
 
 namespace nimbus::http {
 namespace {
@@ -57,26 +58,14 @@ protected:
         pipeline_ = default_pipeline(std::move(settings), nullptr);
     }
 
-    Response send(Method method, std::string target, std::string body = {},
-                  std::string content_type = "application/json") {
-        Request request;
-        request.method = method;
-        request.target = target;
-        std::size_t question = target.find('?');
-        request.path = target.substr(0, question);
-        if (question != std::string::npos) request.query = target.substr(question + 1);
-        request.body = std::move(body);
-        if (!content_type.empty()) request.headers.push_back({"content-type", content_type});
-        Match match = router_.match(method, request.path);
-        EXPECT_NE(match.route, nullptr);
-        RequestContext context;
-        asio::io_context io;
-        std::optional<Response> result;
-        asio::co_spawn(
-            io, pipeline_->run(request, context, match.route, nullptr),
-            [&](std::exception_ptr, Response response) { result = std::move(response); });
-        io.run();
-        return std::move(*result);
+    Response send(Method method, const std::string& target, std::string body = {},
+                  const std::string& content_type = "application/json") {
+        std::vector<Header> headers;
+        if (!content_type.empty()) headers.push_back({"content-type", content_type});
+        EXPECT_NE(router_.match(method, target.substr(0, target.find('?'))).route, nullptr);
+        return testing::dispatch(
+            *pipeline_, router_,
+            testing::make_request(method, target, std::move(headers), std::move(body)));
     }
 
     static boost::json::array errors_of(const Response& response) {
