@@ -58,4 +58,10 @@ Result<std::unique_ptr<Database>> open(const Options& options) {
     return Error::invalid("database url must start with postgres://, postgresql:// or sqlite:");
 }
 
+Result<void> Database::ping() {
+    auto rows = query("SELECT 1");
+    if (!rows) return rows.error();
+    return {};
+}
+
 }  // namespace nimbus::db

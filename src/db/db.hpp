@@ -177,7 +177,7 @@ public:
     /// last committed state, never the caller's open transaction).
     virtual Result<Rows> query(std::string_view sql, std::span<const Param> params) = 0;
     /// Checks that the server answers (SELECT 1).
-    virtual Result<void> ping() = 0;
+    Result<void> ping();
 
     Result<Rows> query(std::string_view sql, Params params = {}) {
         return query(sql, std::span<const Param>(params.begin(), params.size()));

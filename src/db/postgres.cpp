@@ -356,12 +356,6 @@ public:
         return rows;
     }
 
-    Result<void> ping() override {
-        auto rows = query("SELECT 1", {});
-        if (!rows) return rows.error();
-        return {};
-    }
-
     using Database::query;
 
     /// Takes back a connection; keeps it only when it is healthy and outside any transaction.

@@ -323,12 +323,6 @@ public:
         return rows;
     }
 
-    Result<void> ping() override {
-        auto rows = query("SELECT 1", {});
-        if (!rows) return rows.error();
-        return {};
-    }
-
     using Database::query;
 
 private:
