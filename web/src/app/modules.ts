@@ -1,6 +1,13 @@
 import { apiReferenceModule } from '../features/api-reference/module';
+import { identityModules } from '../features/identity/module';
+import { mailModule } from '../features/mail/module';
 import { systemModule } from '../features/system/module';
 import type { ConsoleModule } from './consoleModule';
 
 /** Every module of the console, in navigation order. The first one is the start page. */
-export const consoleModules: readonly ConsoleModule[] = [systemModule, apiReferenceModule];
+export const consoleModules: readonly ConsoleModule[] = [
+  systemModule,
+  apiReferenceModule,
+  ...identityModules,
+  mailModule,
+];

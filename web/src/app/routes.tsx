@@ -3,6 +3,7 @@ import { Navigate, type RouteObject, type RouterProviderProps } from 'react-rout
 import { AppShell } from '../components/AppShell';
 import { LoadingState } from '../components/LoadingState';
 import { NotFoundPage } from '../components/NotFoundPage';
+import { RequireAccess } from '../components/RequireAccess';
 import { RouteErrorPage } from '../components/RouteErrorPage';
 import { consoleModules } from './modules';
 
@@ -19,13 +20,15 @@ export const routes: RouteObject[] = [
     errorElement: <RouteErrorPage />,
     children: [
       { index: true, element: <Navigate to={startPath} replace /> },
-      ...consoleModules.map(({ id, path, Page }) => ({
+      ...consoleModules.map(({ id, path, Page, access }) => ({
         id,
         path,
         element: (
-          <Suspense fallback={<LoadingState label="Loading page" />}>
-            <Page />
-          </Suspense>
+          <RequireAccess access={access ?? 'everyone'}>
+            <Suspense fallback={<LoadingState label="Loading page" />}>
+              <Page />
+            </Suspense>
+          </RequireAccess>
         ),
       })),
       { path: '*', element: <NotFoundPage startPath={startPath} /> },

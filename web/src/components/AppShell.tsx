@@ -10,6 +10,9 @@ import useMediaQuery from '@mui/material/useMediaQuery';
 import { useState } from 'react';
 import { Outlet, Link as RouterLink } from 'react-router-dom';
 import type { ConsoleModule } from '../app/consoleModule';
+import { SessionKeeper } from '../app/SessionKeeper';
+import { useViewer } from '../app/viewer';
+import { AccountMenu } from './AccountMenu';
 import { NavList } from './NavList';
 import { SkipLink } from './SkipLink';
 
@@ -29,12 +32,14 @@ export function AppShell({ modules }: AppShellProps) {
   const theme = useTheme();
   const wide = useMediaQuery(theme.breakpoints.up('md'), { noSsr: true });
   const [navOpen, setNavOpen] = useState(false);
+  const viewer = useViewer();
   const closeNav = () => {
     setNavOpen(false);
   };
 
   return (
     <Box sx={{ display: 'flex', minHeight: '100vh' }}>
+      <SessionKeeper />
       <SkipLink targetId={kMainId}>Skip to main content</SkipLink>
       <AppBar position="fixed" sx={{ zIndex: (t) => t.zIndex.drawer + 1 }}>
         <Toolbar>
@@ -63,6 +68,8 @@ export function AppShell({ modules }: AppShellProps) {
           >
             Nimbus
           </Link>
+          <Box sx={{ flexGrow: 1 }} />
+          <AccountMenu viewer={viewer} />
         </Toolbar>
       </AppBar>
       <Drawer
@@ -78,7 +85,7 @@ export function AppShell({ modules }: AppShellProps) {
       >
         <Toolbar />
         <Box component="nav" aria-label="Main navigation">
-          <NavList modules={modules} onNavigate={closeNav} />
+          <NavList modules={modules} viewer={viewer} onNavigate={closeNav} />
         </Box>
       </Drawer>
       <Box

@@ -3,32 +3,81 @@ import ListItem from '@mui/material/ListItem';
 import ListItemButton from '@mui/material/ListItemButton';
 import ListItemIcon from '@mui/material/ListItemIcon';
 import ListItemText from '@mui/material/ListItemText';
+import ListSubheader from '@mui/material/ListSubheader';
 import { NavLink } from 'react-router-dom';
-import type { ConsoleModule } from '../app/consoleModule';
+import type { ConsoleModule, NavSection } from '../app/consoleModule';
+import type { Viewer } from '../app/viewer';
 
 interface NavListProps {
   modules: readonly ConsoleModule[];
+  viewer: Viewer;
   /** Called after a link is followed (closes the modal drawer on narrow screens). */
   onNavigate: () => void;
 }
 
-/** One link per module. The current page's link is marked with `aria-current="page"`. */
-export function NavList({ modules, onNavigate }: NavListProps) {
+const kSections: { id: NavSection; title: string | null }[] = [
+  { id: 'main', title: null },
+  { id: 'organization', title: 'Organization' },
+  { id: 'account', title: 'Account' },
+  { id: 'operator', title: 'Operator' },
+];
+
+/** Whether the viewer may use a module, so its link is worth showing. */
+export function mayUse(module: ConsoleModule, viewer: Viewer): boolean {
+  switch (module.access ?? 'everyone') {
+    case 'everyone':
+      return true;
+    case 'signedIn':
+      return viewer.status === 'signedIn';
+    case 'operator':
+      return viewer.isOperator;
+    case 'devMailbox':
+      return viewer.isOperator || viewer.loopback;
+  }
+}
+
+/**
+ * One link per module the viewer may use, grouped by section. The current page's link is marked
+ * with `aria-current="page"`.
+ */
+export function NavList({ modules, viewer, onNavigate }: NavListProps) {
+  const visible = modules.filter(
+    (module) => module.inNavigation !== false && mayUse(module, viewer),
+  );
   return (
-    <List>
-      {modules.map((module) => (
-        <ListItem key={module.id} disablePadding>
-          <ListItemButton
-            component={NavLink}
-            to={module.path}
-            onClick={onNavigate}
-            sx={{ '&.active': { bgcolor: 'action.selected' } }}
+    <>
+      {kSections.map((section) => {
+        const items = visible.filter((module) => (module.section ?? 'main') === section.id);
+        if (items.length === 0) return null;
+        const headingId = `nav-section-${section.id}`;
+        return (
+          <List
+            key={section.id}
+            aria-labelledby={section.title === null ? undefined : headingId}
+            subheader={
+              section.title === null ? undefined : (
+                <ListSubheader id={headingId} component="div" disableSticky>
+                  {section.title}
+                </ListSubheader>
+              )
+            }
           >
-            <ListItemIcon aria-hidden>{module.icon}</ListItemIcon>
-            <ListItemText primary={module.label} />
-          </ListItemButton>
-        </ListItem>
-      ))}
-    </List>
+            {items.map((module) => (
+              <ListItem key={module.id} disablePadding>
+                <ListItemButton
+                  component={NavLink}
+                  to={module.path}
+                  onClick={onNavigate}
+                  sx={{ '&.active': { bgcolor: 'action.selected' } }}
+                >
+                  <ListItemIcon aria-hidden>{module.icon}</ListItemIcon>
+                  <ListItemText primary={module.label} />
+                </ListItemButton>
+              </ListItem>
+            ))}
+          </List>
+        );
+      })}
+    </>
   );
 }

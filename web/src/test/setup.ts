@@ -1,6 +1,10 @@
 import '@testing-library/jest-dom/vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterEach } from 'vitest';
+
+// Pages are lazy chunks that Vite transforms on first import; on a busy machine that takes longer
+// than the default 1 s `findBy*` wait. The wait ends as soon as the element appears.
+configure({ asyncUtilTimeout: 5_000 });
 
 afterEach(() => {
   cleanup();

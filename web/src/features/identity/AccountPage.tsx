@@ -1,0 +1,203 @@
+import Alert from '@mui/material/Alert';
+import Button from '@mui/material/Button';
+import Grid from '@mui/material/Grid';
+import Stack from '@mui/material/Stack';
+import TextField from '@mui/material/TextField';
+import Typography from '@mui/material/Typography';
+import { useState, type SyntheticEvent } from 'react';
+import { useNavigate } from 'react-router-dom';
+import { fieldError } from '../../api/fieldError';
+import { toProblem } from '../../api/problem';
+import { sessionEnded } from '../../api/session';
+import { useAppDispatch } from '../../app/hooks';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
+import { DateTime } from '../../components/DateTime';
+import { LoadingState } from '../../components/LoadingState';
+import { PageHeader } from '../../components/PageHeader';
+import { ProblemAlert } from '../../components/ProblemAlert';
+import { PropertyList } from '../../components/PropertyList';
+import { SectionCard } from '../../components/SectionCard';
+import {
+  useChangePasswordMutation,
+  useDeleteMeMutation,
+  useGetMeQuery,
+  useUpdateMeMutation,
+} from './identityApi';
+import type { Me } from './types';
+
+function ProfileCard({ me }: { me: Me }) {
+  const [update, state] = useUpdateMeMutation();
+  const [name, setName] = useState(me.name);
+  const problem = state.isError ? toProblem(state.error) : undefined;
+  const submit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    void update({ name: name.trim() });
+  };
+  return (
+    <SectionCard title="Profile">
+      <Stack spacing={2}>
+        <PropertyList
+          properties={[
+            { term: 'Email', value: me.email },
+            { term: 'Verified', value: me.email_verified ? 'Yes' : 'Not yet' },
+            { term: 'Member since', value: <DateTime value={me.created_at} /> },
+          ]}
+        />
+        <Stack component="form" spacing={2} onSubmit={submit} noValidate>
+          {problem !== undefined && <ProblemAlert problem={problem} />}
+          {state.isSuccess && <Alert severity="success">Your name was saved.</Alert>}
+          <TextField
+            label="Name"
+            value={name}
+            onChange={(event) => {
+              setName(event.target.value);
+            }}
+            autoComplete="name"
+            error={fieldError(problem, '/name') !== undefined}
+            helperText={fieldError(problem, '/name')}
+          />
+          <div>
+            <Button type="submit" variant="contained" loading={state.isLoading}>
+              Save name
+            </Button>
+          </div>
+        </Stack>
+      </Stack>
+    </SectionCard>
+  );
+}
+
+function PasswordCard() {
+  const [change, state] = useChangePasswordMutation();
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const problem = state.isError ? toProblem(state.error) : undefined;
+  const submit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    void change({ current_password: current, new_password: next })
+      .unwrap()
+      .then(() => {
+        setCurrent('');
+        setNext('');
+      })
+      .catch(() => undefined);
+  };
+  return (
+    <SectionCard title="Password">
+      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
+        <Typography variant="body2" color="text.secondary">
+          Changing it signs out every other session.
+        </Typography>
+        {problem !== undefined && <ProblemAlert problem={problem} />}
+        {state.isSuccess && <Alert severity="success">Your password was changed.</Alert>}
+        <TextField
+          label="Current password"
+          type="password"
+          value={current}
+          onChange={(event) => {
+            setCurrent(event.target.value);
+          }}
+          autoComplete="current-password"
+          required
+          error={fieldError(problem, '/current_password') !== undefined}
+          helperText={fieldError(problem, '/current_password')}
+        />
+        <TextField
+          label="New password"
+          type="password"
+          value={next}
+          onChange={(event) => {
+            setNext(event.target.value);
+          }}
+          autoComplete="new-password"
+          required
+          error={fieldError(problem, '/new_password') !== undefined}
+          helperText={fieldError(problem, '/new_password') ?? 'At least 12 characters.'}
+        />
+        <div>
+          <Button type="submit" variant="contained" loading={state.isLoading}>
+            Change password
+          </Button>
+        </div>
+      </Stack>
+    </SectionCard>
+  );
+}
+
+function DeleteAccountCard() {
+  const [remove, state] = useDeleteMeMutation();
+  const [confirming, setConfirming] = useState(false);
+  const dispatch = useAppDispatch();
+  const navigate = useNavigate();
+  return (
+    <SectionCard title="Delete account">
+      <Stack spacing={2}>
+        <Typography>
+          Deletes your account, its sessions and its pending links. This cannot be undone.
+        </Typography>
+        {state.isError && <ProblemAlert problem={toProblem(state.error)} />}
+        <div>
+          <Button
+            color="error"
+            variant="outlined"
+            loading={state.isLoading}
+            onClick={() => {
+              setConfirming(true);
+            }}
+          >
+            Delete my account
+          </Button>
+        </div>
+      </Stack>
+      <ConfirmDialog
+        open={confirming}
+        title="Delete your account?"
+        text="Your account and everything tied to it are deleted for good."
+        confirmLabel="Delete account"
+        destructive
+        onClose={() => {
+          setConfirming(false);
+        }}
+        onConfirm={() => {
+          setConfirming(false);
+          void remove(undefined)
+            .unwrap()
+            .then(() => {
+              dispatch(sessionEnded());
+              navigate('/sign-in');
+            })
+            .catch(() => undefined);
+        }}
+      />
+    </SectionCard>
+  );
+}
+
+/** The signed-in account: name, password, and deleting it. */
+export default function AccountPage() {
+  const me = useGetMeQuery(undefined);
+  return (
+    <>
+      <PageHeader title="Profile" subtitle="Your Nimbus account." />
+      {me.data === undefined ? (
+        me.isError ? (
+          <ProblemAlert problem={toProblem(me.error)} onRetry={() => void me.refetch()} />
+        ) : (
+          <LoadingState label="Loading your account" />
+        )
+      ) : (
+        <Grid container spacing={2}>
+          <Grid size={{ xs: 12, md: 6 }}>
+            <ProfileCard me={me.data} />
+          </Grid>
+          <Grid size={{ xs: 12, md: 6 }}>
+            <PasswordCard />
+          </Grid>
+          <Grid size={12}>
+            <DeleteAccountCard />
+          </Grid>
+        </Grid>
+      )}
+    </>
+  );
+}
