@@ -1,4 +1,4 @@
-import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import { createSlice, type PayloadAction, type UnknownAction } from '@reduxjs/toolkit';
 
 /**
  * The signed-in session as the console holds it. The access token lives in memory only (this
@@ -18,6 +18,27 @@ export interface SessionState {
    * like the access token, so the session lasts as long as the tab.
    */
   refreshToken: string | null;
+  /** The organization the console works in (the org switcher's choice); not a secret. */
+  orgId: string | null;
+}
+
+const kOrgStorageKey = 'nimbus.org';
+
+function storedOrgId(): string | null {
+  try {
+    return window.localStorage.getItem(kOrgStorageKey);
+  } catch {
+    return null;
+  }
+}
+
+function storeOrgId(orgId: string | null) {
+  try {
+    if (orgId === null) window.localStorage.removeItem(kOrgStorageKey);
+    else window.localStorage.setItem(kOrgStorageKey, orgId);
+  } catch {
+    // Storage switched off: the choice lasts as long as the tab.
+  }
 }
 
 const initialState: SessionState = {
@@ -25,6 +46,7 @@ const initialState: SessionState = {
   accessToken: null,
   expiresAt: null,
   refreshToken: null,
+  orgId: storedOrgId(),
 };
 
 /** What the login, MFA and refresh routes answer. */
@@ -48,13 +70,17 @@ export const sessionSlice = createSlice({
       state.expiresAt = now + tokens.expires_in * kMsPerSecond;
       state.refreshToken = tokens.refresh_token ?? null;
     },
-    sessionEnded() {
-      return { ...initialState, status: 'signedOut' as const };
+    sessionEnded(state) {
+      return { ...initialState, status: 'signedOut' as const, orgId: state.orgId };
+    },
+    orgSelected(state, action: PayloadAction<string | null>) {
+      state.orgId = action.payload;
+      storeOrgId(action.payload);
     },
   },
 });
 
-export const { sessionStarted, sessionEnded } = sessionSlice.actions;
+export const { sessionStarted, sessionEnded, orgSelected } = sessionSlice.actions;
 
 interface WithSession {
   session: SessionState;
@@ -100,9 +126,7 @@ function isTokenAnswer(value: unknown): value is TokenAnswer {
 }
 
 interface SessionDispatch {
-  dispatch: (
-    action: ReturnType<typeof sessionStarted> | ReturnType<typeof sessionEnded>,
-  ) => unknown;
+  dispatch: (action: UnknownAction) => unknown;
   getState: () => unknown;
 }
 
@@ -158,4 +182,5 @@ export async function signOut({ dispatch, getState }: SessionDispatch): Promise<
     // Signed out in the console all the same; the server's session expires by itself.
   }
   dispatch(sessionEnded());
+  dispatch(orgSelected(null));
 }

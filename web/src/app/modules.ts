@@ -1,6 +1,9 @@
 import { apiReferenceModule } from '../features/api-reference/module';
+import { auditModule } from '../features/audit/module';
+import { gatewayModules } from '../features/gateway/module';
 import { identityModules } from '../features/identity/module';
 import { mailModule } from '../features/mail/module';
+import { orgModules } from '../features/orgs/module';
 import { systemModule } from '../features/system/module';
 import type { ConsoleModule } from './consoleModule';
 
@@ -8,6 +11,9 @@ import type { ConsoleModule } from './consoleModule';
 export const consoleModules: readonly ConsoleModule[] = [
   systemModule,
   apiReferenceModule,
+  ...orgModules,
+  auditModule,
   ...identityModules,
+  ...gatewayModules,
   mailModule,
 ];

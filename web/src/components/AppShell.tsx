@@ -12,6 +12,7 @@ import { Outlet, Link as RouterLink } from 'react-router-dom';
 import type { ConsoleModule } from '../app/consoleModule';
 import { SessionKeeper } from '../app/SessionKeeper';
 import { useViewer } from '../app/viewer';
+import { OrgSwitcher } from '../features/orgs/OrgSwitcher';
 import { AccountMenu } from './AccountMenu';
 import { NavList } from './NavList';
 import { SkipLink } from './SkipLink';
@@ -69,6 +70,7 @@ export function AppShell({ modules }: AppShellProps) {
             Nimbus
           </Link>
           <Box sx={{ flexGrow: 1 }} />
+          {viewer.status === 'signedIn' && <OrgSwitcher />}
           <AccountMenu viewer={viewer} />
         </Toolbar>
       </AppBar>

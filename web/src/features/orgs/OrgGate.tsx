@@ -1,0 +1,43 @@
+import Button from '@mui/material/Button';
+import Typography from '@mui/material/Typography';
+import { useState, type ReactNode } from 'react';
+import { LoadingState } from '../../components/LoadingState';
+import { CreateOrgDialog } from './CreateOrgDialog';
+import { useCurrentOrg, type CurrentOrg } from './useCurrentOrg';
+
+interface OrgGateProps {
+  /** The page for the current organization. */
+  children: (current: CurrentOrg & { org: NonNullable<CurrentOrg['org']> }) => ReactNode;
+}
+
+/** Renders an organization page once there is a current organization; offers one otherwise. */
+export function OrgGate({ children }: OrgGateProps) {
+  const current = useCurrentOrg();
+  const [creating, setCreating] = useState(false);
+  if (current.loading) return <LoadingState label="Loading your organizations" />;
+  if (current.org === undefined) {
+    return (
+      <>
+        <Typography sx={{ mb: 2 }}>
+          You are not in any organization yet. Create one, or accept an invitation from the link you
+          were mailed.
+        </Typography>
+        <Button
+          variant="contained"
+          onClick={() => {
+            setCreating(true);
+          }}
+        >
+          Create organization
+        </Button>
+        <CreateOrgDialog
+          open={creating}
+          onClose={() => {
+            setCreating(false);
+          }}
+        />
+      </>
+    );
+  }
+  return children({ ...current, org: current.org });
+}

@@ -1,0 +1,90 @@
+import Alert from '@mui/material/Alert';
+import Button from '@mui/material/Button';
+import Chip from '@mui/material/Chip';
+import Grid from '@mui/material/Grid';
+import Stack from '@mui/material/Stack';
+import TextField from '@mui/material/TextField';
+import { useState, type SyntheticEvent } from 'react';
+import { fieldError } from '../../api/fieldError';
+import { toProblem } from '../../api/problem';
+import { DateTime } from '../../components/DateTime';
+import { PageHeader } from '../../components/PageHeader';
+import { ProblemAlert } from '../../components/ProblemAlert';
+import { PropertyList } from '../../components/PropertyList';
+import { SectionCard } from '../../components/SectionCard';
+import { OrgGate } from './OrgGate';
+import { useUpdateOrgMutation } from './orgsApi';
+import type { Org } from './types';
+
+function RenameForm({ org }: { org: Org }) {
+  const [update, state] = useUpdateOrgMutation();
+  const [name, setName] = useState(org.name);
+  const problem = state.isError ? toProblem(state.error) : undefined;
+  const submit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    void update({ orgId: org.id, name: name.trim() });
+  };
+  return (
+    <Stack component="form" spacing={2} onSubmit={submit} noValidate>
+      {problem !== undefined && <ProblemAlert problem={problem} />}
+      {state.isSuccess && <Alert severity="success">Saved.</Alert>}
+      <TextField
+        label="Organization name"
+        value={name}
+        onChange={(event) => {
+          setName(event.target.value);
+        }}
+        error={fieldError(problem, '/name') !== undefined}
+        helperText={fieldError(problem, '/name')}
+      />
+      <div>
+        <Button type="submit" variant="contained" loading={state.isLoading}>
+          Rename
+        </Button>
+      </div>
+    </Stack>
+  );
+}
+
+/** The current organization: its name, the caller's role and what that role allows. */
+export default function OrganizationPage() {
+  return (
+    <>
+      <PageHeader title="Organization" subtitle="The organization the console works in." />
+      <OrgGate>
+        {({ org, can }) => (
+          <Grid container spacing={2}>
+            <Grid size={{ xs: 12, md: 6 }}>
+              <SectionCard title="Overview">
+                <PropertyList
+                  properties={[
+                    { term: 'Name', value: org.name },
+                    { term: 'Slug', value: org.slug },
+                    { term: 'Your role', value: org.role ?? 'unknown' },
+                    { term: 'Created', value: <DateTime value={org.created_at} /> },
+                  ]}
+                />
+              </SectionCard>
+            </Grid>
+            {can('org.update') && (
+              <Grid size={{ xs: 12, md: 6 }}>
+                <SectionCard title="Settings">
+                  <RenameForm key={org.id} org={org} />
+                </SectionCard>
+              </Grid>
+            )}
+            <Grid size={12}>
+              <SectionCard title="Your permissions">
+                <Stack direction="row" sx={{ flexWrap: 'wrap', gap: 1 }}>
+                  {(org.permissions ?? []).map((permission) => (
+                    <Chip key={permission} label={permission} size="small" variant="outlined" />
+                  ))}
+                </Stack>
+              </SectionCard>
+            </Grid>
+          </Grid>
+        )}
+      </OrgGate>
+    </>
+  );
+}
