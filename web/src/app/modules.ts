@@ -3,6 +3,7 @@ import { auditModule } from '../features/audit/module';
 import { gatewayModules } from '../features/gateway/module';
 import { identityModules } from '../features/identity/module';
 import { mailModule } from '../features/mail/module';
+import { oauthModules } from '../features/oauth/module';
 import { orgModules } from '../features/orgs/module';
 import { systemModule } from '../features/system/module';
 import type { ConsoleModule } from './consoleModule';
@@ -12,6 +13,7 @@ export const consoleModules: readonly ConsoleModule[] = [
   systemModule,
   apiReferenceModule,
   ...orgModules,
+  ...oauthModules,
   auditModule,
   ...identityModules,
   ...gatewayModules,

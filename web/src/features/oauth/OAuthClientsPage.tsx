@@ -1,0 +1,252 @@
+import Alert from '@mui/material/Alert';
+import AlertTitle from '@mui/material/AlertTitle';
+import Button from '@mui/material/Button';
+import Grid from '@mui/material/Grid';
+import MenuItem from '@mui/material/MenuItem';
+import Stack from '@mui/material/Stack';
+import Table from '@mui/material/Table';
+import TableBody from '@mui/material/TableBody';
+import TableCell from '@mui/material/TableCell';
+import TableContainer from '@mui/material/TableContainer';
+import TableHead from '@mui/material/TableHead';
+import TableRow from '@mui/material/TableRow';
+import TextField from '@mui/material/TextField';
+import Typography from '@mui/material/Typography';
+import { useState, type SyntheticEvent } from 'react';
+import { fieldError } from '../../api/fieldError';
+import { toProblem } from '../../api/problem';
+import { LoadingState } from '../../components/LoadingState';
+import { PageHeader } from '../../components/PageHeader';
+import { ProblemAlert } from '../../components/ProblemAlert';
+import { SectionCard } from '../../components/SectionCard';
+import { VisuallyHidden } from '../../components/VisuallyHidden';
+import { OrgGate } from '../orgs/OrgGate';
+import type { Org } from '../orgs/types';
+import {
+  useCreateOAuthClientMutation,
+  useDeleteOAuthClientMutation,
+  useListOAuthClientsQuery,
+  type OAuthClient,
+} from './oauthApi';
+
+function lines(text: string): string[] {
+  return text
+    .split(/\s+/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+function Created({ client, onDone }: { client: OAuthClient; onDone: () => void }) {
+  return (
+    <Alert
+      severity="success"
+      action={
+        <Button color="inherit" size="small" onClick={onDone}>
+          Done
+        </Button>
+      }
+    >
+      <AlertTitle>Client “{client.name}” registered</AlertTitle>
+      <Stack spacing={1}>
+        <TextField
+          label="Client ID"
+          value={client.id}
+          size="small"
+          slotProps={{ htmlInput: { readOnly: true } }}
+        />
+        {client.client_secret !== undefined && (
+          <>
+            <Typography variant="body2">
+              Copy the secret now: it is shown only this once.
+            </Typography>
+            <TextField
+              label="Client secret"
+              value={client.client_secret}
+              size="small"
+              slotProps={{ htmlInput: { readOnly: true, spellCheck: false } }}
+            />
+          </>
+        )}
+      </Stack>
+    </Alert>
+  );
+}
+
+function RegisterForm({ org }: { org: Org }) {
+  const [create, state] = useCreateOAuthClientMutation();
+  const [name, setName] = useState('');
+  const [type, setType] = useState<OAuthClient['type']>('confidential');
+  const [redirects, setRedirects] = useState('');
+  const [scopes, setScopes] = useState('openid profile email');
+  const [created, setCreated] = useState<OAuthClient | null>(null);
+  const problem = state.isError ? toProblem(state.error) : undefined;
+  const redirectError = problem?.errors?.find((error) =>
+    error.pointer.startsWith('/redirect_uris'),
+  )?.message;
+  const submit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    void create({
+      orgId: org.id,
+      name: name.trim(),
+      type,
+      redirect_uris: lines(redirects),
+      scopes: lines(scopes),
+    })
+      .unwrap()
+      .then((client) => {
+        setCreated(client);
+        setName('');
+        setRedirects('');
+      })
+      .catch(() => undefined);
+  };
+  return (
+    <SectionCard title="Register a client">
+      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
+        {created !== null && (
+          <Created
+            client={created}
+            onDone={() => {
+              setCreated(null);
+            }}
+          />
+        )}
+        {problem !== undefined && <ProblemAlert problem={problem} />}
+        <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2}>
+          <TextField
+            label="Client name"
+            value={name}
+            onChange={(event) => {
+              setName(event.target.value);
+            }}
+            required
+            error={fieldError(problem, '/name') !== undefined}
+            helperText={fieldError(problem, '/name')}
+            sx={{ flexGrow: 1 }}
+          />
+          <TextField
+            select
+            label="Type"
+            value={type}
+            onChange={(event) => {
+              setType(event.target.value as OAuthClient['type']);
+            }}
+            sx={{ minWidth: 220 }}
+          >
+            <MenuItem value="confidential">Confidential (server)</MenuItem>
+            <MenuItem value="public">Public (browser, mobile)</MenuItem>
+          </TextField>
+        </Stack>
+        <TextField
+          label="Redirect URIs"
+          value={redirects}
+          onChange={(event) => {
+            setRedirects(event.target.value);
+          }}
+          multiline
+          minRows={2}
+          error={redirectError !== undefined}
+          helperText={redirectError ?? 'One per line; https://, or http:// on localhost only.'}
+        />
+        <TextField
+          label="Scopes"
+          value={scopes}
+          onChange={(event) => {
+            setScopes(event.target.value);
+          }}
+          error={fieldError(problem, '/scopes') !== undefined}
+          helperText={fieldError(problem, '/scopes') ?? 'Separated by spaces.'}
+        />
+        <div>
+          <Button type="submit" variant="contained" loading={state.isLoading}>
+            Register client
+          </Button>
+        </div>
+      </Stack>
+    </SectionCard>
+  );
+}
+
+function ClientsContent({ org }: { org: Org }) {
+  const clients = useListOAuthClientsQuery(org.id);
+  const [remove, removing] = useDeleteOAuthClientMutation();
+  return (
+    <Grid container spacing={2}>
+      <Grid size={12}>
+        <SectionCard title="Clients">
+          {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
+          {clients.data === undefined ? (
+            clients.isError ? (
+              <ProblemAlert problem={toProblem(clients.error)} />
+            ) : (
+              <LoadingState label="Loading clients" />
+            )
+          ) : clients.data.data.length === 0 ? (
+            <Typography color="text.secondary">No clients registered.</Typography>
+          ) : (
+            <TableContainer>
+              <Table size="small" aria-label="OAuth clients">
+                <TableHead>
+                  <TableRow>
+                    <TableCell>Name</TableCell>
+                    <TableCell>Client ID</TableCell>
+                    <TableCell>Type</TableCell>
+                    <TableCell>Redirect URIs</TableCell>
+                    <TableCell>
+                      <VisuallyHidden>Actions</VisuallyHidden>
+                    </TableCell>
+                  </TableRow>
+                </TableHead>
+                <TableBody>
+                  {clients.data.data.map((client) => (
+                    <TableRow key={client.id}>
+                      <TableCell>{client.name}</TableCell>
+                      <TableCell sx={{ fontFamily: 'monospace' }}>{client.id}</TableCell>
+                      <TableCell>{client.type}</TableCell>
+                      <TableCell sx={{ overflowWrap: 'anywhere' }}>
+                        {client.redirect_uris.join(' ')}
+                      </TableCell>
+                      <TableCell align="right">
+                        <Button
+                          size="small"
+                          color="error"
+                          aria-label={`Delete the client ${client.name}`}
+                          onClick={() => {
+                            void remove({ orgId: org.id, clientId: client.id });
+                          }}
+                        >
+                          Delete
+                        </Button>
+                      </TableCell>
+                    </TableRow>
+                  ))}
+                </TableBody>
+              </Table>
+            </TableContainer>
+          )}
+        </SectionCard>
+      </Grid>
+      <Grid size={12}>
+        <RegisterForm org={org} />
+      </Grid>
+    </Grid>
+  );
+}
+
+/** The organization's OAuth 2.0 / OpenID Connect clients. */
+export default function OAuthClientsPage() {
+  return (
+    <>
+      <PageHeader title="OAuth clients" subtitle="Applications that sign people in with Nimbus." />
+      <OrgGate>
+        {({ org, can }) =>
+          can('oauth.clients.manage') ? (
+            <ClientsContent key={org.id} org={org} />
+          ) : (
+            <Typography>Your role in {org.name} does not manage OAuth clients.</Typography>
+          )
+        }
+      </OrgGate>
+    </>
+  );
+}
