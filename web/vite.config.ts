@@ -40,6 +40,9 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
+    // Whole-console tests click through several lazily loaded pages; on a busy machine that
+    // outlasts the default 5 s.
+    testTimeout: 20_000,
     restoreMocks: true,
     unstubGlobals: true,
   },

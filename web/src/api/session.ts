@@ -146,12 +146,14 @@ export function refreshSession({ dispatch, getState }: SessionDispatch): Promise
       return false;
     }
     try {
-      const response = await fetch(new URL('/api/v1/auth/refresh', window.location.origin), {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: csrfHeaders(),
-        body: JSON.stringify(refreshToken === null ? {} : { refresh_token: refreshToken }),
-      });
+      const response = await fetch(
+        new Request(new URL('/api/v1/auth/refresh', window.location.origin), {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: csrfHeaders(),
+          body: JSON.stringify(refreshToken === null ? {} : { refresh_token: refreshToken }),
+        }),
+      );
       const body: unknown = response.ok ? await response.json() : null;
       if (isTokenAnswer(body)) {
         dispatch(sessionStarted({ tokens: body, now: Date.now() }));
@@ -172,12 +174,14 @@ export function refreshSession({ dispatch, getState }: SessionDispatch): Promise
 export async function signOut({ dispatch, getState }: SessionDispatch): Promise<void> {
   const { refreshToken } = (getState() as WithSession).session;
   try {
-    await fetch(new URL('/api/v1/auth/logout', window.location.origin), {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: csrfHeaders(),
-      body: JSON.stringify(refreshToken === null ? {} : { refresh_token: refreshToken }),
-    });
+    await fetch(
+      new Request(new URL('/api/v1/auth/logout', window.location.origin), {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: csrfHeaders(),
+        body: JSON.stringify(refreshToken === null ? {} : { refresh_token: refreshToken }),
+      }),
+    );
   } catch {
     // Signed out in the console all the same; the server's session expires by itself.
   }
