@@ -71,6 +71,7 @@ struct User {
     std::string email;
     std::string name;
     bool email_verified = false;
+    bool is_operator = false;  ///< a platform operator (docs/identity.md)
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
 };
@@ -187,5 +188,67 @@ private:
 
 /// Adds the identity routes (docs/identity.md lists them) to `router`. `service` must outlive it.
 void add_routes(http::Router& router, Service& service);
+
+/// Organizations, members, invitations, roles, API keys and platform operators (docs/identity.md,
+/// "Organizations and permissions"). Plain values filled by the composition root.
+struct OrgSettings {
+    /// Base URL of links in invitation mail (the identity issuer).
+    std::string base_url = "http://127.0.0.1:8080";
+    std::int64_t invitation_ttl_s = 7 * 24 * 3600;
+    /// How long a membership (or an API key) looked up by the authenticate step is reused; a
+    /// change made on another node is seen after at most this long.
+    std::int64_t membership_cache_ttl_ms = 5000;
+    std::size_t membership_cache_entries = 10'000;
+    /// An API key's last use is written at most this often.
+    std::int64_t api_key_touch_interval_s = 60;
+    /// Accounts made operators at start when their email is verified.
+    std::vector<std::string> operator_emails;
+};
+
+class OrgService;
+
+/// The organization layer over accounts. Built by the composition root after the Service:
+///
+///     identity::Organizations orgs(database, clock, *mailer, org_settings);
+///     if (auto ok = orgs.start(); !ok) ...;            // applies operator_emails
+///     identity::add_org_routes(router, orgs);
+///     pipeline_settings.authenticate =
+///         orgs.make_authenticate_step(identity.make_authenticate_step());
+///
+/// Thread safety: every method may be called from any thread at once.
+class Organizations {
+public:
+    /// All references must outlive the object.
+    Organizations(db::Database& database, const Clock& clock, mail::Mailer& mailer,
+                  OrgSettings settings);
+    ~Organizations();
+    Organizations(const Organizations&) = delete;
+    Organizations& operator=(const Organizations&) = delete;
+
+    /// Marks the verified accounts among `operator_emails` as operators.
+    Result<void> start();
+
+    /// Wraps the accounts' authenticate step: accepts `Authorization: Bearer nmb_...` API keys
+    /// and, on every route whose path has `{org_id}`, resolves the caller's permissions in that
+    /// organization (a non-member, an unknown org or a key of another org gets 404). Borrows this
+    /// object, which must outlive the step.
+    std::unique_ptr<http::Middleware> make_authenticate_step(
+        std::unique_ptr<http::Middleware> accounts_step);
+
+    /// Grants or withdraws operator status (`nimbus operators add|remove`); `not_found` when no
+    /// account has this email.
+    Result<void> set_operator(const std::string& email, bool is_operator);
+    /// Every operator account.
+    Result<std::vector<User>> list_operators();
+
+    /// The domain operations, for the routes.
+    OrgService& service() { return *impl_; }
+
+private:
+    std::unique_ptr<OrgService> impl_;
+};
+
+/// Adds the organization routes (docs/identity.md lists them). `orgs` must outlive the router.
+void add_org_routes(http::Router& router, Organizations& orgs);
 
 }  // namespace nimbus::identity

@@ -383,7 +383,7 @@ Result<void> Service::sign_up(const SignUp& request) {
     bool created = false;
     std::string user_id = new_id("usr", now);
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
-        store::UserRecord record{{user_id, *email, *name, false, now, now}, *hash};
+        store::UserRecord record{{user_id, *email, *name, false, false, now, now}, *hash};
         auto inserted = store::insert_user(tx, record);
         if (!inserted) return inserted.error();
         created = *inserted;

@@ -194,9 +194,11 @@ void add_dev_mailbox_routes(http::Router& router, db::Database& database) {
         http::Method::get, "/api/v1/dev/mailbox",
         http::Task([&database](http::Request& request, http::RequestContext& context)
                        -> boost::asio::awaitable<http::Response> {
-            // Operator roles come in a later slice; until then only the machine itself may read.
+            // The machine itself, or a platform operator (their tokens carry the permission).
             // 404 rather than 403, so the route's existence is not advertised.
-            if (!is_loopback(context.client_address)) {
+            bool operator_caller =
+                context.principal && context.principal->has("mail.dev_mailbox.read");
+            if (!is_loopback(context.client_address) && !operator_caller) {
                 co_return http::Response::make_problem(404, "", "Not Found", "No such resource.");
             }
             int limit = kDefaultListLimit;
@@ -230,8 +232,9 @@ void add_dev_mailbox_routes(http::Router& router, db::Database& database) {
             response.set_header("cache-control", "no-store");
             co_return response;
         }),
-        http::RouteOptions{.summary = "Mail kept by the dev mailbox (loopback clients only)",
-                           .tag = "mail"});
+        http::RouteOptions{
+            .summary = "Mail kept by the dev mailbox (loopback clients and operators)",
+            .tag = "mail"});
 }
 
 }  // namespace nimbus::mail

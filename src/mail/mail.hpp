@@ -78,9 +78,10 @@ Result<std::vector<StoredMessage>> read_dev_mailbox(db::Database& database, cons
                                                     int limit);
 
 /// Adds `GET /api/v1/dev/mailbox[?to=address&limit=n]`: the dev mailbox as
-/// `{"data": [{"id","to","subject","text","created_at"}]}`. Until operator roles exist it answers
-/// only requests from the loopback interface (127.0.0.1, ::1) and 404 to everyone else, so a
-/// node reachable from outside never shows its mail. `database` must outlive the router.
+/// `{"data": [{"id","to","subject","text","created_at"}]}`. It answers requests from the
+/// loopback interface (127.0.0.1, ::1) and platform operators (principals holding
+/// `mail.dev_mailbox.read`), and 404 to everyone else, so a node reachable from outside shows
+/// its mail to no one else. `database` must outlive the router.
 void add_dev_mailbox_routes(http::Router& router, db::Database& database);
 
 }  // namespace nimbus::mail
