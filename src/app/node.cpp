@@ -286,6 +286,16 @@ int serve(const config::Config& config) {
                                  .modules = modules,
                                  .registry = registry});
     identity::add_routes(router, identity_service);
+    // The OpenID provider signs with the identity keys and shares its issuer and audience, so
+    // its access tokens work on /api/v1 too.
+    identity::OidcProvider oidc_provider(
+        **database, clock, identity_service,
+        {.issuer = config.identity.issuer,
+         .audience = config.identity.audience,
+         .access_token_ttl_s = config.identity.access_token_ttl_s,
+         .id_token_ttl_s = config.identity.access_token_ttl_s,
+         .refresh_token_ttl_s = config.identity.refresh_token_ttl_s});
+    identity::add_oidc_routes(router, oidc_provider, identity_service);
     mail::add_dev_mailbox_routes(router, **database);
     http::add_openapi_route(router, build.version);
     std::shared_ptr<http::StaticFiles> console = http::StaticFiles::load(config.console.dir);

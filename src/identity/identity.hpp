@@ -19,10 +19,14 @@
 /// Messages never contain secrets.
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "core/clock.hpp"
 #include "core/crypto.hpp"
@@ -97,6 +101,10 @@ struct AccessClaims {
     std::string org_id;      ///< `org`; empty when none
     std::vector<std::string> scopes;
     std::string token_id;  ///< `jti`
+    /// `client_id` of tokens issued by the OpenID Connect provider; empty for first-party
+    /// (console/API login) tokens. Such tokens have `sub` "usr_..." (a user's delegation) or
+    /// "cli_..." (client credentials, with `org` set).
+    std::string client_id;
     std::int64_t issued_at_s = 0;
     std::int64_t expires_at_s = 0;
 };
@@ -175,6 +183,12 @@ public:
     Result<AccessClaims> verify_access_token(std::string_view token) const;
     /// The public signing keys as a JWK Set (`/.well-known/jwks.json`).
     std::string jwks_json() const;
+    /// Signs `claims` as a JWT with the current signing key (ES256, `kid` in the header). For the
+    /// OpenID Connect provider's ID and access tokens; the caller sets every claim.
+    Result<std::string> sign_jwt(const boost::json::object& claims) const;
+    /// Checks a JWT's signature with a known key and its `iss`, nothing else (expiry and
+    /// audience are the caller's). Fails with `unauthenticated`. Never touches the database.
+    Result<boost::json::object> verify_jwt(std::string_view token) const;
 
     /// The pipeline step that turns `Authorization: Bearer <jwt>` into
     /// `RequestContext::principal`; a request without credentials passes on anonymously, invalid
@@ -188,6 +202,165 @@ private:
 
 /// Adds the identity routes (docs/identity.md lists them) to `router`. `service` must outlive it.
 void add_routes(http::Router& router, Service& service);
+
+// --- OAuth 2.0 / OpenID Connect provider (docs/identity.md, "OAuth 2.0 and OpenID Connect") ---
+
+/// How the provider behaves; plain values from the composition root.
+struct OidcSettings {
+    /// The issuer: the same as Settings::issuer (tokens of both are verified by one Service).
+    std::string issuer = "http://127.0.0.1:8080";
+    /// `aud` of access tokens: Settings::audience, so /api/v1 accepts them.
+    std::string audience = "nimbus";
+    std::int64_t access_token_ttl_s = 15 * 60;
+    std::int64_t id_token_ttl_s = 15 * 60;
+    /// How long a grant (a refresh-token family) lives without being refreshed.
+    std::int64_t refresh_token_ttl_s = 30 * 24 * 3600;
+    /// Authorization codes are single use and live this long.
+    std::int64_t code_ttl_s = 60;
+    /// How long an authorization request waits for the user's decision.
+    std::int64_t request_ttl_s = 10 * 60;
+};
+
+/// A registered OAuth client as the API shows it (never its secret).
+struct OAuthClient {
+    std::string id;      ///< "cli_...", the OAuth client_id
+    std::string org_id;  ///< the organization that registered it
+    std::string name;
+    std::string type;  ///< "confidential" or "public"
+    std::vector<std::string> redirect_uris;
+    std::vector<std::string> post_logout_redirect_uris;
+    std::vector<std::string> grant_types;  ///< authorization_code, refresh_token, client_credentials
+    std::vector<std::string> scopes;
+    std::string created_by;
+    std::int64_t created_at_ms = 0;
+    std::int64_t updated_at_ms = 0;
+};
+
+/// The fields of a registration; on update, unset fields stay as they are (type never changes).
+struct OAuthClientInput {
+    std::optional<std::string> name;
+    std::optional<std::string> type;
+    std::optional<std::vector<std::string>> redirect_uris;
+    std::optional<std::vector<std::string>> post_logout_redirect_uris;
+    std::optional<std::vector<std::string>> grant_types;
+    std::optional<std::vector<std::string>> scopes;
+};
+
+/// Who acts, for checks and events.
+struct OAuthActor {
+    std::string id;  ///< "usr_..." (or "key_..."/"cli_...")
+    std::string ip;
+    /// What the actor holds in the organization; a client may get only scopes among them.
+    std::vector<std::string> permissions;
+};
+
+/// A consent request as the console shows it.
+struct ConsentRequest {
+    std::string id;  ///< "oar_..."
+    std::string client_id;
+    std::string client_name;
+    std::vector<std::string> scopes;
+    std::string redirect_uri;
+    /// The user already consented to these scopes for this client: the console may decide at
+    /// once without showing the screen.
+    bool consented = false;
+    std::int64_t expires_at_ms = 0;
+};
+
+/// The answer of an OAuth endpoint that speaks RFC 6749 JSON (token, revoke, introspect,
+/// userinfo): errors are `{error, error_description}`, not problem+json, because relying parties
+/// expect that shape.
+struct OAuthAnswer {
+    int status = 200;
+    boost::json::object body;
+    /// Set for a 401: the WWW-Authenticate value to send.
+    std::string challenge;
+};
+
+/// Decoded form or query parameters; `duplicates` names any given more than once (RFC 6749 3.1
+/// forbids repeating a parameter).
+struct OAuthParams {
+    std::map<std::string, std::string, std::less<>> values;
+    std::vector<std::string> duplicates;
+    /// The value, or empty.
+    const std::string& get(std::string_view name) const;
+    bool has(std::string_view name) const { return values.contains(name); }
+};
+/// Parses `application/x-www-form-urlencoded` text (a body or a query); fails with
+/// `invalid_argument` on malformed percent-encoding.
+Result<OAuthParams> parse_oauth_params(std::string_view text);
+
+/// The OAuth 2.0 authorization server and OpenID provider: client registration (per
+/// organization), the authorization code flow with PKCE (S256), refresh tokens with reuse
+/// detection, client credentials, revocation, introspection, UserInfo and RP-initiated logout.
+/// Tokens are signed by `service` (the same keys and JWKS as first-party tokens).
+///
+/// Thread safety: every method may be called from any thread at once; each touches the database
+/// (call through `RequestContext::run_database`). Errors are `invalid_argument` (field errors
+/// "field: message"), `not_found`, `permission_denied`, `unavailable`.
+class OidcProvider {
+public:
+    /// All references must outlive the provider.
+    OidcProvider(db::Database& database, const Clock& clock, Service& service,
+                 OidcSettings settings);
+    ~OidcProvider();
+    OidcProvider(const OidcProvider&) = delete;
+    OidcProvider& operator=(const OidcProvider&) = delete;
+
+    /// The discovery document (`/.well-known/openid-configuration`).
+    boost::json::object discovery() const;
+
+    /// Registers a client in `org_id`. A confidential client's secret is in the result once and
+    /// stored only as a hash.
+    Result<std::pair<OAuthClient, std::string>> create_client(const std::string& org_id,
+                                                              const OAuthClientInput& input,
+                                                              const OAuthActor& actor);
+    /// Clients of the organization, oldest first.
+    Result<std::vector<OAuthClient>> list_clients(const std::string& org_id);
+    /// One client of the organization; `not_found` for clients of other organizations.
+    Result<OAuthClient> get_client(const std::string& org_id, const std::string& client_id);
+    Result<OAuthClient> update_client(const std::string& org_id, const std::string& client_id,
+                                      const OAuthClientInput& input, const OAuthActor& actor);
+    /// Deletes the client with its codes, grants and refresh tokens.
+    Result<void> delete_client(const std::string& org_id, const std::string& client_id,
+                               const OAuthActor& actor);
+
+    /// `GET /oauth2/authorize`. Returns where to send the browser: the consent page
+    /// (`<issuer>/consent?request=<id>`) or, for errors after the client and redirect URI are
+    /// known good, the redirect URI with `error`. Fails (`invalid_argument`) when the client or
+    /// redirect URI is wrong: that error is shown, never redirected.
+    Result<std::string> authorize(const OAuthParams& params);
+    /// The pending request for the console; `not_found` when unknown, decided or expired.
+    Result<ConsentRequest> consent_request(const std::string& request_id,
+                                           const std::string& user_id);
+    /// The user's decision; returns the redirect URI with `code` (or `error=access_denied`),
+    /// `state` and `iss`. `session_id` is the user's console session (its start is `auth_time`).
+    Result<std::string> decide(const std::string& request_id, const std::string& user_id,
+                               const std::string& session_id, bool approve, const std::string& ip);
+    /// `POST /oauth2/token`; `authorization` is the Authorization header (may be empty).
+    OAuthAnswer token(const OAuthParams& form, std::string_view authorization,
+                      const std::string& ip);
+    /// `POST /oauth2/revoke` (RFC 7009).
+    OAuthAnswer revoke(const OAuthParams& form, std::string_view authorization,
+                       const std::string& ip);
+    /// `POST /oauth2/introspect` (RFC 7662); confidential clients only.
+    OAuthAnswer introspect(const OAuthParams& form, std::string_view authorization);
+    /// `GET|POST /oauth2/userinfo` with the access token from the Authorization header.
+    OAuthAnswer userinfo(std::string_view access_token);
+    /// `GET /oauth2/logout` (RP-initiated logout): ends the grant named by `id_token_hint` and
+    /// returns where to send the browser; `invalid_argument` (shown) for a bad hint or an
+    /// unregistered `post_logout_redirect_uri`.
+    Result<std::string> logout(const OAuthParams& params, const std::string& ip);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Adds the provider's routes (`/.well-known/openid-configuration`, `/oauth2/...`,
+/// `/api/v1/oauth2/requests/...`, `/api/v1/orgs/{org_id}/oauth-clients...`). Both must outlive
+/// the router.
+void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service& service);
 
 /// Organizations, members, invitations, roles, API keys and platform operators (docs/identity.md,
 /// "Organizations and permissions"). Plain values filled by the composition root.

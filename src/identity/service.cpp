@@ -295,12 +295,19 @@ struct Service::Impl {
         if (*iat > now_s + kClockLeewayS) return unauthenticated("the token is not valid yet");
         const auto* sub = string_claim(claims, "sub");
         const auto* sid = string_claim(claims, "sid");
-        if (sub == nullptr || !is_valid_id(*sub, "usr") || sid == nullptr) {
-            return unauthenticated("the token's subject is malformed");
-        }
+        // A user's token names its session; a client-credentials token (sub "cli_...") has none.
+        bool user_token = sub != nullptr && is_valid_id(*sub, "usr") && sid != nullptr;
+        bool client_token = sub != nullptr && is_valid_id(*sub, "cli");
+        if (!user_token && !client_token) return unauthenticated("the token's subject is malformed");
         AccessClaims out;
         out.user_id = std::string(*sub);
-        out.session_id = std::string(*sid);
+        if (sid != nullptr) out.session_id = std::string(*sid);
+        if (const auto* client = string_claim(claims, "client_id")) {
+            out.client_id = std::string(*client);
+        }
+        if (client_token && out.client_id != out.user_id) {
+            return unauthenticated("the token's subject is malformed");
+        }
         if (const auto* org = string_claim(claims, "org")) out.org_id = std::string(*org);
         if (const auto* scope = string_claim(claims, "scope")) out.scopes = split(*scope, ' ');
         if (const auto* jti = string_claim(claims, "jti")) out.token_id = std::string(*jti);
@@ -754,6 +761,31 @@ std::string Service::jwks_json() const {
     return impl_->jwks;
 }
 
+Result<std::string> Service::sign_jwt(const boost::json::object& claims) const {
+    std::shared_lock lock(impl_->keys_mutex);
+    auto key = impl_->keys.find(impl_->current_kid);
+    // start() loaded at least one key before any request can arrive.
+    if (key == impl_->keys.end()) return Error::internal("no signing key is loaded");
+    return jwt::encode(claims, key->second, impl_->current_kid);
+}
+
+Result<boost::json::object> Service::verify_jwt(std::string_view token) const {
+    const Impl& s = *impl_;
+    auto claims = [&]() -> Result<boost::json::object> {
+        std::shared_lock lock(s.keys_mutex);
+        return jwt::decode_and_verify(token, [&](std::string_view kid) -> const jwt::SigningKey* {
+            auto key = s.keys.find(kid);
+            return key == s.keys.end() ? nullptr : &key->second;
+        });
+    }();
+    if (!claims) return claims.error();
+    const auto* iss = claims->if_contains("iss");
+    if (iss == nullptr || !iss->is_string() || iss->as_string() != s.settings.issuer) {
+        return Error{ErrorCode::unauthenticated, "the token's issuer is not accepted"};
+    }
+    return claims;
+}
+
 namespace {
 
 /// Turns `Authorization: Bearer <jwt>` into the request's principal.
@@ -779,7 +811,11 @@ public:
         auto claims = service_.verify_access_token(token);
         if (!claims) return invalid_token(claims.error().message);
         http::Principal principal;
-        principal.kind = http::Principal::Kind::user;
+        // A token issued through OAuth (client_id set) is a client acting, for a user or for
+        // itself; it never gets a member's organization permissions (the org step answers 404
+        // for principals that are not users outside their own org).
+        principal.kind = claims->client_id.empty() ? http::Principal::Kind::user
+                                                   : http::Principal::Kind::oauth_client;
         principal.id = claims->user_id;
         principal.org_id = claims->org_id;
         principal.permissions = claims->scopes;
