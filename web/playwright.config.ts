@@ -94,6 +94,8 @@ export default defineConfig({
       `--data-dir ${JSON.stringify(dataDir)}`,
       `--console-dir ${JSON.stringify(consoleDir)}`,
       `--log-level ${process.env.NIMBUS_E2E_LOG_LEVEL ?? 'warn'}`,
+      // The sign-up and invitation tests read their mail here, as a person reads their inbox.
+      '--set mail.dev_mailbox=true',
     ].join(' '),
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,

@@ -51,31 +51,33 @@ export function NavList({ modules, viewer, onNavigate }: NavListProps) {
         if (items.length === 0) return null;
         const headingId = `nav-section-${section.id}`;
         return (
-          <List
-            key={section.id}
-            aria-labelledby={section.title === null ? undefined : headingId}
-            subheader={
-              section.title === null ? undefined : (
-                <ListSubheader id={headingId} component="div" disableSticky>
-                  {section.title}
-                </ListSubheader>
-              )
-            }
-          >
-            {items.map((module) => (
-              <ListItem key={module.id} disablePadding>
-                <ListItemButton
-                  component={NavLink}
-                  to={module.path}
-                  onClick={onNavigate}
-                  sx={{ '&.active': { bgcolor: 'action.selected' } }}
-                >
-                  <ListItemIcon aria-hidden>{module.icon}</ListItemIcon>
-                  <ListItemText primary={module.label} />
-                </ListItemButton>
-              </ListItem>
-            ))}
-          </List>
+          <div key={section.id}>
+            {section.title !== null && (
+              // Beside the list, not inside it: a list may hold only list items.
+              <ListSubheader id={headingId} component="div" disableSticky>
+                {section.title}
+              </ListSubheader>
+            )}
+            <List
+              dense={false}
+              aria-labelledby={section.title === null ? undefined : headingId}
+              sx={section.title === null ? undefined : { pt: 0 }}
+            >
+              {items.map((module) => (
+                <ListItem key={module.id} disablePadding>
+                  <ListItemButton
+                    component={NavLink}
+                    to={module.path}
+                    onClick={onNavigate}
+                    sx={{ '&.active': { bgcolor: 'action.selected' } }}
+                  >
+                    <ListItemIcon aria-hidden>{module.icon}</ListItemIcon>
+                    <ListItemText primary={module.label} />
+                  </ListItemButton>
+                </ListItem>
+              ))}
+            </List>
+          </div>
         );
       })}
     </>
