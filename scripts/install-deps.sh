@@ -12,7 +12,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
   libsodium-dev libcrack2-dev cracklib-runtime liboath-dev libqrencode-dev libcurl4-openssl-dev
-  libhiredis-dev libmodsecurity-dev modsecurity-crs libgeoip-dev geoip-database libvalijson-dev
+  libhiredis-dev libmodsecurity-dev libre2-dev modsecurity-crs libgeoip-dev geoip-database libvalijson-dev
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev postgresql clang-format clang-tidy wrk
   nghttp2-client chromium curl procps python3 redis-server python3-aiosmtpd sqlmap

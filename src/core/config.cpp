@@ -421,6 +421,10 @@ const std::vector<Setting>& declarations() {
             [](Config& c) -> std::int64_t& { return c.firewall.inbound_anomaly_threshold; }, 1,
             kMaxAnomalyThreshold,
             "Anomaly score at which a request is refused (a critical rule match scores 5)."));
+        s.push_back(bool_setting(
+            "firewall.prefilter", [](Config& c) -> bool& { return c.firewall.prefilter; },
+            "Pass requests that no rule could score without running ModSecurity (same "
+            "verdicts, far less CPU; docs/gateway.md)."));
         s.push_back(list_setting(
             "firewall.rule_exclusions",
             [](Config& c) -> std::vector<std::string>& { return c.firewall.rule_exclusions; },

@@ -40,6 +40,7 @@ struct FirewallConfig {
     std::string mode = "blocking";  ///< "blocking" or "detection"
     std::int64_t paranoia_level = 1;
     std::int64_t inbound_anomaly_threshold = 5;
+    bool prefilter = true;  ///< skip the engine for requests no rule could score
     std::vector<std::string> rule_exclusions;  ///< "ROUTE_TEMPLATE=ruleid,ruleid"
     std::string extra_rules_file;
     std::string crs_dir = "/usr/share/modsecurity-crs";

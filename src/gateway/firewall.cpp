@@ -11,14 +11,19 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
+
+#include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "gateway/firewall_prefilter.hpp"
 #include "gateway/gateway.hpp"
 
 namespace nimbus::gateway {
@@ -203,6 +208,9 @@ struct Firewall::Impl {
     std::map<std::string, std::vector<int>, std::less<>> exclusions;
     bool blocking = true;
     std::string configuration;
+    /// Null when switched off by the settings.
+    std::unique_ptr<internal::Prefilter> prefilter;
+    std::string prefilter_reason = "switched off (firewall.prefilter = false)";
 };
 
 Firewall::Firewall() : impl_(std::make_unique<Impl>()) {}
@@ -255,6 +263,24 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
         return load_error("(nimbus supplement)", impl.rules.getParserError());
     }
     impl.configuration += supplement;
+    if (settings.prefilter) {
+        // The prefilter reads the same rules text the engine loaded, in the same order.
+        std::vector<internal::RulesText> texts;
+        texts.push_back({"(generated configuration)", generate_configuration(settings), ""});
+        for (const auto& file : *files) {
+            std::ifstream in(file);
+            std::stringstream text;
+            text << in.rdbuf();
+            texts.push_back({file.string(), text.str(), file.parent_path().string()});
+        }
+        texts.push_back({"(nimbus supplement)", supplement, ""});
+        impl.prefilter = internal::Prefilter::build(texts, settings.paranoia_level);
+        impl.prefilter_reason = impl.prefilter->reason();
+        if (!impl.prefilter->active()) {
+            log::warn("firewall prefilter inactive; every request goes to the engine",
+                      {{"reason", impl.prefilter_reason}});
+        }
+    }
     return std::shared_ptr<const Firewall>(std::move(firewall));
 }
 
@@ -308,6 +334,18 @@ FirewallVerdict Firewall::inspect(const http::Request& request, std::string_view
     return verdict;
 }
 
+bool Firewall::clears(const http::Request& request, std::string_view client_address) const {
+    return impl_->prefilter != nullptr && impl_->prefilter->clears(request, client_address);
+}
+
+bool Firewall::prefilter_active() const {
+    return impl_->prefilter != nullptr && impl_->prefilter->active();
+}
+
+std::string Firewall::prefilter_reason() const {
+    return prefilter_active() ? std::string() : impl_->prefilter_reason;
+}
+
 namespace {
 
 class FirewallStep final : public http::Middleware {
@@ -321,15 +359,46 @@ public:
             passed_ = &family.with({"passed"});
             blocked_ = &family.with({"blocked"});
             detected_ = &family.with({"detected"});
+            cleared_ = &registry
+                            ->counter("nimbus_firewall_prefilter_cleared_total",
+                                      "Requests the prefilter passed without the engine.", {})
+                            .with({});
         }
     }
 
     std::string_view name() const override { return "firewall"; }
 
+    // The engine costs most of a millisecond per request: it runs on the worker pool.
+    bool waits() const override { return true; }
+
     std::optional<http::Response> on_request(http::Request& request,
                                              http::RequestContext& context) override {
-        FirewallVerdict verdict =
-            firewall_->inspect(request, context.route, context.client_address);
+        if (cleared(request, context)) return std::nullopt;
+        return answer(firewall_->inspect(request, context.route, context.client_address),
+                      request, context);
+    }
+
+    boost::asio::awaitable<std::optional<http::Response>> on_request_async(
+        http::Request& request, http::RequestContext& context) override {
+        if (cleared(request, context)) co_return std::nullopt;
+        FirewallVerdict verdict;
+        co_await context.run_blocking([&] {
+            verdict = firewall_->inspect(request, context.route, context.client_address);
+        });
+        co_return answer(verdict, request, context);
+    }
+
+private:
+    bool cleared(const http::Request& request, const http::RequestContext& context) {
+        if (!firewall_->clears(request, context.client_address)) return false;
+        if (passed_ != nullptr) passed_->inc();
+        if (cleared_ != nullptr) cleared_->inc();
+        return true;
+    }
+
+    std::optional<http::Response> answer(const FirewallVerdict& verdict,
+                                         const http::Request& request,
+                                         const http::RequestContext& context) {
         switch (verdict.outcome) {
             case FirewallVerdict::Outcome::passed:
                 if (passed_ != nullptr) passed_->inc();
@@ -355,7 +424,6 @@ public:
             "mistake.");
     }
 
-private:
     static void log_verdict(std::string_view message, const http::Request& request,
                             const http::RequestContext& context, const FirewallVerdict& verdict) {
         std::string rule_ids = fmt::format("{}", fmt::join(verdict.rule_ids, ","));
@@ -370,6 +438,7 @@ private:
     metrics::Counter* passed_ = nullptr;
     metrics::Counter* blocked_ = nullptr;
     metrics::Counter* detected_ = nullptr;
+    metrics::Counter* cleared_ = nullptr;
 };
 
 }  // namespace

@@ -63,6 +63,9 @@ struct FirewallSettings {
     /// Bodies are inspected up to this size; the rest of a larger body (uploads on routes with
     /// a higher limit) is not inspected.
     std::size_t max_inspected_body_bytes = 1024 * 1024;
+    /// Clear requests no rule could score without running the engine (docs/gateway.md,
+    /// "Prefilter"); the verdict is the same either way.
+    bool prefilter = true;
 };
 
 /// What the firewall made of one request.
@@ -98,6 +101,16 @@ public:
     FirewallVerdict inspect(const http::Request& request, std::string_view route,
                             std::string_view client_address) const;
 
+    /// The prefilter: true when no rule at the configured paranoia level could score
+    /// `request`, so inspect() would pass it with no rule matched and may be skipped. False
+    /// means only "ask inspect()". Always false when the prefilter is off or inactive.
+    bool clears(const http::Request& request, std::string_view client_address) const;
+    /// Whether clears() can ever be true: the prefilter is on and could analyse every scoring
+    /// rule (it switches itself off, with prefilter_reason(), for rules it cannot analyse).
+    bool prefilter_active() const;
+    /// Why the prefilter is inactive; empty when it is active.
+    std::string prefilter_reason() const;
+
     /// The generated configuration, for `nimbus` diagnostics and tests.
     const std::string& generated_configuration() const;
 
@@ -110,6 +123,9 @@ private:
 /// The pipeline step "firewall": inspects each request with `firewall`, answers a block with
 /// 403 problem+json (type /problems/firewall-blocked) carrying only the request id, logs the
 /// matched rule ids, and counts decisions in `nimbus_firewall_decisions_total{outcome}`.
+/// Requests the prefilter clears pass at once (counted in
+/// `nimbus_firewall_prefilter_cleared_total` as well); the others are inspected on the worker
+/// pool, so a slow inspection does not hold up the I/O thread's other connections.
 std::unique_ptr<http::Middleware> make_firewall_step(std::shared_ptr<const Firewall> firewall,
                                                      metrics::Registry* registry);
 

@@ -1,0 +1,1133 @@
+// The firewall prefilter. The argument, in short (docs/gateway.md has it in full):
+//
+// 1. Every rule that can add to the anomaly score (or deny) at the configured paranoia level is
+//    read from the same rules text the engine loaded. A rule can only fire when the first rule
+//    of its chain matches, so the chain's first rule is what is analysed.
+// 2. For a pattern rule (@rx, @pm, @pmFromFile, @contains, @streq, ...) over request data, the
+//    literals that must occur in any text it matches are computed: RE2's prefilter for regular
+//    expressions (an AND/OR formula over lower-case literals), the phrases themselves for
+//    phrase lists. libinjection (@detectSQLi, @detectXSS) is called directly.
+// 3. Every other scoring rule (counts, negated patterns, protocol checks) must be one this file
+//    checks by hand (kHandChecked); one that is not makes the prefilter inactive.
+// 4. A request is screened only when every string the rules see consists of plain characters
+//    on which the transformations the rules apply (URL, HTML entity, JS, CSS decoding, comment
+//    removal, path normalisation, ...) change nothing but letter case, whitespace and a few
+//    separators; those few changes are applied here as variants and screened too.
+// 5. It is cleared when no literal formula of any pattern rule is satisfied by the literals
+//    found in those strings (and their variants), libinjection finds nothing, and every
+//    hand-checked rule is known not to fire. Otherwise the engine decides, as before.
+#include "gateway/firewall_prefilter.hpp"
+
+#include <re2/filtered_re2.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+extern "C" {
+// libinjection is linked into libmodsecurity (which exports it); these are its entry points as
+// declared in libinjection.h, which Debian does not ship.
+int libinjection_sqli(const char* input, std::size_t length, char fingerprint[]);
+int libinjection_xss(const char* input, std::size_t length);
+}
+
+namespace nimbus::gateway::internal {
+namespace {
+
+/// RE2's prefilter drops literals shorter than this. 1 keeps single characters such as '<' or
+/// '$', which many attack patterns need and plain text lacks; the expressions a text's
+/// literals allow are then run on the text itself.
+constexpr int kMinAtomLength = 1;
+/// libinjection wants a buffer of at least 8 bytes for the fingerprint.
+constexpr std::size_t kFingerprintBytes = 8;
+/// Strings longer than this go to the engine: CRS's length rules are off by default, but the
+/// screen's cost should stay bounded and small requests are the common case.
+constexpr std::size_t kMaxScreenedBytes = 64 * 1024;
+constexpr int kBase64Bits = 6;
+constexpr int kByteBits = 8;
+
+/// Scoring rules that are not screened by literals, each checked by hand in shape_ok() or
+/// unable to fire with the configuration Firewall::create generates. Why each is safe:
+const std::map<int, std::string_view>& hand_checked() {
+    static const std::map<int, std::string_view> kRules = {
+        // Setup and initialisation: set defaults, score nothing.
+        {901001, "setup check; crs_setup_version is always set"},
+        {901100, "default threshold; set by the generated setup"},
+        {901110, "default threshold; set by the generated setup"},
+        {901140, "default score value"},
+        {901141, "default score value"},
+        {901142, "default score value"},
+        {901143, "default score value"},
+        {901500, "paranoia level bound"},
+        // IP reputation and DoS protection need settings the generated setup never makes.
+        {910000, "tx.do_reput_block unset"},
+        {910100, "tx.high_risk_country_codes unset"},
+        {910150, "tx.block_search_ip unset"},
+        {910160, "tx.block_spammer_ip unset"},
+        {910170, "tx.block_suspicious_ip unset"},
+        {910180, "tx.block_harvester_ip unset"},
+        {912120, "DoS protection unconfigured"},
+        {912130, "DoS protection unconfigured"},
+        // Protocol rules: shape_ok() checks each.
+        {911100, "method: shape_ok allows only GET HEAD POST PUT PATCH DELETE"},
+        {920100, "request line: shape_ok requires a plain origin-form target"},
+        {920160, "Content-Length digits: shape_ok"},
+        {920180, "POST without Content-Length: shape_ok requires it"},
+        {920181, "Transfer-Encoding: shape_ok refuses it"},
+        {920250, "UTF-8 validation off (tx.crs_validate_utf8_encoding unset)"},
+        {920270, "byte range 1-255: shape_ok allows printable ASCII only"},
+        {920280, "Host missing: shape_ok requires it"},
+        {920360, "argument limits unset"},
+        {920370, "argument limits unset"},
+        {920380, "argument limits unset"},
+        {920390, "argument limits unset"},
+        {920400, "file size limits unset"},
+        {920410, "file size limits unset"},
+        {920430, "protocol: always HTTP/1.1"},
+        {920470, "Content-Type format: shape_ok allows application/json only"},
+        {920600, "Accept format: shape_ok allows a plain media-range list only"},
+        {920620, "several Content-Type headers: shape_ok refuses them"},
+        {922100, "multipart only: shape_ok refuses multipart"},
+        {922110, "multipart only: shape_ok refuses multipart"},
+        {922120, "multipart only: shape_ok refuses multipart"},
+        {920500, "backup file names: shape_ok refuses a dot in the path"},
+        // Score sums and the evaluation: zero when nothing scored.
+        {949060, "sums the per-level scores"},
+        {949061, "sums the per-level scores"},
+        {949062, "sums the per-level scores"},
+        {949063, "sums the per-level scores"},
+        {949100, "IP reputation flag never set (see 910xxx)"},
+        {949110, "fires only at the threshold, which needs a scoring rule"},
+        // Nimbus's generated rules.
+        {200002, "unparseable body: shape_ok parses the JSON body itself"},
+        {200003, "multipart strict: shape_ok refuses multipart"},
+        // Pattern rules without a usable literal, checked by hand:
+        {920190, "Range header: shape_ok refuses Range and Request-Range"},
+        {920210, "Connection header: shape_ok allows one token only"},
+        {920290, "empty Host: shape_ok requires a non-empty Host"},
+        {920310, "empty Accept: shape_ok requires a non-empty Accept when present"},
+        {920311, "empty Accept: shape_ok requires a non-empty Accept when present"},
+        {920330, "empty User-Agent: shape_ok requires a non-empty one when present"},
+        {920340, "Content-Length without Content-Type: shape_ok"},
+        {920350, "numeric Host: shape_ok refuses a Host of digits, dots and colons"},
+        {920420, "Content-Type allowed: shape_ok allows application/json only"},
+        {920440, "restricted extension: shape_ok refuses a dot in the path"},
+        {920450, "restricted headers: shape_ok refuses proxy, lock-token, content-range, if"},
+        {920480, "charset allowed: shape_ok allows utf-8 only"},
+        {920170, "GET/HEAD with a body: shape_ok refuses one"},
+        {920171, "GET/HEAD with Transfer-Encoding: shape_ok refuses it"},
+        {920240, "urlencoded body: shape_ok allows JSON bodies only"},
+        {920260, "%u escapes: shape_ok refuses %u"},
+        {920220, "URL encoding: shape_ok requires valid %HH"},
+        {920120, "multipart file names: shape_ok refuses multipart"},
+        {920530, "two charsets: shape_ok allows one parameter only"},
+        {932180, "upload file names: shape_ok refuses multipart"},
+        {933110, "upload file names: shape_ok refuses multipart"},
+    };
+    return kRules;
+}
+
+/// Transformations whose effect on the characters the screen admits is the identity or one of
+/// the variants clears() computes. A rule using any other is not screened.
+bool transformation_modelled(std::string_view name) {
+    static const std::set<std::string, std::less<>> kModelled = {"none",
+                                                                 "lowercase",
+                                                                 "urlDecode",
+                                                                 "urlDecodeUni",
+                                                                 "htmlEntityDecode",
+                                                                 "jsDecode",
+                                                                 "cssDecode",
+                                                                 "utf8toUnicode",
+                                                                 "removeNulls",
+                                                                 "cmdLine",
+                                                                 "compressWhitespace",
+                                                                 "removeWhitespace",
+                                                                 "replaceComments",
+                                                                 "normalisePath",
+                                                                 "normalizePath",
+                                                                 "normalisePathWin",
+                                                                 "normalizePathWin",
+                                                                 "base64Decode",
+                                                                 "escapeSeqDecode"};
+    return kModelled.contains(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the rules text
+
+struct Directive {
+    std::vector<std::string> args;  // unquoted, backslash escapes kept
+};
+
+std::vector<Directive> directives(const std::string& text) {
+    // Join continuation lines, then split each line into words and quoted strings.
+    std::string joined;
+    joined.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '\n') {
+            ++i;
+            continue;
+        }
+        joined += text[i];
+    }
+    std::vector<Directive> out;
+    std::istringstream lines(joined);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::size_t at = line.find_first_not_of(" \t\r");
+        if (at == std::string::npos || line[at] == '#') continue;
+        Directive directive;
+        while (at < line.size()) {
+            while (at < line.size() && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r'))
+                ++at;
+            if (at >= line.size()) break;
+            std::string word;
+            if (line[at] == '"' || line[at] == '\'') {
+                char quote = line[at++];
+                while (at < line.size() && line[at] != quote) {
+                    if (line[at] == '\\' && at + 1 < line.size()) {
+                        if (line[at + 1] == quote) {
+                            word += quote;  // \" inside the string means a quote
+                            at += 2;
+                            continue;
+                        }
+                        word += line[at++];
+                    }
+                    word += line[at++];
+                }
+                ++at;
+            } else {
+                while (at < line.size() && line[at] != ' ' && line[at] != '\t') word += line[at++];
+            }
+            directive.args.push_back(std::move(word));
+        }
+        if (!directive.args.empty()) out.push_back(std::move(directive));
+    }
+    return out;
+}
+
+/// Splits actions on commas outside single quotes.
+std::vector<std::string> split_actions(const std::string& actions) {
+    std::vector<std::string> out;
+    std::string current;
+    bool quoted = false;
+    for (char c : actions) {
+        if (c == '\'') quoted = !quoted;
+        if (c == ',' && !quoted) {
+            out.push_back(current);
+            current.clear();
+            continue;
+        }
+        current += c;
+    }
+    out.push_back(current);
+    for (auto& action : out) {
+        std::size_t first = action.find_first_not_of(" \t");
+        std::size_t last = action.find_last_not_of(" \t");
+        action = first == std::string::npos ? "" : action.substr(first, last - first + 1);
+    }
+    return out;
+}
+
+bool scores(const std::vector<std::string>& actions) {
+    static const std::regex kScore(R"(^setvar:'?tx\.(?:inbound_)?anomaly_score(?:_pl\d)?=\+)",
+                                   std::regex::icase);
+    return std::any_of(actions.begin(), actions.end(), [](const std::string& action) {
+        return action == "block" || action == "deny" || action == "drop" ||
+               std::regex_search(action, kScore);
+    });
+}
+
+/// One rule as the analysis sees it: the first rule of its chain, and whether the chain scores.
+struct Rule {
+    int id = 0;
+    int paranoia_level = 0;
+    std::string variables;
+    std::string op;  // "rx", "pm", ...
+    std::string param;
+    bool negated = false;
+    std::vector<std::string> transformations;
+    bool scoring = false;
+    std::string data_dir;
+};
+
+std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>& removed) {
+    std::vector<Rule> rules;
+    for (const auto& file : files) {
+        int level = 0;
+        bool in_chain = false;
+        for (const auto& directive : directives(file.text)) {
+            const auto& args = directive.args;
+            if (args[0] == "SecRuleRemoveById") {
+                for (std::size_t i = 1; i < args.size(); ++i) removed.insert(std::stoi(args[i]));
+                continue;
+            }
+            bool is_rule = args[0] == "SecRule" && args.size() >= 3;
+            bool is_action = args[0] == "SecAction" && args.size() >= 2;
+            if (!is_rule && !is_action) continue;
+            std::string actions_text = is_rule ? (args.size() > 3 ? args[3] : "") : args[1];
+            auto actions = split_actions(actions_text);
+            bool chains = std::find(actions.begin(), actions.end(), "chain") != actions.end();
+            if (is_rule && args[1] == "TX:EXECUTING_PARANOIA_LEVEL" &&
+                args[2].starts_with("@lt ")) {
+                level = std::stoi(args[2].substr(4));
+                continue;
+            }
+            if (in_chain) {
+                // A later rule of the chain: its actions may carry the score.
+                if (scores(actions)) rules.back().scoring = true;
+                in_chain = chains;
+                continue;
+            }
+            Rule rule;
+            rule.paranoia_level = level;
+            rule.data_dir = file.data_dir;
+            rule.scoring = scores(actions);
+            for (const auto& action : actions) {
+                if (action.starts_with("id:")) rule.id = std::stoi(action.substr(3));
+                if (action.starts_with("t:")) rule.transformations.push_back(action.substr(2));
+            }
+            if (is_rule) {
+                rule.variables = args[1];
+                std::string op = args[2];
+                if (op.starts_with('!')) {
+                    rule.negated = true;
+                    op.erase(0, 1);
+                }
+                if (op.starts_with('@')) {
+                    std::size_t space = op.find(' ');
+                    rule.op = op.substr(1, space == std::string::npos ? space : space - 1);
+                    rule.param = space == std::string::npos ? "" : op.substr(space + 1);
+                } else {
+                    rule.op = "rx";
+                    rule.param = op;
+                }
+            } else {
+                rule.op = "unconditional";
+            }
+            rules.push_back(std::move(rule));
+            in_chain = chains;
+        }
+    }
+    return rules;
+}
+
+/// The groups of strings a rule may look at; a rule's patterns are screened only against the
+/// strings of the groups its variables name.
+enum StringClass : std::uint8_t {
+    kArgs,     // ARGS and names (query, JSON body), cookies and their names, files, XML
+    kHeaders,  // header values and names
+    kUri,      // path, raw and decoded target, query string
+    kLine,     // request line, method, protocol, client address
+    kBody,     // the raw body
+    kClassCount
+};
+
+/// The classes `variables` ("ARGS|REQUEST_HEADERS:User-Agent|!REQUEST_COOKIES:/__utm/") read,
+/// as a bit mask; 0 when one of them is not request data (TX, counts, collections, results of
+/// other rules), which this screen does not model.
+unsigned classes_of(const std::string& variables) {
+    static const std::map<std::string, StringClass, std::less<>> kClasses = {
+        {"ARGS", kArgs},
+        {"ARGS_NAMES", kArgs},
+        {"ARGS_GET", kArgs},
+        {"ARGS_GET_NAMES", kArgs},
+        {"ARGS_POST", kArgs},
+        {"ARGS_POST_NAMES", kArgs},
+        {"REQUEST_COOKIES", kArgs},
+        {"REQUEST_COOKIES_NAMES", kArgs},
+        {"XML", kArgs},
+        {"FILES", kArgs},
+        {"FILES_NAMES", kArgs},
+        {"REQUEST_HEADERS", kHeaders},
+        {"REQUEST_HEADERS_NAMES", kHeaders},
+        {"REQUEST_FILENAME", kUri},
+        {"REQUEST_BASENAME", kUri},
+        {"REQUEST_URI", kUri},
+        {"REQUEST_URI_RAW", kUri},
+        {"QUERY_STRING", kUri},
+        {"REQUEST_LINE", kLine},
+        {"REQUEST_METHOD", kLine},
+        {"REQUEST_PROTOCOL", kLine},
+        {"REMOTE_ADDR", kLine},
+        {"REQUEST_BODY", kBody}};
+    unsigned mask = 0;
+    std::size_t at = 0;
+    while (at <= variables.size()) {
+        std::size_t bar = variables.find('|', at);
+        std::string variable =
+            variables.substr(at, bar == std::string::npos ? std::string::npos : bar - at);
+        at = bar == std::string::npos ? variables.size() + 1 : bar + 1;
+        if (variable.starts_with('!')) continue;  // an exclusion only removes values
+        if (variable.starts_with('&')) return 0;
+        auto found = kClasses.find(variable.substr(0, variable.find(':')));
+        if (found == kClasses.end()) return 0;
+        mask |= 1U << found->second;
+    }
+    return mask;
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+std::vector<std::string> phrases_of(const Rule& rule, std::string& error) {
+    std::vector<std::string> phrases;
+    if (rule.op == "pm") {
+        std::istringstream words(rule.param);
+        std::string word;
+        while (words >> word) phrases.push_back(lower(word));
+        return phrases;
+    }
+    // @pmFromFile: one or more files, relative to the rules file's folder.
+    std::istringstream names(rule.param);
+    std::string name;
+    while (names >> name) {
+        std::ifstream in(name.starts_with('/') ? name : rule.data_dir + "/" + name);
+        if (!in) {
+            error = fmt::format("rule {}: cannot read {}", rule.id, name);
+            return {};
+        }
+        std::string line;
+        while (std::getline(in, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty() || line.starts_with('#')) continue;
+            phrases.push_back(lower(line));
+        }
+    }
+    return phrases;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aho-Corasick over lower-case bytes: which literals occur in a text, in one pass.
+
+class LiteralSet {
+public:
+    /// Returns the index of the added literal.
+    int add(const std::string& literal) {
+        literals_.push_back(literal);
+        return static_cast<int>(literals_.size()) - 1;
+    }
+
+    void compile() {
+        // Byte classes: bytes no literal contains share class 0, which breaks every match.
+        std::array<bool, 256> used{};
+        for (const auto& literal : literals_) {
+            for (unsigned char c : literal) used[c] = true;
+        }
+        classes_ = 1;
+        for (int byte = 0; byte < 256; ++byte) {
+            byte_class_[byte] = used[byte] ? static_cast<std::uint8_t>(classes_++) : 0;
+        }
+        // The trie.
+        next_.assign(classes_, -1);
+        outputs_.emplace_back();
+        for (int index = 0; index < static_cast<int>(literals_.size()); ++index) {
+            int state = 0;
+            for (unsigned char c : literals_[index]) {
+                int& edge = next_[state * classes_ + byte_class_[c]];
+                if (edge < 0) {
+                    edge = static_cast<int>(outputs_.size());
+                    outputs_.emplace_back();
+                    next_.resize(next_.size() + classes_, -1);
+                }
+                state = next_[state * classes_ + byte_class_[c]];
+            }
+            outputs_[state].push_back(index);
+        }
+        // Failure links, breadth first, turning the trie into a full transition table.
+        std::vector<int> fail(outputs_.size(), 0);
+        std::vector<int> queue;
+        for (int c = 0; c < classes_; ++c) {
+            int& edge = next_[c];
+            if (edge < 0) {
+                edge = 0;
+            } else {
+                fail[edge] = 0;
+                queue.push_back(edge);
+            }
+        }
+        for (std::size_t head = 0; head < queue.size(); ++head) {
+            int state = queue[head];
+            const auto& inherited = outputs_[fail[state]];
+            outputs_[state].insert(outputs_[state].end(), inherited.begin(), inherited.end());
+            for (int c = 0; c < classes_; ++c) {
+                int& edge = next_[state * classes_ + c];
+                int fallback = next_[fail[state] * classes_ + c];
+                if (edge < 0) {
+                    edge = fallback;
+                } else {
+                    fail[edge] = fallback;
+                    queue.push_back(edge);
+                }
+            }
+        }
+    }
+
+    /// Appends the index of every literal occurring in `text` (already lower case) to `hits`
+    /// (an index may appear more than once).
+    void scan(std::string_view text, std::vector<int>& hits) const {
+        int state = 0;
+        for (unsigned char c : text) {
+            state = next_[state * classes_ + byte_class_[c]];
+            hits.insert(hits.end(), outputs_[state].begin(), outputs_[state].end());
+        }
+    }
+
+    std::size_t size() const { return literals_.size(); }
+
+private:
+    std::vector<std::string> literals_;
+    std::array<std::uint8_t, 256> byte_class_{};
+    int classes_ = 1;
+    std::vector<int> next_;
+    std::vector<std::vector<int>> outputs_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The strings a request shows the rules
+
+/// Characters the screen admits in every decoded string: printable ASCII but '%' (a second
+/// URL decoding would change the text), '&' (HTML entities) and '\\' (JavaScript, CSS and
+/// escape-sequence decoding). On these, the decoding transformations the rules apply are the
+/// identity, and the others (lower case, '+' as a space, cmdLine, white space removal and
+/// compression, base64) are computed exactly by variants().
+bool plain_char(unsigned char c) {
+    return c >= ' ' && c <= '~' && c != '%' && c != '&' && c != '\\';
+}
+
+bool plain(std::string_view text) {
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return plain_char(static_cast<unsigned char>(c)); });
+}
+
+/// t:normalisePath changes a text with an empty, "." or ".." segment; such texts go to the
+/// engine rather than being normalised here.
+bool path_normal(std::string_view text) {
+    if (text.find("//") != std::string_view::npos) return false;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        std::size_t slash = text.find('/', at);
+        std::string_view segment =
+            text.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
+        if (segment == "." || segment == "..") return false;
+        if (slash == std::string_view::npos) break;
+        at = slash + 1;
+    }
+    return true;
+}
+
+/// No '&' that t:htmlEntityDecode would read as the start of an entity (&lt &gt &amp &quot
+/// &nbsp, with or without ';'; '#' is never admitted).
+bool entity_free(std::string_view text) {
+    for (std::size_t at = text.find('&'); at != std::string_view::npos;
+         at = text.find('&', at + 1)) {
+        std::string next = lower(text.substr(at + 1, 4));
+        if (next.starts_with("lt") || next.starts_with("gt") || next.starts_with("amp") ||
+            next.starts_with("quot") || next.starts_with("nbsp")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Percent-decoding with '+' as a space (ModSecurity's argument parsing); nullopt for a
+/// malformed escape, which the engine's URL-encoding rules would look at.
+std::optional<std::string> url_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '+') {
+            out += ' ';
+        } else if (c == '%') {
+            if (i + 2 >= text.size()) return std::nullopt;
+            int high = hex_value(text[i + 1]);
+            int low = hex_value(text[i + 2]);
+            if (high < 0 || low < 0) return std::nullopt;
+            out += static_cast<char>(high * 16 + low);
+            i += 2;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/// Base64 decoding of every complete byte, stopping at the first character outside the
+/// alphabet. t:base64Decode (mbedtls) yields this, a prefix of it, the input or nothing; the
+/// one rule using it (934100) searches without anchors, so screening this text covers all.
+std::string base64_decoded(std::string_view text) {
+    std::string out;
+    int bits = 0;
+    std::uint32_t buffer = 0;
+    for (char c : text) {
+        int value = -1;
+        if (c >= 'A' && c <= 'Z') value = c - 'A';
+        if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
+        if (c >= '0' && c <= '9') value = c - '0' + 52;
+        if (c == '+') value = 62;
+        if (c == '/') value = 63;
+        if (c == ' ') continue;
+        if (value < 0) break;
+        buffer = (buffer << kBase64Bits) | static_cast<std::uint32_t>(value);
+        bits += kBase64Bits;
+        if (bits >= kByteBits) {
+            bits -= kByteBits;
+            out += static_cast<char>((buffer >> bits) & 0xFF);
+        }
+    }
+    return out;
+}
+
+/// ModSecurity's t:cmdLine, character for character (src/actions/transformations/cmd_line.cc).
+std::string cmd_line(std::string_view text) {
+    std::string out;
+    bool space = false;
+    for (char c : text) {
+        switch (c) {
+            case '"':
+            case '\'':
+            case '\\':
+            case '^': break;
+            case ' ':
+            case ',':
+            case ';':
+            case '\t':
+            case '\r':
+            case '\n':
+                if (!space) {
+                    out += ' ';
+                    space = true;
+                }
+                break;
+            case '/':
+            case '(':
+                if (space) out.pop_back();
+                space = false;
+                out += c;
+                break;
+            default:
+                out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                space = false;
+                break;
+        }
+    }
+    return out;
+}
+
+/// t:removeWhitespace on the admitted characters (the only white space is ' ').
+std::string without_spaces(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c != ' ') out += c;
+    }
+    return out;
+}
+
+/// t:replaceComments: each "/* ... */", and an unterminated "/*" to the end, becomes one space.
+std::string replace_comments(std::string_view text) {
+    std::string out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t open = text.find("/*", at);
+        if (open == std::string_view::npos) {
+            out += text.substr(at);
+            break;
+        }
+        out += text.substr(at, open - at);
+        out += ' ';
+        std::size_t close = text.find("*/", open + 2);
+        at = close == std::string_view::npos ? text.size() : close + 2;
+    }
+    return out;
+}
+
+/// t:compressWhitespace: runs of spaces become one.
+std::string compressed(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+struct Prefilter::Impl {
+    /// The expressions screening one class of strings.
+    struct ClassExpressions {
+        re2::FilteredRE2 expressions{kMinAtomLength};
+        std::vector<int> rule_ids;
+    };
+    /// What finding a literal means, per class of the string it was found in.
+    struct LiteralUse {
+        unsigned phrase_classes = 0;  // a phrase of a phrase rule over these classes
+        std::array<int, kClassCount> atom{-1, -1, -1, -1, -1};  // RE2 atom index per class
+    };
+
+    bool active = false;
+    std::string reason;
+    std::size_t rules = 0;
+    std::array<ClassExpressions, kClassCount> by_class;
+    // Classes whose rules call libinjection, or apply these transformations.
+    unsigned sqli_classes = 0;
+    unsigned xss_classes = 0;
+    unsigned normalise_classes = 0;
+    unsigned comment_classes = 0;
+    // Rules that also look at base64-decoded arguments (t:base64Decode), and whether any of
+    // them is a phrase rule.
+    std::set<int> base64_rules;
+    bool base64_phrases = false;
+    LiteralSet literals;
+    std::vector<LiteralUse> uses;  // per literal
+
+    bool shape_ok(const http::Request& request) const;
+};
+
+Prefilter::Prefilter() : impl_(std::make_unique<Impl>()) {}
+Prefilter::~Prefilter() = default;
+
+bool Prefilter::active() const { return impl_->active; }
+const std::string& Prefilter::reason() const { return impl_->reason; }
+std::size_t Prefilter::atom_count() const { return impl_->literals.size(); }
+std::size_t Prefilter::rule_count() const { return impl_->rules; }
+
+std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
+                                            int paranoia_level) {
+    std::unique_ptr<Prefilter> prefilter(new Prefilter());
+    Impl& impl = *prefilter->impl_;
+    std::set<int> removed;
+    auto rules = read_rules(files, removed);
+
+    re2::RE2::Options options;
+    options.set_encoding(re2::RE2::Options::EncodingLatin1);
+    options.set_log_errors(false);
+    options.set_max_mem(int64_t{256} << 20);
+
+    std::vector<std::string> unscreened;
+    struct Expression {
+        int rule_id;
+        std::string pattern;
+        unsigned classes;
+    };
+    std::vector<Expression> expressions;  // patterns RE2 accepts
+    std::map<std::string, Impl::LiteralUse> literal_uses;
+    for (const auto& rule : rules) {
+        if (!rule.scoring || rule.paranoia_level > paranoia_level || removed.contains(rule.id)) {
+            continue;
+        }
+        ++impl.rules;
+        // shape_ok() stands for a hand-checked rule, whatever its operator.
+        if (hand_checked().contains(rule.id)) continue;
+        bool modelled = std::all_of(rule.transformations.begin(), rule.transformations.end(),
+                                    transformation_modelled);
+        unsigned classes = classes_of(rule.variables);
+        for (const auto& transformation : rule.transformations) {
+            if (transformation.starts_with("normali")) impl.normalise_classes |= classes;
+            if (transformation == "replaceComments") impl.comment_classes |= classes;
+            if (transformation == "base64Decode") {
+                impl.base64_rules.insert(rule.id);
+                if (rule.op != "rx") impl.base64_phrases = true;
+            }
+        }
+        bool screened = false;
+        if (!rule.negated && modelled && classes != 0) {
+            if (rule.op == "rx") {
+                // Patterns RE2 cannot compile (look-around, back references) are not screened.
+                // ModSecurity compiles with PCRE_DOTALL | PCRE_MULTILINE: (?sm) says the same.
+                std::string pattern = "(?sm)" + rule.param;
+                re2::RE2 compiled(pattern, options);
+                if (compiled.ok()) {
+                    expressions.push_back({rule.id, pattern, classes});
+                    screened = true;
+                }
+            } else if (rule.op == "pm" || rule.op == "pmFromFile") {
+                std::string error;
+                auto list = phrases_of(rule, error);
+                if (!error.empty()) {
+                    impl.reason = error;
+                    return prefilter;
+                }
+                screened =
+                    !list.empty() && std::none_of(list.begin(), list.end(),
+                                                  [](const std::string& p) { return p.empty(); });
+                for (const auto& phrase : list) literal_uses[phrase].phrase_classes |= classes;
+            } else if ((rule.op == "contains" || rule.op == "containsWord" || rule.op == "streq" ||
+                        rule.op == "beginsWith" || rule.op == "endsWith") &&
+                       !rule.param.empty() && rule.param.find("%{") == std::string::npos) {
+                literal_uses[lower(rule.param)].phrase_classes |= classes;
+                screened = true;
+            } else if (rule.op == "detectSQLi") {
+                impl.sqli_classes |= classes;  // clears() calls libinjection itself
+                screened = true;
+            } else if (rule.op == "detectXSS") {
+                impl.xss_classes |= classes;
+                screened = true;
+            }
+        }
+        if (!screened) unscreened.push_back(std::to_string(rule.id));
+    }
+    // Expressions without any literal would be returned for every text: they are not screened.
+    std::set<int> literal_free;
+    {
+        re2::FilteredRE2 probe{kMinAtomLength};
+        for (const auto& expression : expressions) {
+            int index = 0;
+            probe.Add(expression.pattern, options, &index);
+        }
+        std::vector<std::string> probe_atoms;
+        probe.Compile(&probe_atoms);
+        std::vector<int> always;
+        probe.AllPotentials({}, &always);
+        for (int index : always) {
+            int rule_id = expressions[static_cast<std::size_t>(index)].rule_id;
+            literal_free.insert(rule_id);
+            unscreened.push_back(std::to_string(rule_id));
+        }
+    }
+    if (!unscreened.empty()) {
+        std::sort(unscreened.begin(), unscreened.end());
+        unscreened.erase(std::unique(unscreened.begin(), unscreened.end()), unscreened.end());
+        std::string ids;
+        for (const auto& id : unscreened) ids += (ids.empty() ? "" : ",") + id;
+        impl.reason = "rules neither screened by literals nor checked by hand: " + ids;
+        return prefilter;
+    }
+    for (int string_class = 0; string_class < kClassCount; ++string_class) {
+        auto& target = impl.by_class[string_class];
+        for (const auto& expression : expressions) {
+            if ((expression.classes & (1U << string_class)) == 0) continue;
+            int index = 0;
+            target.expressions.Add(expression.pattern, options, &index);
+            target.rule_ids.push_back(expression.rule_id);
+        }
+        if (target.rule_ids.empty()) continue;
+        std::vector<std::string> atoms;
+        target.expressions.Compile(&atoms);
+        for (std::size_t index = 0; index < atoms.size(); ++index) {
+            literal_uses[atoms[index]].atom[string_class] = static_cast<int>(index);
+        }
+    }
+    for (const auto& [literal, use] : literal_uses) {
+        impl.literals.add(literal);
+        impl.uses.push_back(use);
+    }
+    impl.literals.compile();
+    impl.active = true;
+    return prefilter;
+}
+
+bool Prefilter::Impl::shape_ok(const http::Request& request) const {
+    // 911100, 920180: methods CRS allows here; POST, PUT and PATCH carry a Content-Length.
+    switch (request.method) {
+        case http::Method::get:
+        case http::Method::head:
+        case http::Method::delete_:
+        case http::Method::post:
+        case http::Method::put:
+        case http::Method::patch: break;
+        case http::Method::options: return false;
+    }
+    // 920100, 920220, 920260, 920440, 920500: an origin-form target of plain characters.
+    if (!request.target.starts_with('/')) return false;
+    if (request.path.find('.') != std::string::npos) return false;
+    int hosts = 0;
+    int content_types = 0;
+    bool content_length = false;
+    for (const auto& header : request.headers) {
+        const std::string& name = header.name;
+        const std::string& value = header.value;
+        // Names are lower case already (http::Header); admit the usual characters only.
+        if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+            })) {
+            return false;
+        }
+        // 920450: restricted headers. 920190: ranges. 920171/920181: chunked bodies.
+        if (name == "proxy" || name == "lock-token" || name == "content-range" || name == "if" ||
+            name == "range" || name == "request-range" || name == "transfer-encoding") {
+            return false;
+        }
+        if (name == "host") {
+            ++hosts;
+            // 920290, 920350: a non-empty name that is not an IP address.
+            if (value.empty() || std::all_of(value.begin(), value.end(), [](char c) {
+                    return (c >= '0' && c <= '9') || c == '.' || c == ':';
+                })) {
+                return false;
+            }
+        } else if (name == "content-length") {
+            // 920160: digits only.
+            if (value.empty() || !std::all_of(value.begin(), value.end(),
+                                              [](char c) { return c >= '0' && c <= '9'; })) {
+                return false;
+            }
+            content_length = true;
+        } else if (name == "content-type") {
+            // 920420, 920470, 920480, 920530, 920240, 922xxx: JSON, optionally utf-8.
+            ++content_types;
+            std::string type = lower(value);
+            if (type != "application/json" && type != "application/json; charset=utf-8" &&
+                type != "application/json;charset=utf-8") {
+                return false;
+            }
+        } else if (name == "connection") {
+            // 920210: one token.
+            std::string token = lower(value);
+            if (token != "keep-alive" && token != "close") return false;
+        } else if (name == "accept" || name == "user-agent") {
+            // 920310, 920311, 920330: present means non-empty.
+            if (value.empty()) return false;
+        }
+        if (name == "accept") {
+            // 920600: a list of type/subtype with optional q values, nothing else.
+            static const std::regex kAccept(
+                R"(^(?:(?:\*|[a-z0-9][a-z0-9.+-]*)/(?:\*|[a-z0-9][a-z0-9.+-]*)(?:;q=[01](?:\.\d{1,3})?)?)(?:, ?(?:\*|[a-z0-9][a-z0-9.+-]*)/(?:\*|[a-z0-9][a-z0-9.+-]*)(?:;q=[01](?:\.\d{1,3})?)?)*$)");
+            if (!std::regex_match(lower(value), kAccept)) return false;
+        }
+        // 920270 and the decoding transformations: printable, plain characters only.
+        if (!plain(value)) return false;
+    }
+    // 920280: one Host. 920620: at most one Content-Type.
+    if (hosts != 1 || content_types > 1) return false;
+    bool bodyless = request.method == http::Method::get || request.method == http::Method::head ||
+                    request.method == http::Method::delete_;
+    if (bodyless) {
+        // 920170: GET and HEAD without a body (DELETE alike, to keep one rule).
+        if (!request.body.empty()) return false;
+        if (auto length = request.header("content-length"); length && *length != "0") {
+            return false;
+        }
+    } else {
+        // 920180: a Content-Length; 920340: a Content-Type when the body is not empty.
+        if (!content_length) return false;
+        if (!request.body.empty() && content_types != 1) return false;
+    }
+    return true;
+}
+
+bool Prefilter::clears(const http::Request& request, std::string_view client_address) const {
+    const Impl& impl = *impl_;
+    if (!impl.active || !impl.shape_ok(request)) return false;
+    if (request.target.size() > kMaxScreenedBytes || request.body.size() > kMaxScreenedBytes) {
+        return false;
+    }
+
+    // Every string a rule may see, by the class of variables it belongs to.
+    std::vector<std::pair<std::string, StringClass>> strings;
+    std::string method(http::to_string(request.method));
+    strings.emplace_back(method, kLine);
+    strings.emplace_back("HTTP/1.1", kLine);
+    strings.emplace_back(method + " " + request.target + " HTTP/1.1", kLine);
+    strings.emplace_back(std::string(client_address), kLine);
+
+    // The target: a plain path, and a query of name=value pairs whose decoded forms are plain.
+    if (!plain(request.path) || request.path.find(' ') != std::string::npos ||
+        request.path.find('?') != std::string::npos) {
+        return false;
+    }
+    strings.emplace_back(request.path, kUri);
+    strings.emplace_back(request.path.substr(request.path.rfind('/') + 1), kUri);  // basename
+    if (!request.query.empty()) {
+        std::string_view query = request.query;
+        while (true) {
+            std::size_t amp = query.find('&');
+            std::string_view pair = query.substr(0, amp);
+            std::size_t equals = pair.find('=');
+            auto name = url_decode(pair.substr(0, equals));
+            auto value = url_decode(equals == std::string_view::npos ? std::string_view()
+                                                                     : pair.substr(equals + 1));
+            if (!name || !value || !plain(*name) || !plain(*value)) return false;
+            strings.emplace_back(*name, kArgs);
+            strings.emplace_back(*value, kArgs);
+            if (amp == std::string_view::npos) break;
+            query.remove_prefix(amp + 1);
+        }
+        // The raw query: plain characters, its separators and escapes; nothing that
+        // t:htmlEntityDecode would read as an entity once decoded.
+        if (!std::all_of(request.query.begin(), request.query.end(), [](char c) {
+                return c == '&' || c == '%' || plain_char(static_cast<unsigned char>(c));
+            })) {
+            return false;
+        }
+        auto decoded_query = url_decode(request.query);
+        if (!decoded_query || !entity_free(request.query) || !entity_free(*decoded_query)) {
+            return false;
+        }
+        strings.emplace_back(request.query, kUri);
+        strings.emplace_back(*decoded_query, kUri);
+        strings.emplace_back(request.target, kUri);
+        strings.emplace_back(request.path + "?" + *decoded_query, kUri);
+    }
+
+    for (const auto& header : request.headers) {
+        strings.emplace_back(header.name, kHeaders);
+        strings.emplace_back(header.value, kHeaders);
+        if (header.name == "cookie") {
+            // REQUEST_COOKIES: "name=value; name=value".
+            std::string_view cookies = header.value;
+            while (!cookies.empty()) {
+                std::size_t semicolon = cookies.find(';');
+                std::string_view cookie = cookies.substr(0, semicolon);
+                while (cookie.starts_with(' ')) cookie.remove_prefix(1);
+                std::size_t equals = cookie.find('=');
+                strings.emplace_back(cookie.substr(0, equals), kArgs);
+                if (equals != std::string_view::npos) {
+                    strings.emplace_back(cookie.substr(equals + 1), kArgs);
+                }
+                if (semicolon == std::string_view::npos) break;
+                cookies.remove_prefix(semicolon + 1);
+            }
+        }
+    }
+
+    // A JSON body: its keys and scalar values are ARGS, named json.key.key by ModSecurity.
+    if (!request.body.empty()) {
+        // The raw body is REQUEST_BODY; no escapes (a backslash would decode to something else).
+        if (!plain(request.body)) return false;
+        boost::system::error_code error;
+        boost::json::value document = boost::json::parse(request.body, error);
+        if (error || !document.is_object()) return false;
+        strings.emplace_back(request.body, kBody);
+        struct Frame {
+            const boost::json::object* object;
+            std::string prefix;
+        };
+        std::vector<Frame> stack{{&document.as_object(), "json"}};
+        while (!stack.empty()) {
+            Frame frame = stack.back();
+            stack.pop_back();
+            for (const auto& [key, value] : *frame.object) {
+                std::string name = frame.prefix + "." + std::string(key);
+                strings.emplace_back(std::string(key), kArgs);
+                strings.emplace_back(name, kArgs);
+                if (value.is_object()) {
+                    stack.push_back({&value.as_object(), name});
+                } else if (value.is_string()) {
+                    strings.emplace_back(std::string(value.as_string()), kArgs);
+                } else if (value.is_int64() || value.is_uint64() || value.is_bool()) {
+                    // Integers and booleans serialise as the client wrote them (JSON has no
+                    // leading zeros or '+'); "-0" is the one exception, refused below.
+                    strings.emplace_back(boost::json::serialize(value), kArgs);
+                } else if (value.is_null()) {
+                    strings.emplace_back("", kArgs);
+                    strings.emplace_back("null", kArgs);
+                } else {
+                    return false;  // arrays and fractions are left to the engine
+                }
+            }
+        }
+        if (request.body.find("-0") != std::string::npos) return false;
+    }
+    // t:normalisePath would change empty and dot segments: such texts go to the engine.
+    for (const auto& [text, string_class] : strings) {
+        if ((impl.normalise_classes & (1U << string_class)) != 0 && !path_normal(text)) {
+            return false;
+        }
+    }
+
+    std::vector<int> hits;
+    std::vector<int> atoms;
+    std::vector<int> potential;
+    // One text as a rule of `string_class` would see it: any phrase of a phrase rule over the
+    // class, or any expression over the class whose literal formula the text satisfies, means
+    // the engine must look.
+    auto screen = [&](const std::string& text, StringClass string_class, bool base64_only = false) {
+        std::string lowered = lower(text);
+        hits.clear();
+        impl.literals.scan(lowered, hits);
+        atoms.clear();
+        for (int literal : hits) {
+            const Impl::LiteralUse& use = impl.uses[static_cast<std::size_t>(literal)];
+            if ((use.phrase_classes & (1U << string_class)) != 0 &&
+                (!base64_only || impl.base64_phrases)) {
+                return false;
+            }
+            if (use.atom[string_class] >= 0) atoms.push_back(use.atom[string_class]);
+        }
+        if (atoms.empty()) return true;
+        std::sort(atoms.begin(), atoms.end());
+        atoms.erase(std::unique(atoms.begin(), atoms.end()), atoms.end());
+        // The expressions whose literals are all there are run on the text, in the case the
+        // rule sees it (with or without t:lowercase). On these plain, single-line ASCII texts
+        // RE2 and PCRE accept the same strings for the patterns RE2 compiles.
+        const auto& expressions = impl.by_class[string_class].expressions;
+        expressions.AllMatches(lowered, atoms, &potential);
+        if (potential.empty() && lowered != text) expressions.AllMatches(text, atoms, &potential);
+        if (base64_only) {
+            // Only the rules that decode base64 see this text.
+            const auto& ids = impl.by_class[string_class].rule_ids;
+            std::erase_if(potential, [&](int index) {
+                return !impl.base64_rules.contains(ids[static_cast<std::size_t>(index)]);
+            });
+        }
+        return potential.empty();
+    };
+    std::array<char, kFingerprintBytes> fingerprint{};
+    auto injection = [&](const std::string& text, StringClass string_class) {
+        unsigned bit = 1U << string_class;
+        return ((impl.sqli_classes & bit) != 0 &&
+                libinjection_sqli(text.data(), text.size(), fingerprint.data()) != 0) ||
+               ((impl.xss_classes & bit) != 0 && libinjection_xss(text.data(), text.size()) != 0);
+    };
+    for (const auto& [text, string_class] : strings) {
+        // The texts the rules' transformations make of this one (see the list in the header
+        // comment): itself, with '+' as a space (URL decoding), and from that cmdLine (which
+        // must also leave paths normal), without spaces, with spaces compressed, and for
+        // arguments base64-decoded. screen() tries each in both letter cases.
+        std::string plus_as_space = text;
+        std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
+        std::string command = cmd_line(plus_as_space);
+        if ((impl.normalise_classes & (1U << string_class)) != 0 && !path_normal(command)) {
+            return false;
+        }
+        // libinjection sees the decoded text (942100, 941100: t:urlDecodeUni, no lower case).
+        if (injection(text, string_class) ||
+            (plus_as_space != text && injection(plus_as_space, string_class))) {
+            return false;
+        }
+        if (!screen(text, string_class) || !screen(plus_as_space, string_class) ||
+            !screen(command, string_class) || !screen(without_spaces(text), string_class) ||
+            !screen(without_spaces(plus_as_space), string_class) ||
+            !screen(compressed(plus_as_space), string_class)) {
+            return false;
+        }
+        // Decoded bytes may be anything: a vertical tab is white space to PCRE's \s but not
+        // to RE2's, so it is screened as a space.
+        std::string decoded = base64_decoded(plus_as_space);
+        std::replace(decoded.begin(), decoded.end(), '\v', ' ');
+        if (string_class == kArgs && !screen(decoded, string_class, /*base64_only=*/true)) {
+            return false;
+        }
+        if ((impl.comment_classes & (1U << string_class)) != 0 &&
+            plus_as_space.find("/*") != std::string::npos &&
+            !screen(compressed(replace_comments(plus_as_space)), string_class)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace nimbus::gateway::internal
