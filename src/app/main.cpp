@@ -12,6 +12,8 @@
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "identity/identity.hpp"
+#include "mail/mail.hpp"
 
 extern char** environ;
 
@@ -110,6 +112,45 @@ int migrate(const config::Config& config, bool apply) {
     return kExitOk;
 }
 
+/// `nimbus operators add|remove|list [email]`: platform operator status (docs/identity.md).
+/// Applies pending migrations first, like `serve`, so it works on a new data dir too.
+int operators(const config::Config& config, const std::string& action, const std::string& email) {
+    auto database = open_database(config, nullptr);
+    if (!database) {
+        std::cerr << "nimbus: cannot open the database: " << database.error().message << "\n";
+        return kExitFailure;
+    }
+    SystemClock clock;
+    if (auto migrated = db::migrate_up(**database, all_migrations(), clock.now_ms()); !migrated) {
+        std::cerr << "nimbus: " << migrated.error().message << "\n";
+        return kExitFailure;
+    }
+    // No mail is sent here; the dev mailbox only satisfies the constructor.
+    auto mailer = mail::make_dev_mailbox(**database, clock);
+    identity::Organizations orgs(**database, clock, *mailer, {});
+    if (action == "list") {
+        auto found = orgs.list_operators();
+        if (!found) {
+            std::cerr << "nimbus: " << found.error().message << "\n";
+            return kExitFailure;
+        }
+        for (const auto& user : *found) std::cout << user.email << " " << user.id << "\n";
+        return kExitOk;
+    }
+    if (email.empty()) {
+        std::cerr << "nimbus: operators " << action << " needs an email address\n";
+        return kExitUsage;
+    }
+    auto done = orgs.set_operator(email, action == "add");
+    if (!done) {
+        std::cerr << "nimbus: " << done.error().message << "\n";
+        return kExitFailure;
+    }
+    std::cout << (action == "add" ? "operator: " : "no longer operator: ") << email
+              << " (takes effect at the next sign-in or token refresh)\n";
+    return kExitOk;
+}
+
 int run(int argc, char** argv) {
     const observe::BuildInfo build = build_info();
     CLI::App app{"Nimbus: a self-hosted SaaS platform in one binary.", "nimbus"};
@@ -133,6 +174,24 @@ int run(int argc, char** argv) {
     // hand them up instead of failing with "arguments were not expected".
     migrate_status->fallthrough();
     migrate_up->fallthrough();
+
+    ConfigFlags operators_flags;
+    std::string operator_email;
+    CLI::App* operators_cmd =
+        app.add_subcommand("operators", "Grant, withdraw or list platform operator status");
+    operators_cmd->require_subcommand(1);
+    std::vector<std::pair<std::string, CLI::App*>> operator_actions;
+    for (const auto* action : {"add", "remove", "list"}) {
+        CLI::App* command = operators_cmd->add_subcommand(
+            action, std::string(action) == "list" ? "List operators" : std::string(action) +
+                                                                         " an operator by email");
+        if (std::string(action) != "list") {
+            command->add_option("email", operator_email, "The account's email")->required();
+        }
+        command->fallthrough();
+        operator_actions.emplace_back(action, command);
+    }
+    operators_flags.attach(*operators_cmd);
 
     ConfigFlags config_flags;
     CLI::App* config_cmd = app.add_subcommand("config", "Inspect the configuration");
@@ -170,6 +229,12 @@ int run(int argc, char** argv) {
         auto config = load_config(migrate_flags);
         if (!config) return kExitUsage;
         return migrate(*config, migrate_up->parsed() && !migrate_status->parsed());
+    }
+    for (const auto& [action, command] : operator_actions) {
+        if (!command->parsed()) continue;
+        auto config = load_config(operators_flags);
+        if (!config) return kExitUsage;
+        return operators(*config, action, operator_email);
     }
     if (config_docs->parsed()) {
         std::cout << config::reference_markdown();

@@ -278,6 +278,17 @@ int serve(const config::Config& config) {
         log::error("cannot start identity", {{"error", started.error().message}});
         return kExitFailure;
     }
+    // Organizations, members, roles and API keys; its authenticate step wraps the accounts' one.
+    identity::Organizations organizations(
+        **database, clock, *mailer,
+        {.base_url = config.identity.issuer,
+         .invitation_ttl_s = config.identity.invitation_ttl_s,
+         .membership_cache_ttl_ms = config.identity.membership_cache_ttl_ms,
+         .operator_emails = config.identity.operator_emails});
+    if (auto started = organizations.start(); !started) {
+        log::error("cannot start organizations", {{"error", started.error().message}});
+        return kExitFailure;
+    }
 
     http::Router router;
     observe::add_routes(router, {.build = build,
@@ -287,6 +298,7 @@ int serve(const config::Config& config) {
                                  .modules = modules,
                                  .registry = registry});
     identity::add_routes(router, identity_service);
+    identity::add_org_routes(router, organizations);
     // The OpenID provider signs with the identity keys and shares its issuer and audience, so
     // its access tokens work on /api/v1 too.
     identity::OidcProvider oidc_provider(
@@ -362,7 +374,8 @@ int serve(const config::Config& config) {
          .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes),
          .ip_rules = ip_rules.make_step(),
          .firewall = std::move(firewall_step),
-         .authenticate = identity_service.make_authenticate_step(),
+         .authenticate =
+             organizations.make_authenticate_step(identity_service.make_authenticate_step()),
          .rate_limit = std::move(rate_limit_step),
          .https_redirect_port = https_redirect_port,
          .hsts_max_age_s = config.tls.hsts_max_age_s},

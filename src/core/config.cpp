@@ -549,6 +549,22 @@ const std::vector<Setting>& declarations() {
             [](Config& c) -> std::int64_t& { return c.identity.argon2_mem_limit_kib; },
             kMinArgon2MemKib, kMaxArgon2MemKib,
             "Argon2id memory per hash in KiB (OWASP: 19456 = 19 MiB)."));
+        constexpr std::int64_t kMaxInvitationTtlS = 90 * 24 * 3600;
+        constexpr std::int64_t kMaxMembershipCacheMs = 60'000;
+        s.push_back(int_setting(
+            "identity.invitation_ttl_s",
+            [](Config& c) -> std::int64_t& { return c.identity.invitation_ttl_s; }, kMinTokenTtlS,
+            kMaxInvitationTtlS, "How long an organization invitation link works, in seconds."));
+        s.push_back(int_setting(
+            "identity.membership_cache_ttl_ms",
+            [](Config& c) -> std::int64_t& { return c.identity.membership_cache_ttl_ms; }, 0,
+            kMaxMembershipCacheMs,
+            "How long a node reuses an org membership or API key it looked up; another node's "
+            "change is seen after at most this long (0: look up every request)."));
+        s.push_back(list_setting(
+            "identity.operator_emails",
+            [](Config& c) -> std::vector<std::string>& { return c.identity.operator_emails; },
+            "Accounts made platform operators at start, once their email is verified."));
         s.push_back(string_setting(
             "mail.smtp_url", [](Config& c) -> std::string& { return c.mail.smtp_url; },
             "SMTP server for outgoing mail, smtp://host:port or smtps://user:password@host:465; "

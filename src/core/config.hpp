@@ -96,6 +96,9 @@ struct IdentityConfig {
     std::int64_t refresh_token_ttl_s = 30 * 24 * 3600;
     std::int64_t argon2_ops_limit = 2;          ///< OWASP: t = 2
     std::int64_t argon2_mem_limit_kib = 19456;  ///< OWASP: m = 19 MiB
+    std::int64_t invitation_ttl_s = 7 * 24 * 3600;
+    std::int64_t membership_cache_ttl_ms = 5000;  ///< staleness bound across nodes
+    std::vector<std::string> operator_emails;
 };
 
 /// Outgoing mail (mail/).

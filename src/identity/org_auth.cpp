@@ -65,6 +65,14 @@ std::vector<std::string> effective_permissions(const std::vector<std::string>& r
     return out;
 }
 
+void add_operator_permissions(std::vector<std::string>& permissions) {
+    for (std::string_view permission : operator_permissions()) {
+        if (std::find(permissions.begin(), permissions.end(), permission) == permissions.end()) {
+            permissions.emplace_back(permission);
+        }
+    }
+}
+
 class OrgAuthenticateStep final : public http::Middleware {
 public:
     OrgAuthenticateStep(OrgService& orgs, std::unique_ptr<http::Middleware> accounts)
@@ -97,6 +105,19 @@ public:
                 early = accounts_->on_request(request, context);
             }
             if (early) co_return early;
+        }
+        if (context.principal && context.principal->kind == http::Principal::Kind::user) {
+            // Operator status is read per request (cached briefly) rather than trusted from a
+            // token, so withdrawing it takes effect within the cache's lifetime.
+            const std::string user_id = context.principal->id;
+            Result<bool> is_operator = Error::internal("not run");
+            if (orgs_.operator_cached(user_id)) {
+                is_operator = orgs_.is_operator(user_id);
+            } else {
+                co_await context.run_database([&] { is_operator = orgs_.is_operator(user_id); });
+            }
+            if (!is_operator) co_return http::Response::from_error(is_operator.error());
+            if (*is_operator) add_operator_permissions(context.principal->permissions);
         }
         std::string org_id(context.path_param("org_id"));
         if (org_id.empty() || !context.principal) co_return std::nullopt;

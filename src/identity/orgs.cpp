@@ -1116,6 +1116,30 @@ Result<http::Principal> OrgService::authenticate_api_key(std::string_view secret
 
 // --- operators ---
 
+bool OrgService::operator_cached(const std::string& user_id) const {
+    std::lock_guard lock(cache_mutex_);
+    auto hit = operators_.find(user_id);
+    return hit != operators_.end() && hit->second.second > clock_.now_ms();
+}
+
+Result<bool> OrgService::is_operator(const std::string& user_id) {
+    std::int64_t now = clock_.now_ms();
+    {
+        std::lock_guard lock(cache_mutex_);
+        auto hit = operators_.find(user_id);
+        if (hit != operators_.end() && hit->second.second > now) return hit->second.first;
+    }
+    auto rows = database_.query("SELECT is_operator FROM identity_users WHERE id = ?", {user_id});
+    if (!rows) return rows.error();
+    bool answer = !rows->empty() && rows->front().get_int(0) != 0;
+    std::lock_guard lock(cache_mutex_);
+    if (operators_.size() >= settings_.membership_cache_entries) operators_.clear();
+    if (settings_.membership_cache_entries > 0 && settings_.membership_cache_ttl_ms > 0) {
+        operators_[user_id] = {answer, now + settings_.membership_cache_ttl_ms};
+    }
+    return answer;
+}
+
 Result<void> OrgService::set_operator(const std::string& email, bool is_operator) {
     auto normalized = normalize_email(email);
     if (!normalized) return normalized.error();
@@ -1140,6 +1164,8 @@ Result<void> OrgService::set_operator(const std::string& email, bool is_operator
     });
     if (!committed) return committed.error();
     if (!found) return Error::not_found("no account has this email address");
+    std::lock_guard lock(cache_mutex_);
+    operators_.clear();
     return {};
 }
 

@@ -167,6 +167,10 @@ public:
     bool api_key_cached(std::string_view secret) const;
     bool membership_cached(const std::string& org_id, const std::string& user_id) const;
 
+    /// Whether the account is a platform operator; cached like memberships.
+    Result<bool> is_operator(const std::string& user_id);
+    bool operator_cached(const std::string& user_id) const;
+
     Result<void> set_operator(const std::string& email, bool is_operator);
     Result<std::vector<User>> list_operators();
     /// Marks the verified accounts among settings.operator_emails as operators.
@@ -206,6 +210,8 @@ private:
     std::unordered_map<std::string, CachedMembership> memberships_;
     std::unordered_map<std::string, CachedKey> keys_;
     std::unordered_map<std::string, std::int64_t> key_touched_ms_;
+    /// user id -> (is operator, cached until)
+    std::unordered_map<std::string, std::pair<bool, std::int64_t>> operators_;
 };
 
 }  // namespace nimbus::identity

@@ -113,6 +113,7 @@ boost::json::value user_json(const User& user) {
                   {"email", user.email},
                   {"name", user.name},
                   {"email_verified", user.email_verified},
+                  {"is_operator", user.is_operator},
                   {"created_at", format_rfc3339(user.created_at_ms)},
                   {"updated_at", format_rfc3339(user.updated_at_ms)}};
 }

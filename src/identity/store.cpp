@@ -4,7 +4,8 @@ namespace nimbus::identity::store {
 namespace {
 
 constexpr std::string_view kUserColumns =
-    "id, email, name, email_verified_at_ms, created_at_ms, updated_at_ms, password_hash";
+    "id, email, name, email_verified_at_ms, created_at_ms, updated_at_ms, password_hash, "
+    "is_operator";
 constexpr int kMaxSessionsListed = 100;
 
 UserRecord user_from_row(const db::Row& row) {
@@ -16,6 +17,7 @@ UserRecord user_from_row(const db::Row& row) {
     record.user.created_at_ms = row.get_int(4);
     record.user.updated_at_ms = row.get_int(5);
     record.password_hash = row.get_text(6);
+    record.user.is_operator = row.get_int(7) != 0;
     return record;
 }
 

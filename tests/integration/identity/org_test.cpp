@@ -63,6 +63,12 @@ public:
         identity::add_routes(router_, *service_);
         identity::add_org_routes(router_, *orgs_);
         mail::add_dev_mailbox_routes(router_, db());
+        // A route only operators may call, as the gateway admin routes are.
+        router_.add(http::Method::get, "/test/operator",
+                    http::SyncHandler([](http::Request&, http::RequestContext&) {
+                        return http::Response::no_content();
+                    }),
+                    http::RouteOptions{.permission = "gateway.firewall.manage"});
         pipeline_ = http::default_pipeline(
             {.access_log = false,
              .authenticate = orgs_->make_authenticate_step(service_->make_authenticate_step())},
@@ -486,8 +492,14 @@ TEST_F(OrgFlows, ApiKeys) {
 
 TEST_F(OrgFlows, Operators) {
     OrgStack& s = *stack_;
-    s.user("ops@example.com");
+    std::string token = s.user("ops@example.com");
+    EXPECT_EQ(s.request("GET", "/test/operator", {}, token).status, 403);
+    EXPECT_NE(s.request("GET", "/api/v1/me", {}, token).body.find(R"("is_operator":false)"),
+              std::string::npos);
     ASSERT_TRUE(s.orgs().set_operator("ops@example.com", true));
+    EXPECT_EQ(s.request("GET", "/test/operator", {}, token).status, 204);
+    EXPECT_NE(s.request("GET", "/api/v1/me", {}, token).body.find(R"("is_operator":true)"),
+              std::string::npos);
     EXPECT_FALSE(s.orgs().set_operator("nobody@example.com", true));
     auto operators = s.orgs().list_operators();
     ASSERT_TRUE(operators);
@@ -495,6 +507,7 @@ TEST_F(OrgFlows, Operators) {
     EXPECT_TRUE(operators->front().is_operator);
     ASSERT_TRUE(s.orgs().set_operator("ops@example.com", false));
     EXPECT_TRUE(s.orgs().list_operators()->empty());
+    EXPECT_EQ(s.request("GET", "/test/operator", {}, token).status, 403);
     EXPECT_EQ(s.events("nimbus.identity.operator.granted"), 1);
     EXPECT_EQ(s.events("nimbus.identity.operator.revoked"), 1);
 }
