@@ -28,6 +28,14 @@ export interface FirewallStatus {
   inbound_anomaly_threshold?: number;
 }
 
+/**
+ * An override key in a path: `user:usr_1`, `ip:2001:db8::1`. A colon is allowed in a path segment
+ * (RFC 3986 pchar), so it stays as the server documents the key; anything else is escaped.
+ */
+function overridePath(key: string): string {
+  return `/api/v1/admin/rate-limits/overrides/${encodeURIComponent(key).replaceAll('%3A', ':')}`;
+}
+
 export const gatewayApi = baseApi.injectEndpoints({
   endpoints: (build) => ({
     getFirewallStatus: build.query<FirewallStatus, undefined>({
@@ -57,7 +65,7 @@ export const gatewayApi = baseApi.injectEndpoints({
       { key: string; requests_per_minute: number; burst: number }
     >({
       query: ({ key, ...body }) => ({
-        url: `/api/v1/admin/rate-limits/overrides/${encodeURIComponent(key)}`,
+        url: overridePath(key),
         method: 'PUT',
         body,
       }),
@@ -65,7 +73,7 @@ export const gatewayApi = baseApi.injectEndpoints({
     }),
     deleteOverride: build.mutation<undefined, string>({
       query: (key) => ({
-        url: `/api/v1/admin/rate-limits/overrides/${encodeURIComponent(key)}`,
+        url: overridePath(key),
         method: 'DELETE',
       }),
       invalidatesTags: ['RateLimitOverrides'],
