@@ -63,6 +63,15 @@ if [ -f tools/openapi-lint/package-lock.json ]; then
   fi
 fi
 
+# The relying party of the OpenID provider tests (openid-client), also apart from the console.
+if [ -f tests/integration/oidc/package-lock.json ]; then
+  if [ ! -d tests/integration/oidc/node_modules ] ||
+     [ tests/integration/oidc/package-lock.json -nt tests/integration/oidc/node_modules/.package-lock.json ]; then
+    echo "Installing npm packages for tests/integration/oidc/"
+    (cd tests/integration/oidc && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 if [ -f web/package-lock.json ]; then
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
     echo "Installing npm packages for web/"
