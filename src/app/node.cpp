@@ -48,6 +48,14 @@ identity::Settings identity_settings(const config::IdentityConfig& config) {
     settings.refresh_token_ttl_s = config.refresh_token_ttl_s;
     settings.hashing.ops_limit = static_cast<std::uint64_t>(config.argon2_ops_limit);
     settings.hashing.mem_limit_kib = static_cast<std::uint64_t>(config.argon2_mem_limit_kib);
+    settings.lockout = {.account_failures = config.lockout_failures,
+                        .address_failures = config.lockout_address_failures,
+                        .window_s = config.lockout_window_s,
+                        .duration_s = config.lockout_duration_s,
+                        .delay_base_ms = config.login_delay_ms,
+                        .delay_max_ms = config.login_delay_max_ms};
+    settings.signing_key_rotation_days = config.signing_key_rotation_days;
+    settings.signing_key_check_s = config.signing_key_check_s;
     return settings;
 }
 
@@ -278,6 +286,8 @@ int serve(const config::Config& config) {
         log::error("cannot start identity", {{"error", started.error().message}});
         return kExitFailure;
     }
+    // Signing keys rotate on a schedule kept in the database; every node re-reads them.
+    identity_service.start_key_maintenance();
     // Organizations, members, roles and API keys; its authenticate step wraps the accounts' one.
     identity::Organizations organizations(
         **database, clock, *mailer,

@@ -565,6 +565,50 @@ const std::vector<Setting>& declarations() {
             "identity.operator_emails",
             [](Config& c) -> std::vector<std::string>& { return c.identity.operator_emails; },
             "Accounts made platform operators at start, once their email is verified."));
+        constexpr std::int64_t kMaxLockoutFailures = 1'000'000;
+        constexpr std::int64_t kMaxLockoutSeconds = 30 * 24 * 3600;
+        constexpr std::int64_t kMaxLoginDelayMs = 60'000;
+        constexpr std::int64_t kMaxRotationDays = 3650;
+        constexpr std::int64_t kMaxKeyCheckS = 3600;
+        s.push_back(int_setting(
+            "identity.lockout_failures",
+            [](Config& c) -> std::int64_t& { return c.identity.lockout_failures; }, 1,
+            kMaxLockoutFailures,
+            "Failed logins (passwords or second-factor codes) that lock an account, counted per "
+            "email whether or not it has an account."));
+        s.push_back(int_setting(
+            "identity.lockout_address_failures",
+            [](Config& c) -> std::int64_t& { return c.identity.lockout_address_failures; }, 1,
+            kMaxLockoutFailures, "Failed logins from one client address that lock the address."));
+        s.push_back(int_setting(
+            "identity.lockout_window_s",
+            [](Config& c) -> std::int64_t& { return c.identity.lockout_window_s; }, 1,
+            kMaxLockoutSeconds, "Failed logins older than this many seconds stop counting."));
+        s.push_back(int_setting(
+            "identity.lockout_duration_s",
+            [](Config& c) -> std::int64_t& { return c.identity.lockout_duration_s; }, 1,
+            kMaxLockoutSeconds,
+            "How long a lock lasts, in seconds; a password reset unlocks an account at once."));
+        s.push_back(int_setting(
+            "identity.login_delay_ms",
+            [](Config& c) -> std::int64_t& { return c.identity.login_delay_ms; }, 0,
+            kMaxLoginDelayMs,
+            "Wait before answering a login after one recent failure; doubles with each further "
+            "failure (0: no slowdown)."));
+        s.push_back(int_setting(
+            "identity.login_delay_max_ms",
+            [](Config& c) -> std::int64_t& { return c.identity.login_delay_max_ms; }, 0,
+            kMaxLoginDelayMs, "The longest wait before answering a login (also while locked)."));
+        s.push_back(int_setting(
+            "identity.signing_key_rotation_days",
+            [](Config& c) -> std::int64_t& { return c.identity.signing_key_rotation_days; }, 0,
+            kMaxRotationDays,
+            "A new token signing key takes over this often, in days (0: never rotate)."));
+        s.push_back(int_setting(
+            "identity.signing_key_check_s",
+            [](Config& c) -> std::int64_t& { return c.identity.signing_key_check_s; }, 1,
+            kMaxKeyCheckS,
+            "How often each node re-reads the signing keys and rotates or retires them when due."));
         s.push_back(string_setting(
             "mail.smtp_url", [](Config& c) -> std::string& { return c.mail.smtp_url; },
             "SMTP server for outgoing mail, smtp://host:port or smtps://user:password@host:465; "

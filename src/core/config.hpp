@@ -99,6 +99,14 @@ struct IdentityConfig {
     std::int64_t invitation_ttl_s = 7 * 24 * 3600;
     std::int64_t membership_cache_ttl_ms = 5000;  ///< staleness bound across nodes
     std::vector<std::string> operator_emails;
+    std::int64_t lockout_failures = 10;          ///< per account (email), known or not
+    std::int64_t lockout_address_failures = 100;  ///< per client address
+    std::int64_t lockout_window_s = 15 * 60;
+    std::int64_t lockout_duration_s = 15 * 60;
+    std::int64_t login_delay_ms = 250;  ///< after one failure; doubles with each further one
+    std::int64_t login_delay_max_ms = 5000;
+    std::int64_t signing_key_rotation_days = 30;  ///< 0: never
+    std::int64_t signing_key_check_s = 60;
 };
 
 /// Outgoing mail (mail/).

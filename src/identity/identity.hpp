@@ -50,6 +50,23 @@ struct PasswordHashing {
     std::uint64_t mem_limit_kib = 19 * 1024;
 };
 
+/// Brute-force protection for sign-in (docs/identity.md, "Failed logins"). Failed passwords and
+/// failed second-factor codes count alike.
+struct LockoutSettings {
+    /// Failures of one account (by email, known or not) that lock it.
+    std::int64_t account_failures = 10;
+    /// Failures from one client address that lock the address.
+    std::int64_t address_failures = 100;
+    /// Failures older than this stop counting.
+    std::int64_t window_s = 15 * 60;
+    /// How long a lock lasts; a password reset lifts an account's lock at once.
+    std::int64_t duration_s = 15 * 60;
+    /// The wait before answering after one recent failure; doubles with each further one.
+    std::int64_t delay_base_ms = 250;
+    /// The longest wait (also the wait while locked).
+    std::int64_t delay_max_ms = 5000;
+};
+
 /// How the service behaves; plain values filled by the composition root from the config.
 struct Settings {
     /// `iss` of access tokens, and the base URL of links in mail ("https://nimbus.example.com").
@@ -67,6 +84,39 @@ struct Settings {
     std::string cracklib_dictionary;
     /// Verified access tokens remembered (by hash) so repeat requests skip the ES256 check.
     std::size_t token_cache_entries = 10'000;
+    LockoutSettings lockout;
+    /// The issuer name authenticator apps show beside the account.
+    std::string totp_issuer = "Nimbus";
+    /// How long the `mfa_token` of a login whose password was right stays usable.
+    std::int64_t mfa_token_ttl_s = 5 * 60;
+    /// How long a change-of-email link works.
+    std::int64_t change_email_ttl_s = 24 * 3600;
+    /// A new signing key takes over this often; 0 never rotates.
+    std::int64_t signing_key_rotation_days = 30;
+    /// How often each node re-reads the signing keys (and rotates or retires them when due).
+    std::int64_t signing_key_check_s = 60;
+};
+
+/// A TOTP enrolment in progress: what the user's authenticator app needs.
+struct TotpEnrollment {
+    std::string secret;       ///< base32, for typing into the app by hand
+    std::string otpauth_uri;  ///< otpauth://totp/<issuer>:<email>?secret=...
+    std::string qr_svg;       ///< the URI as a QR code, an SVG document
+};
+
+/// The second factors of an account.
+struct MfaStatus {
+    bool totp_enabled = false;
+    bool totp_pending = false;  ///< enrolment started, not yet confirmed with a code
+    std::int64_t totp_enabled_at_ms = 0;
+    std::int64_t recovery_codes_remaining = 0;
+};
+
+/// Proof of presence for turning a second factor off or replacing recovery codes: a current
+/// TOTP code, a recovery code, or the password (exactly one non-empty).
+struct Reauthentication {
+    std::string code;
+    std::string password;
 };
 
 /// An account as the API shows it.
@@ -86,12 +136,16 @@ struct ClientInfo {
     std::string user_agent;
 };
 
-/// What login and refresh answer.
+/// What login and refresh answer. When the account uses a second factor, login answers only
+/// `mfa_token` (the other fields empty) and `login_mfa` completes it.
 struct TokenPair {
     std::string access_token;
     std::int64_t expires_in_s = 0;
     std::string refresh_token;
+    std::int64_t refresh_expires_in_s = 0;  ///< how long the session lasts unless refreshed
     std::string session_id;
+    std::string mfa_token;  ///< set when a second factor is required; single use, short-lived
+    std::int64_t mfa_expires_in_s = 0;
 };
 
 /// The verified claims of an access token.
@@ -151,6 +205,17 @@ public:
     /// (`unauthenticated`) and take the same time.
     Result<TokenPair> login(const std::string& email, const std::string& password,
                             const ClientInfo& client);
+    /// How long to wait before answering a login for `email` from `client`: it grows with the
+    /// recent failures of the account and of the address (docs/identity.md). Callers wait on a
+    /// timer, never on a thread. Cheap: one indexed read.
+    Result<std::int64_t> login_delay_ms(const std::string& email, const ClientInfo& client);
+    /// The same for the second step of a login.
+    Result<std::int64_t> mfa_delay_ms(const std::string& mfa_token, const ClientInfo& client);
+    /// Completes a login that answered `mfa_token` with a TOTP code (one step of clock drift
+    /// either way; a code works once) or a recovery code (single use). Failures count toward
+    /// the lockout and answer `unauthenticated` like a wrong password.
+    Result<TokenPair> login_mfa(const std::string& mfa_token, const std::string& code,
+                                const ClientInfo& client);
     /// Exchanges a refresh token for a new pair. A token works once: presenting a rotated one
     /// again revokes its whole session (a stolen token was used).
     Result<TokenPair> refresh(const std::string& refresh_token, const ClientInfo& client);
@@ -177,6 +242,38 @@ public:
                                                    const std::string& current_session_id);
     /// Revokes one of the user's sessions; `not_found` when it is not theirs or not open.
     Result<void> revoke_session(const std::string& user_id, const std::string& session_id);
+
+    /// Starts (or restarts) TOTP enrolment: a new secret, sealed and stored as pending.
+    /// `conflict` when TOTP is already on.
+    Result<TotpEnrollment> start_totp(const std::string& user_id, const ClientInfo& client);
+    /// Activates the pending TOTP secret with a code from the app; returns ten recovery codes,
+    /// shown this once (stored hashed).
+    Result<std::vector<std::string>> confirm_totp(const std::string& user_id,
+                                                  const std::string& code,
+                                                  const ClientInfo& client);
+    /// Turns TOTP off and deletes the recovery codes, after checking `proof`.
+    Result<void> disable_totp(const std::string& user_id, const Reauthentication& proof,
+                              const ClientInfo& client);
+    /// Replaces the recovery codes with ten new ones, after checking `proof`.
+    Result<std::vector<std::string>> regenerate_recovery_codes(const std::string& user_id,
+                                                               const Reauthentication& proof,
+                                                               const ClientInfo& client);
+    /// The account's second factors.
+    Result<MfaStatus> mfa_status(const std::string& user_id);
+
+    /// Checks the password and mails a link to `new_email` (and a notice to the current one);
+    /// the email changes when the link is used (`verify_email`). A taken address is not
+    /// revealed: the answer is the same and its owner is told instead.
+    Result<void> request_email_change(const std::string& user_id, const std::string& new_email,
+                                      const std::string& password, const ClientInfo& client);
+
+    /// Rotates the signing key when due (a new key is published for
+    /// `access_token_ttl_s + signing_key_check_s` before it signs), retires keys whose tokens
+    /// have all expired, and re-reads the keys. The database decides, so nodes agree.
+    Result<void> maintain_signing_keys();
+    /// Runs maintain_signing_keys every `signing_key_check_s` on a thread of its own until the
+    /// Service is destroyed.
+    void start_key_maintenance();
 
     /// Verifies an access token (signature with a known key, ES256 only, issuer, audience,
     /// expiry). Never touches the database; safe on I/O threads.

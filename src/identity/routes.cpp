@@ -1,13 +1,23 @@
 // HTTP for identity: parse and validate -> call the Service (on the worker pool when it hashes
 // or mails) -> map to JSON. docs/identity.md lists the routes.
+#include <chrono>
+
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "core/json.hpp"
+#include "identity/cookies.hpp"
 #include "identity/identity.hpp"
 
 namespace nimbus::identity {
+
+/// The second-factor and change-of-email routes under /api/v1/me (mfa_routes.cpp).
+void add_mfa_routes(http::Router& router, Service& service);
+
 namespace {
 
 using boost::asio::awaitable;
@@ -21,7 +31,8 @@ using http::Response;
 constexpr std::size_t kMaxAuthBodyBytes = 16 * 1024;
 /// Fields whose errors point into the body; a service error "field: message" becomes one.
 constexpr std::string_view kKnownFields[] = {
-    "email", "password", "name", "token", "refresh_token", "current_password", "new_password"};
+    "email",        "password",     "name",      "token", "refresh_token", "current_password",
+    "new_password", "use_cookie",   "mfa_token", "code",  "new_email"};
 
 Response validation_problem(std::vector<http::Problem::FieldError> errors) {
     return Response::make_problem(400, "validation-failed", "Bad Request",
@@ -53,7 +64,10 @@ Response problem(const Error& error) {
 class Body {
 public:
     /// Parses the body; nullopt-like state with `parse_error` set when it is not a JSON object.
-    explicit Body(const Request& request) {
+    /// With `allow_empty`, an empty body reads as `{}` (the console's cookie refresh and logout
+    /// may send none).
+    explicit Body(const Request& request, bool allow_empty = false) {
+        if (allow_empty && request.body.empty()) return;
         auto value = json::parse(request.body);
         if (!value) {
             parse_error_ = value.error().message;
@@ -79,6 +93,17 @@ public:
         return std::string(value->as_string());
     }
 
+    /// A boolean field; false when absent.
+    bool flag(std::string_view name) {
+        const auto* value = object_.if_contains(name);
+        if (value == nullptr) return false;
+        if (!value->is_bool()) {
+            errors_.push_back({"/" + std::string(name), "must be a boolean"});
+            return false;
+        }
+        return value->as_bool();
+    }
+
     bool has(std::string_view name) const { return object_.contains(name); }
     std::vector<http::Problem::FieldError>& errors() { return errors_; }
 
@@ -101,11 +126,71 @@ Response no_store(Response response) {
     return response;
 }
 
-Response token_response(const TokenPair& tokens) {
-    return no_store(Response::json(200, object{{"access_token", tokens.access_token},
-                                               {"token_type", "Bearer"},
-                                               {"expires_in", tokens.expires_in_s},
-                                               {"refresh_token", tokens.refresh_token}}));
+/// The token answer. With `use_cookie` the refresh token goes into the HttpOnly cookie (with a
+/// fresh CSRF cookie) instead of the body, so the console's script never holds it.
+Response token_response(const TokenPair& tokens, bool use_cookie = false,
+                        const Request* request = nullptr) {
+    if (!tokens.mfa_token.empty()) {
+        return no_store(Response::json(200, object{{"mfa_required", true},
+                                                   {"mfa_token", tokens.mfa_token},
+                                                   {"expires_in", tokens.mfa_expires_in_s}}));
+    }
+    object answer{{"access_token", tokens.access_token},
+                  {"token_type", "Bearer"},
+                  {"expires_in", tokens.expires_in_s}};
+    if (!use_cookie) answer["refresh_token"] = tokens.refresh_token;
+    Response response = no_store(Response::json(200, answer));
+    if (use_cookie) {
+        cookies::set_session(response, tokens.refresh_token, tokens.refresh_expires_in_s,
+                             request != nullptr && request->secure);
+    }
+    return response;
+}
+
+/// Waits before answering a sign-in attempt (brute-force slowdown) on a timer, so the I/O thread
+/// serves other requests meanwhile.
+awaitable<void> pause(std::int64_t delay_ms) {
+    if (delay_ms <= 0) co_return;
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
+                                    std::chrono::milliseconds(delay_ms));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+/// 403 for a cookie-carried refresh token without the matching CSRF header.
+Response csrf_failed() {
+    return no_store(Response::make_problem(
+        403, "csrf-failed", "Forbidden",
+        "The X-CSRF-Token header must echo the nimbus_csrf cookie."));
+}
+
+/// Where a refresh or logout takes its token from: the body when it names one, otherwise the
+/// refresh cookie, which needs the CSRF header (a cookie is sent by the browser on its own; the
+/// header proves the console's script made the request).
+struct RefreshSource {
+    std::string token;
+    bool from_cookie = false;
+    std::optional<Response> refusal;  ///< set when the request cannot proceed
+};
+
+RefreshSource refresh_source(const Request& request, Body& body) {
+    RefreshSource source;
+    if (body.has("refresh_token")) {
+        source.token = body.text("refresh_token");
+        if (!body.errors().empty()) source.refusal = validation_problem(std::move(body.errors()));
+        return source;
+    }
+    auto cookie = cookies::read(request, cookies::kRefresh);
+    if (!cookie) {
+        source.refusal = validation_problem({{"/refresh_token", "is required"}});
+        return source;
+    }
+    if (!cookies::csrf_matches(request)) {
+        source.refusal = csrf_failed();
+        return source;
+    }
+    source.token = std::move(*cookie);
+    source.from_cookie = true;
+    return source;
 }
 
 boost::json::value user_json(const User& user) {
@@ -192,41 +277,76 @@ void add_routes(http::Router& router, Service& service) {
             if (body.parse_error()) co_return body.invalid_json();
             std::string email = body.text("email");
             std::string password = body.text("password");
+            bool use_cookie = body.flag("use_cookie");
             if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
             ClientInfo client = client_of(request, context);
+            Result<std::int64_t> delay = Error::internal("not run");
+            co_await context.run_database([&] { delay = service.login_delay_ms(email, client); });
+            if (!delay) co_return problem(delay.error());
+            co_await pause(*delay);
             Result<TokenPair> tokens = Error::internal("not run");
             co_await context.run_blocking([&] { tokens = service.login(email, password, client); });
             if (!tokens) co_return problem(tokens.error());
-            co_return token_response(*tokens);
+            co_return token_response(*tokens, use_cookie, &request);
         }),
         public_route("Sign in with email and password"));
 
     router.add(
-        Method::post, "/api/v1/auth/refresh",
+        Method::post, "/api/v1/auth/login/mfa",
         http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
-            std::string refresh_token = body.text("refresh_token");
+            std::string mfa_token = body.text("mfa_token");
+            std::string code = body.text("code");
+            bool use_cookie = body.flag("use_cookie");
             if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
             ClientInfo client = client_of(request, context);
+            Result<std::int64_t> delay = Error::internal("not run");
+            co_await context.run_database(
+                [&] { delay = service.mfa_delay_ms(mfa_token, client); });
+            if (!delay) co_return problem(delay.error());
+            co_await pause(*delay);
             Result<TokenPair> tokens = Error::internal("not run");
-            co_await context.run_database([&] { tokens = service.refresh(refresh_token, client); });
+            co_await context.run_database(
+                [&] { tokens = service.login_mfa(mfa_token, code, client); });
             if (!tokens) co_return problem(tokens.error());
-            co_return token_response(*tokens);
+            co_return token_response(*tokens, use_cookie, &request);
+        }),
+        public_route("Complete a sign-in with a TOTP or recovery code"));
+
+    router.add(
+        Method::post, "/api/v1/auth/refresh",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request, /*allow_empty=*/true);
+            if (body.parse_error()) co_return body.invalid_json();
+            RefreshSource source = refresh_source(request, body);
+            if (source.refusal) co_return std::move(*source.refusal);
+            ClientInfo client = client_of(request, context);
+            Result<TokenPair> tokens = Error::internal("not run");
+            co_await context.run_database([&] { tokens = service.refresh(source.token, client); });
+            if (!tokens) {
+                Response refused = problem(tokens.error());
+                // A dead cookie is of no use to the browser; drop it so the console stops trying.
+                if (source.from_cookie) cookies::clear_session(refused, request.secure);
+                co_return refused;
+            }
+            co_return token_response(*tokens, source.from_cookie, &request);
         }),
         public_route("Exchange a refresh token for a new token pair"));
 
     router.add(
         Method::post, "/api/v1/auth/logout",
         http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
-            Body body(request);
+            Body body(request, /*allow_empty=*/true);
             if (body.parse_error()) co_return body.invalid_json();
-            std::string refresh_token = body.text("refresh_token");
-            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            RefreshSource source = refresh_source(request, body);
+            if (source.refusal) co_return std::move(*source.refusal);
             Result<void> done = Error::internal("not run");
-            co_await context.run_database([&] { done = service.logout(refresh_token); });
+            co_await context.run_database([&] { done = service.logout(source.token); });
             if (!done) co_return problem(done.error());
-            co_return Response::no_content();
+            Response response = Response::no_content();
+            if (source.from_cookie) cookies::clear_session(response, request.secure);
+            co_return response;
         }),
         public_route("End the session of a refresh token"));
 
@@ -360,6 +480,8 @@ void add_routes(http::Router& router, Service& service) {
                    co_return Response::no_content();
                }),
                self_route("End one of the caller's sessions"));
+
+    add_mfa_routes(router, service);
 }
 
 }  // namespace nimbus::identity

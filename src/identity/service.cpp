@@ -20,46 +20,13 @@
 #include "core/log.hpp"
 #include "events/events.hpp"
 #include "identity/jwt.hpp"
+#include "identity/lockout.hpp"
+#include "identity/service_impl.hpp"
 #include "identity/store.hpp"
 #include "identity/validate.hpp"
 
 namespace nimbus::identity {
 namespace {
-
-constexpr std::string_view kEventSource = "/nimbus/identity";
-constexpr std::string_view kVerifyEmail = "verify_email";
-constexpr std::string_view kResetPassword = "reset_password";
-constexpr std::string_view kKeyAssociatedPrefix = "identity_signing_key:";
-constexpr std::size_t kSecretBytes = 32;   // 256-bit refresh and link tokens
-constexpr std::size_t kTokenIdBytes = 16;  // jti
-constexpr std::size_t kBytesPerKib = 1024;
-constexpr std::int64_t kMsPerSecond = 1000;
-constexpr std::int64_t kClockLeewayS = 30;  // tolerated clock skew between nodes
-constexpr std::size_t kMaxUserAgentBytes = 256;
-constexpr std::size_t kMaxIpBytes = 64;
-// cracklib copies into fixed buffers; a prefix this long already decides its verdict.
-constexpr std::size_t kCracklibMaxBytes = 128;
-constexpr char kFirstPrintable = 0x20;
-constexpr char kLastPrintable = 0x7E;
-
-std::string new_secret(std::size_t bytes = kSecretBytes) {
-    crypto::Bytes random = crypto::random_bytes(bytes);
-    return crypto::base64url_encode(
-        std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
-}
-
-Error unauthenticated(std::string message) {
-    return {ErrorCode::unauthenticated, std::move(message)};
-}
-
-/// Printable ASCII only and bounded, so stored client details are safe to show and to log.
-std::string sanitize(std::string_view text, std::size_t max_bytes) {
-    std::string out;
-    for (char c : text.substr(0, max_bytes)) {
-        out.push_back(c >= kFirstPrintable && c <= kLastPrintable ? c : '?');
-    }
-    return out;
-}
 
 /// "Firefox on Linux" from a User-Agent; good enough for a user to recognize a device.
 std::string device_label(std::string_view user_agent) {
@@ -136,186 +103,49 @@ http::Response invalid_token(const std::string& detail) {
 
 }  // namespace
 
-struct Service::Impl {
-    db::Database& database;
-    const Clock& clock;
-    const crypto::MasterKey& master_key;
-    mail::Mailer& mailer;
-    Settings settings;
-
-    mutable std::shared_mutex keys_mutex;
-    std::map<std::string, jwt::SigningKey, std::less<>> keys;
-    std::string current_kid;
-    std::string jwks;
-    /// A hash of a random password at the current parameters: logins for unknown emails verify
-    /// against it so they take as long as logins for known ones.
-    std::string dummy_hash;
-
-    mutable std::mutex cache_mutex;
-    mutable std::unordered_map<std::string, AccessClaims> token_cache;
-
-    Impl(db::Database& database_in, const Clock& clock_in, const crypto::MasterKey& key_in,
-         mail::Mailer& mailer_in, Settings settings_in)
-        : database(database_in),
-          clock(clock_in),
-          master_key(key_in),
-          mailer(mailer_in),
-          settings(std::move(settings_in)) {}
-
-    // --- passwords ---
-
-    Result<std::string> hash_password(std::string_view password) const {
-        std::string hash(crypto_pwhash_STRBYTES, '\0');
-        if (crypto_pwhash_str(hash.data(), password.data(), password.size(),
-                              settings.hashing.ops_limit,
-                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0) {
-            return Error::unavailable("out of memory while hashing a password");
-        }
-        hash.resize(std::strlen(hash.c_str()));
-        return hash;
+Result<AccessClaims> Service::Impl::check_claims(const boost::json::object& claims) const {
+    const auto* iss = string_claim(claims, "iss");
+    if (iss == nullptr || *iss != settings.issuer) {
+        return unauthenticated("the token's issuer is not accepted");
     }
-
-    static bool password_matches(const std::string& hash, std::string_view password) {
-        return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-    }
-
-    bool needs_rehash(const std::string& hash) const {
-        return crypto_pwhash_str_needs_rehash(hash.c_str(), settings.hashing.ops_limit,
-                                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0;
-    }
-
-    /// Length rules plus cracklib's dictionary and pattern checks.
-    Result<void> check_new_password(std::string_view password, std::string_view field) const {
-        if (auto ok = check_password_length(password, field); !ok) return ok;
-        // FascistCheck keeps static state in the dictionary reader; one caller at a time.
-        static std::mutex cracklib_mutex;
-        std::string prefix(password.substr(0, kCracklibMaxBytes));
-        std::string dictionary = settings.cracklib_dictionary.empty()
-                                     ? std::string(GetDefaultCracklibDict())
-                                     : settings.cracklib_dictionary;
-        const char* verdict = nullptr;
-        {
-            std::lock_guard lock(cracklib_mutex);
-            verdict = FascistCheck(prefix.c_str(), dictionary.c_str());
-        }
-        if (verdict != nullptr) return field_error(field, fmt::format("is too weak: {}", verdict));
-        return {};
-    }
-
-    // --- events, mail ---
-
-    Result<void> emit(db::Transaction& tx, std::string_view type, const std::string& subject,
-                      const boost::json::object& data) const {
-        auto id = events::emit(tx, clock,
-                               {.type = "nimbus.identity." + std::string(type),
-                                .source = std::string(kEventSource),
-                                .subject = subject,
-                                .data_json = boost::json::serialize(data)});
-        if (!id) return id.error();
-        return {};
-    }
-
-    /// Mail failures are logged, not returned: the change they report has committed, and the
-    /// answer must not differ between accounts that exist and those that do not.
-    void send(const mail::Message& message) const {
-        if (auto sent = mailer.send(message); !sent) {
-            log::warn("mail not sent",
-                      {{"subject", message.subject}, {"error", sent.error().message}});
+    const auto* aud = claims.if_contains("aud");
+    bool audience_ok = false;
+    if (aud != nullptr && aud->is_string()) {
+        audience_ok = aud->as_string() == settings.audience;
+    } else if (aud != nullptr && aud->is_array()) {
+        for (const auto& entry : aud->as_array()) {
+            if (entry.is_string() && entry.as_string() == settings.audience) audience_ok = true;
         }
     }
-
-    /// A console page under the issuer URL.
-    std::string page(std::string_view name) const {
-        std::string base = settings.issuer;
-        while (base.ends_with('/')) base.pop_back();
-        return fmt::format("{}/{}", base, name);
+    if (!audience_ok) return unauthenticated("the token is not meant for this audience");
+    auto exp = int_claim(claims, "exp");
+    auto iat = int_claim(claims, "iat");
+    if (!exp || !iat) return unauthenticated("the token lacks exp or iat");
+    std::int64_t now_s = clock.now_ms() / kMsPerSecond;
+    if (now_s >= *exp + kClockLeewayS) return unauthenticated("the token has expired");
+    if (*iat > now_s + kClockLeewayS) return unauthenticated("the token is not valid yet");
+    const auto* sub = string_claim(claims, "sub");
+    const auto* sid = string_claim(claims, "sid");
+    // A user's token names its session; a client-credentials token (sub "cli_...") has none.
+    bool user_token = sub != nullptr && is_valid_id(*sub, "usr") && sid != nullptr;
+    bool client_token = sub != nullptr && is_valid_id(*sub, "cli");
+    if (!user_token && !client_token) return unauthenticated("the token's subject is malformed");
+    AccessClaims out;
+    out.user_id = std::string(*sub);
+    if (sid != nullptr) out.session_id = std::string(*sid);
+    if (const auto* client = string_claim(claims, "client_id")) {
+        out.client_id = std::string(*client);
     }
-
-    std::string link(std::string_view name, const std::string& token) const {
-        return fmt::format("{}?token={}", page(name), token);
+    if (client_token && out.client_id != out.user_id) {
+        return unauthenticated("the token's subject is malformed");
     }
-
-    // --- tokens ---
-
-    Result<std::string> sign_access_token(const std::string& user_id, const std::string& session_id,
-                                          std::int64_t now_ms) const {
-        std::int64_t now_s = now_ms / kMsPerSecond;
-        boost::json::object claims{
-            {"iss", settings.issuer},
-            {"aud", settings.audience},
-            {"sub", user_id},
-            {"sid", session_id},
-            {"iat", now_s},
-            {"exp", now_s + settings.access_token_ttl_s},
-            {"jti", new_secret(kTokenIdBytes)},
-            {"scope", std::string(kSelfPermission)},
-        };
-        std::shared_lock lock(keys_mutex);
-        auto key = keys.find(current_kid);
-        // start() loaded at least one key before any request can arrive.
-        if (key == keys.end()) return Error::internal("no signing key is loaded");
-        return jwt::encode(claims, key->second, current_kid);
-    }
-
-    /// Adds a refresh token to the session and signs an access token for it.
-    Result<TokenPair> issue_tokens(db::Transaction& tx, const std::string& user_id,
-                                   const std::string& session_id, std::int64_t now_ms) const {
-        std::string refresh_token = new_secret();
-        if (auto ok = store::insert_refresh_token(tx, crypto::sha256_hex(refresh_token), session_id,
-                                                  now_ms);
-            !ok) {
-            return ok.error();
-        }
-        auto access = sign_access_token(user_id, session_id, now_ms);
-        if (!access) return access.error();
-        return TokenPair{*access, settings.access_token_ttl_s, std::move(refresh_token),
-                         session_id};
-    }
-
-    Result<AccessClaims> check_claims(const boost::json::object& claims) const {
-        const auto* iss = string_claim(claims, "iss");
-        if (iss == nullptr || *iss != settings.issuer) {
-            return unauthenticated("the token's issuer is not accepted");
-        }
-        const auto* aud = claims.if_contains("aud");
-        bool audience_ok = false;
-        if (aud != nullptr && aud->is_string()) {
-            audience_ok = aud->as_string() == settings.audience;
-        } else if (aud != nullptr && aud->is_array()) {
-            for (const auto& entry : aud->as_array()) {
-                if (entry.is_string() && entry.as_string() == settings.audience) audience_ok = true;
-            }
-        }
-        if (!audience_ok) return unauthenticated("the token is not meant for this audience");
-        auto exp = int_claim(claims, "exp");
-        auto iat = int_claim(claims, "iat");
-        if (!exp || !iat) return unauthenticated("the token lacks exp or iat");
-        std::int64_t now_s = clock.now_ms() / kMsPerSecond;
-        if (now_s >= *exp + kClockLeewayS) return unauthenticated("the token has expired");
-        if (*iat > now_s + kClockLeewayS) return unauthenticated("the token is not valid yet");
-        const auto* sub = string_claim(claims, "sub");
-        const auto* sid = string_claim(claims, "sid");
-        // A user's token names its session; a client-credentials token (sub "cli_...") has none.
-        bool user_token = sub != nullptr && is_valid_id(*sub, "usr") && sid != nullptr;
-        bool client_token = sub != nullptr && is_valid_id(*sub, "cli");
-        if (!user_token && !client_token) return unauthenticated("the token's subject is malformed");
-        AccessClaims out;
-        out.user_id = std::string(*sub);
-        if (sid != nullptr) out.session_id = std::string(*sid);
-        if (const auto* client = string_claim(claims, "client_id")) {
-            out.client_id = std::string(*client);
-        }
-        if (client_token && out.client_id != out.user_id) {
-            return unauthenticated("the token's subject is malformed");
-        }
-        if (const auto* org = string_claim(claims, "org")) out.org_id = std::string(*org);
-        if (const auto* scope = string_claim(claims, "scope")) out.scopes = split(*scope, ' ');
-        if (const auto* jti = string_claim(claims, "jti")) out.token_id = std::string(*jti);
-        out.issued_at_s = *iat;
-        out.expires_at_s = *exp;
-        return out;
-    }
-};
+    if (const auto* org = string_claim(claims, "org")) out.org_id = std::string(*org);
+    if (const auto* scope = string_claim(claims, "scope")) out.scopes = split(*scope, ' ');
+    if (const auto* jti = string_claim(claims, "jti")) out.token_id = std::string(*jti);
+    out.issued_at_s = *iat;
+    out.expires_at_s = *exp;
+    return out;
+}
 
 Service::Service(db::Database& database, const Clock& clock, const crypto::MasterKey& master_key,
                  mail::Mailer& mailer, Settings settings)
@@ -324,52 +154,16 @@ Service::Service(db::Database& database, const Clock& clock, const crypto::Maste
     if (sodium_init() < 0) throw std::runtime_error("libsodium cannot be initialized");
 }
 
-Service::~Service() = default;
+Service::~Service() { impl_->stop_key_maintenance(); }
 
 Result<void> Service::start() {
     Impl& s = *impl_;
-    auto stored = store::active_signing_keys(s.database);
-    if (!stored) return stored.error();
-    if (stored->empty()) {
-        auto key = jwt::SigningKey::generate();
-        if (!key) return key.error();
-        std::int64_t now = s.clock.now_ms();
-        store::SigningKeyRow row{new_id("jwk", now), 1, {}};
-        row.private_key_sealed =
-            s.master_key.seal(key->private_pem(), std::string(kKeyAssociatedPrefix) + row.id);
-        std::string jwk = boost::json::serialize(key->public_jwk(row.id));
-        auto inserted = s.database.transact([&](db::Transaction& tx) -> Result<void> {
-            auto ok = store::insert_signing_key(tx, row, jwk, now);
-            if (!ok) return ok.error();
-            return {};
-        });
-        if (!inserted) return inserted.error();
-        // Another node may have inserted generation 1 first; read whatever won.
-        stored = store::active_signing_keys(s.database);
-        if (!stored) return stored.error();
-    }
-    std::map<std::string, jwt::SigningKey, std::less<>> keys;
-    boost::json::array published;
-    std::string current;
-    for (const auto& row : *stored) {
-        auto pem =
-            s.master_key.open(row.private_key_sealed, std::string(kKeyAssociatedPrefix) + row.id);
-        if (!pem) {
-            return Error::internal("signing key " + row.id +
-                                   " cannot be opened with this master key");
-        }
-        auto key = jwt::SigningKey::from_private_pem(*pem);
-        if (!key) return key.error();
-        published.push_back(key->public_jwk(row.id));
-        keys.emplace(row.id, std::move(*key));
-        current = row.id;  // ordered by generation: the newest signs
-    }
+    // Creates the first key on a new installation (nodes starting together agree through the
+    // unique generation) and loads the keys; signing_keys.cpp.
+    if (auto ok = maintain_signing_keys(); !ok) return ok;
     auto dummy = s.hash_password(new_secret());
     if (!dummy) return dummy.error();
     std::unique_lock lock(s.keys_mutex);
-    s.keys = std::move(keys);
-    s.current_kid = current;
-    s.jwks = boost::json::serialize(boost::json::object{{"keys", std::move(published)}});
     s.dummy_hash = std::move(*dummy);
     return {};
 }
@@ -432,7 +226,13 @@ Result<void> Service::verify_email(const std::string& token) {
         auto link =
             store::consume_link(tx, crypto::sha256_hex(token), std::string(kVerifyEmail), now);
         if (!link) return link.error();
-        if (!*link) return {};
+        if (!*link) {
+            // The same page confirms a change of email (email_change.cpp).
+            auto changed = s.apply_email_change(tx, crypto::sha256_hex(token), now);
+            if (!changed) return changed.error();
+            verified = *changed;
+            return {};
+        }
         auto marked = store::mark_email_verified(tx, (*link)->user_id, (*link)->email, now);
         if (!marked) return marked.error();
         // The account's email changed since the link was sent: the link proves nothing now.
@@ -446,6 +246,16 @@ Result<void> Service::verify_email(const std::string& token) {
     return {};
 }
 
+Result<std::int64_t> Service::login_delay_ms(const std::string& email, const ClientInfo& client) {
+    Impl& s = *impl_;
+    auto normalized = normalize_email(email);
+    auto state = lockout::read(s.database, lockout::account_subject(normalized.value_or(email)),
+                               lockout::address_subject(sanitize(client.ip, kMaxIpBytes)),
+                               s.clock.now_ms(), s.settings.lockout);
+    if (!state) return state.error();
+    return lockout::delay_ms(*state, s.settings.lockout);
+}
+
 Result<TokenPair> Service::login(const std::string& email, const std::string& password,
                                  const ClientInfo& client) {
     Impl& s = *impl_;
@@ -457,18 +267,25 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
         if (!found) return found.error();
         user = std::move(*found);
     }
-    // Verify against a dummy hash for unknown emails, so both cases take the same time.
+    std::int64_t now = s.clock.now_ms();
+    std::string ip = sanitize(client.ip, kMaxIpBytes);
+    std::string account = lockout::account_subject(normalized.value_or(email));
+    std::string address = lockout::address_subject(ip);
+    auto locks = lockout::read(s.database, account, address, now, s.settings.lockout);
+    if (!locks) return locks.error();
+    // Verify against a dummy hash for unknown emails, and for locked accounts too, so every
+    // refusal takes the same time.
     bool matches = Impl::password_matches(user ? user->password_hash : s.dummy_hash,
                                           password.substr(0, kMaxPasswordBytes));
-    std::int64_t now = s.clock.now_ms();
-    if (!user || !matches) {
+    if (locks->locked() || !user || !matches) {
         std::string subject =
             user ? user->user.id : "email:" + crypto::sha256_hex(normalized.value_or(email));
+        std::string reason = locks->locked() ? "locked"
+                             : user          ? "wrong_password"
+                                             : "unknown_email";
         auto recorded = s.database.transact([&](db::Transaction& tx) -> Result<void> {
-            return s.emit(tx, "login.failed", subject,
-                          {{"user_id", user ? user->user.id : ""},
-                           {"reason", user ? "wrong_password" : "unknown_email"},
-                           {"ip", sanitize(client.ip, kMaxIpBytes)}});
+            return s.record_login_failure(tx, {user ? user->user.id : "", subject, account, address,
+                                               reason, ip, locks->locked(), now});
         });
         if (!recorded) return recorded.error();
         return wrong;
@@ -479,7 +296,8 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
         if (!hash) return hash.error();
         rehashed = std::move(*hash);
     }
-    std::string session_id = new_id("ses", now);
+    auto second_factor = s.mfa_enabled(user->user.id);
+    if (!second_factor) return second_factor.error();
     Result<TokenPair> tokens = Error::internal("not issued");
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         if (rehashed) {
@@ -487,19 +305,22 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
                 return ok;
             }
         }
-        if (auto ok = store::insert_session(
-                tx, {session_id, user->user.id, sanitize(client.user_agent, kMaxUserAgentBytes),
-                     sanitize(client.ip, kMaxIpBytes), now,
-                     now + s.settings.refresh_token_ttl_s * kMsPerSecond});
-            !ok) {
-            return ok;
+        if (*second_factor) {
+            // The failure count stays until the second factor succeeds too, so knowing the
+            // password does not reset the budget for guessing codes.
+            tokens = s.begin_mfa(tx, user->user.id, now);
+            if (!tokens) return tokens.error();
+            return {};
         }
-        tokens = s.issue_tokens(tx, user->user.id, session_id, now);
+        tokens = s.open_session(tx, user->user.id, client, now);
         if (!tokens) return tokens.error();
+        if (auto ok = lockout::clear(tx, account); !ok) return ok;
         return s.emit(tx, "login.succeeded", user->user.id,
-                      {{"user_id", user->user.id},
-                       {"session_id", session_id},
-                       {"ip", sanitize(client.ip, kMaxIpBytes)}});
+                      {{"actor_id", user->user.id},
+                       {"user_id", user->user.id},
+                       {"target_id", user->user.id},
+                       {"session_id", tokens->session_id},
+                       {"ip", ip}});
     });
     if (!committed) return committed.error();
     return tokens;
@@ -614,6 +435,14 @@ Result<void> Service::reset_password(const std::string& token, const std::string
         if (!*link) return {};
         const std::string& user_id = (*link)->user_id;
         if (auto ok = store::set_password_hash(tx, user_id, *hash, now); !ok) return ok;
+        // Whoever can read the account's mail may sign in again at once.
+        auto owner = store::find_user(tx, user_id);
+        if (!owner) return owner.error();
+        if (*owner) {
+            if (auto ok = lockout::clear(tx, lockout::account_subject((*owner)->user.email)); !ok) {
+                return ok;
+            }
+        }
         auto revoked = store::revoke_sessions(tx, user_id, "", "password_reset", now);
         if (!revoked) return revoked.error();
         reset = true;

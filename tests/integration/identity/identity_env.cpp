@@ -135,6 +135,9 @@ identity::Settings IdentityStack::settings() {
     // Minimal Argon2id cost keeps the suite fast; production uses the OWASP defaults.
     settings.hashing.ops_limit = crypto_pwhash_OPSLIMIT_MIN;
     settings.hashing.mem_limit_kib = crypto_pwhash_MEMLIMIT_MIN / 1024;
+    // The brute-force slowdown still runs (on a timer), just short enough to keep the suite fast.
+    settings.lockout.delay_base_ms = 1;
+    settings.lockout.delay_max_ms = 10;
     return settings;
 }
 

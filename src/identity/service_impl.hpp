@@ -1,0 +1,277 @@
+#pragma once
+// The state and helpers behind identity::Service, shared by the .cpp files that implement its
+// parts (service.cpp: accounts and tokens; lockout.cpp, mfa.cpp, email_change.cpp,
+// signing_keys.cpp). Private to identity/.
+
+#include <cstddef>  // crack.h uses size_t without including it
+
+#include <crack.h>
+#include <sodium.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/log.hpp"
+#include "events/events.hpp"
+#include "identity/identity.hpp"
+#include "identity/jwt.hpp"
+#include "identity/store.hpp"
+#include "identity/validate.hpp"
+
+namespace nimbus::identity {
+
+inline constexpr std::string_view kEventSource = "/nimbus/identity";
+inline constexpr std::string_view kVerifyEmail = "verify_email";
+inline constexpr std::string_view kResetPassword = "reset_password";
+inline constexpr std::string_view kKeyAssociatedPrefix = "identity_signing_key:";
+inline constexpr std::size_t kSecretBytes = 32;   // 256-bit refresh and link tokens
+inline constexpr std::size_t kTokenIdBytes = 16;  // jti
+inline constexpr std::size_t kBytesPerKib = 1024;
+inline constexpr std::int64_t kMsPerSecond = 1000;
+inline constexpr std::int64_t kClockLeewayS = 30;  // tolerated clock skew between nodes
+inline constexpr std::size_t kMaxUserAgentBytes = 256;
+inline constexpr std::size_t kMaxIpBytes = 64;
+// cracklib copies into fixed buffers; a prefix this long already decides its verdict.
+inline constexpr std::size_t kCracklibMaxBytes = 128;
+inline constexpr char kFirstPrintable = 0x20;
+inline constexpr char kLastPrintable = 0x7E;
+
+inline std::string new_secret(std::size_t bytes = kSecretBytes) {
+    crypto::Bytes random = crypto::random_bytes(bytes);
+    return crypto::base64url_encode(
+        std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+}
+
+inline Error unauthenticated(std::string message) {
+    return {ErrorCode::unauthenticated, std::move(message)};
+}
+
+/// Printable ASCII only and bounded, so stored client details are safe to show and to log.
+inline std::string sanitize(std::string_view text, std::size_t max_bytes) {
+    std::string out;
+    for (char c : text.substr(0, max_bytes)) {
+        out.push_back(c >= kFirstPrintable && c <= kLastPrintable ? c : '?');
+    }
+    return out;
+}
+
+struct Service::Impl {
+    db::Database& database;
+    const Clock& clock;
+    const crypto::MasterKey& master_key;
+    mail::Mailer& mailer;
+    Settings settings;
+
+    mutable std::shared_mutex keys_mutex;
+    std::map<std::string, jwt::SigningKey, std::less<>> keys;
+    std::string current_kid;
+    std::string jwks;
+    /// A hash of a random password at the current parameters: logins for unknown emails verify
+    /// against it so they take as long as logins for known ones.
+    std::string dummy_hash;
+
+    mutable std::mutex cache_mutex;
+    mutable std::unordered_map<std::string, AccessClaims> token_cache;
+
+    /// Stops the key-maintenance thread (start_key_maintenance); the thread is joined first
+    /// thing in ~Service so it never sees a half-destroyed Impl.
+    std::mutex maintenance_mutex;
+    std::condition_variable maintenance_wake;
+    bool maintenance_stop = false;
+    std::thread maintenance_thread;
+
+    Impl(db::Database& database_in, const Clock& clock_in, const crypto::MasterKey& key_in,
+         mail::Mailer& mailer_in, Settings settings_in)
+        : database(database_in),
+          clock(clock_in),
+          master_key(key_in),
+          mailer(mailer_in),
+          settings(std::move(settings_in)) {}
+
+    // --- passwords ---
+
+    Result<std::string> hash_password(std::string_view password) const {
+        std::string hash(crypto_pwhash_STRBYTES, '\0');
+        if (crypto_pwhash_str(hash.data(), password.data(), password.size(),
+                              settings.hashing.ops_limit,
+                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0) {
+            return Error::unavailable("out of memory while hashing a password");
+        }
+        hash.resize(std::strlen(hash.c_str()));
+        return hash;
+    }
+
+    static bool password_matches(const std::string& hash, std::string_view password) {
+        return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+    }
+
+    bool needs_rehash(const std::string& hash) const {
+        return crypto_pwhash_str_needs_rehash(hash.c_str(), settings.hashing.ops_limit,
+                                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0;
+    }
+
+    /// Length rules plus cracklib's dictionary and pattern checks.
+    Result<void> check_new_password(std::string_view password, std::string_view field) const {
+        if (auto ok = check_password_length(password, field); !ok) return ok;
+        // FascistCheck keeps static state in the dictionary reader; one caller at a time.
+        static std::mutex cracklib_mutex;
+        std::string prefix(password.substr(0, kCracklibMaxBytes));
+        std::string dictionary = settings.cracklib_dictionary.empty()
+                                     ? std::string(GetDefaultCracklibDict())
+                                     : settings.cracklib_dictionary;
+        const char* verdict = nullptr;
+        {
+            std::lock_guard lock(cracklib_mutex);
+            verdict = FascistCheck(prefix.c_str(), dictionary.c_str());
+        }
+        if (verdict != nullptr) return field_error(field, fmt::format("is too weak: {}", verdict));
+        return {};
+    }
+
+    // --- events, mail ---
+
+    Result<void> emit(db::Transaction& tx, std::string_view type, const std::string& subject,
+                      const boost::json::object& data) const {
+        auto id = events::emit(tx, clock,
+                               {.type = "nimbus.identity." + std::string(type),
+                                .source = std::string(kEventSource),
+                                .subject = subject,
+                                .data_json = boost::json::serialize(data)});
+        if (!id) return id.error();
+        return {};
+    }
+
+    /// Mail failures are logged, not returned: the change they report has committed, and the
+    /// answer must not differ between accounts that exist and those that do not.
+    void send(const mail::Message& message) const {
+        if (auto sent = mailer.send(message); !sent) {
+            log::warn("mail not sent",
+                      {{"subject", message.subject}, {"error", sent.error().message}});
+        }
+    }
+
+    /// A console page under the issuer URL.
+    std::string page(std::string_view name) const {
+        std::string base = settings.issuer;
+        while (base.ends_with('/')) base.pop_back();
+        return fmt::format("{}/{}", base, name);
+    }
+
+    std::string link(std::string_view name, const std::string& token) const {
+        return fmt::format("{}?token={}", page(name), token);
+    }
+
+    // --- tokens ---
+
+    Result<std::string> sign_access_token(const std::string& user_id, const std::string& session_id,
+                                          std::int64_t now_ms) const {
+        std::int64_t now_s = now_ms / kMsPerSecond;
+        boost::json::object claims{
+            {"iss", settings.issuer},
+            {"aud", settings.audience},
+            {"sub", user_id},
+            {"sid", session_id},
+            {"iat", now_s},
+            {"exp", now_s + settings.access_token_ttl_s},
+            {"jti", new_secret(kTokenIdBytes)},
+            {"scope", std::string(kSelfPermission)},
+        };
+        std::shared_lock lock(keys_mutex);
+        auto key = keys.find(current_kid);
+        // start() loaded at least one key before any request can arrive.
+        if (key == keys.end()) return Error::internal("no signing key is loaded");
+        return jwt::encode(claims, key->second, current_kid);
+    }
+
+    /// Adds a refresh token to the session and signs an access token for it.
+    Result<TokenPair> issue_tokens(db::Transaction& tx, const std::string& user_id,
+                                   const std::string& session_id, std::int64_t now_ms) const {
+        std::string refresh_token = new_secret();
+        if (auto ok = store::insert_refresh_token(tx, crypto::sha256_hex(refresh_token), session_id,
+                                                  now_ms);
+            !ok) {
+            return ok.error();
+        }
+        auto access = sign_access_token(user_id, session_id, now_ms);
+        if (!access) return access.error();
+        TokenPair pair;
+        pair.access_token = std::move(*access);
+        pair.expires_in_s = settings.access_token_ttl_s;
+        pair.refresh_token = std::move(refresh_token);
+        pair.refresh_expires_in_s = settings.refresh_token_ttl_s;
+        pair.session_id = session_id;
+        return pair;
+    }
+
+    // --- brute force (lockout.cpp) ---
+
+    /// A failed login or second-factor code, as recorded.
+    struct LoginFailure {
+        std::string user_id;        ///< empty when the email has no account
+        std::string event_subject;  ///< the user id, or "email:<sha256>"
+        std::string account;        ///< lockout::account_subject
+        std::string address;        ///< lockout::address_subject
+        std::string reason;         ///< "wrong_password", "unknown_email", "wrong_code", "locked"
+        std::string ip;
+        bool already_locked = false;  ///< then nothing more is counted
+        std::int64_t now_ms = 0;
+    };
+    /// Counts the failure (unless already locked), emits `login.failed`, and `login.locked` for
+    /// each subject this failure locked. In the caller's transaction.
+    Result<void> record_login_failure(db::Transaction& tx, const LoginFailure& failure) const;
+
+    // --- second factor (mfa.cpp) ---
+
+    /// Whether the user has confirmed TOTP.
+    Result<bool> mfa_enabled(const std::string& user_id) const;
+    /// Opens a login challenge for a user whose password was right: answers the `mfa_token`.
+    Result<TokenPair> begin_mfa(db::Transaction& tx, const std::string& user_id,
+                                std::int64_t now_ms) const;
+    /// Checks a TOTP code (marking its step used) or spends a recovery code; the method that
+    /// matched ("totp", "recovery_code") or nullopt. In the caller's transaction, so a code is
+    /// used exactly once even under concurrent requests.
+    Result<std::optional<std::string>> check_second_factor(db::Transaction& tx,
+                                                           const std::string& user_id,
+                                                           const std::string& code,
+                                                           std::int64_t now_ms) const;
+    /// Checks `proof` (a second-factor code, or the password) for a change to the second factor
+    /// and runs `change` in the same transaction when it holds. A wrong proof counts toward the
+    /// lockout like a failed login and answers a field error. Hashes the password: call from the
+    /// worker pool.
+    Result<void> with_reauthentication(
+        const std::string& user_id, const Reauthentication& proof, const ClientInfo& client,
+        const std::function<Result<void>(db::Transaction&)>& change) const;
+    /// Opens a session with its first token pair.
+    Result<TokenPair> open_session(db::Transaction& tx, const std::string& user_id,
+                                   const ClientInfo& client, std::int64_t now_ms) const;
+
+    // --- change of email (email_change.cpp) ---
+
+    /// Applies the change of email whose link has this hash, if the link is usable and the new
+    /// address is still free; true when it did. In the caller's transaction.
+    Result<bool> apply_email_change(db::Transaction& tx, const std::string& token_hash,
+                                    std::int64_t now_ms) const;
+
+    // --- signing keys (signing_keys.cpp) ---
+
+    /// Reads the unretired keys, opens them with the master key and makes the newest active one
+    /// the signer; publishes all of them.
+    Result<void> load_signing_keys();
+    /// Stops and joins the maintenance thread, if any. Called first by ~Service.
+    void stop_key_maintenance();
+
+    /// Checks iss, aud, exp, iat and the subject of verified claims.
+    Result<AccessClaims> check_claims(const boost::json::object& claims) const;
+};
+
+}  // namespace nimbus::identity
