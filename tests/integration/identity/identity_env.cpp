@@ -166,6 +166,10 @@ IdentityStack::IdentityStack(MailMode mode) : clock_(SystemClock().now_ms()) {
         throw std::runtime_error(started.error().message);
     }
     identity::add_routes(router_, *service_);
+    oidc_ = std::make_unique<identity::OidcProvider>(
+        database(), clock_, *service_,
+        identity::OidcSettings{.issuer = settings().issuer, .audience = settings().audience});
+    identity::add_oidc_routes(router_, *oidc_, *service_);
     mail::add_dev_mailbox_routes(router_, database());
     pipeline_ = http::default_pipeline(
         {.access_log = false, .authenticate = service_->make_authenticate_step()}, nullptr);
@@ -184,6 +188,7 @@ IdentityStack::~IdentityStack() {
     server_->stop();
     server_->wait();
     server_.reset();
+    oidc_.reset();
     service_.reset();
     test_database_.reset();
 }

@@ -60,6 +60,8 @@ public:
 
     std::uint16_t port() const { return server_->port(); }
     identity::Service& service() { return *service_; }
+    /// The OpenID provider on the same service, with its routes on this server.
+    identity::OidcProvider& oidc() { return *oidc_; }
     db::Database& database() { return test_database_->db(); }
     ManualClock& clock() { return clock_; }
     SmtpSink* smtp() { return smtp_.get(); }
@@ -83,6 +85,7 @@ private:
     std::unique_ptr<crypto::MasterKey> master_key_;
     std::unique_ptr<mail::Mailer> mailer_;
     std::unique_ptr<identity::Service> service_;
+    std::unique_ptr<identity::OidcProvider> oidc_;
     http::Router router_;
     std::unique_ptr<http::Pipeline> pipeline_;
     std::unique_ptr<http::Server> server_;
