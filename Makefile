@@ -30,7 +30,7 @@ build: release
 run: release web
 	@mkdir -p data
 	@echo "Nimbus: http://127.0.0.1:8080"
-	@exec $(RELEASE_DIR)/src/app/nimbus serve --listen 127.0.0.1:8080 --data-dir ./data
+	@exec $(RELEASE_DIR)/src/app/nimbus serve --stage dev --listen 127.0.0.1:8080 --data-dir ./data
 
 lint: deps
 	@scripts/lint.sh

@@ -28,6 +28,7 @@ struct ConfigFlags {
     std::string database_url;
     std::string console_dir;
     std::string log_level;
+    std::string stage;
     std::vector<std::string> set;
 
     void attach(CLI::App& command) {
@@ -40,6 +41,9 @@ struct ConfigFlags {
                            "Built web console to serve (console.dir)");
         command.add_option("--log-level", log_level,
                            "trace, debug, info, warn or error (log.level)");
+        command.add_option("--stage", stage,
+                           "dev, test or prod: presets for firewall mode, CORS, log level, cache, "
+                           "HSTS and the dev mailbox (stage; default prod)");
         command.add_option("--set", set, "Any setting as key=value, e.g. --set http.threads=2")
             ->take_all();
     }
@@ -69,6 +73,7 @@ struct ConfigFlags {
         flag("database.url", database_url);
         flag("console.dir", console_dir);
         flag("log.level", log_level);
+        flag("stage", stage);
         return config::load(sources);
     }
 };
@@ -245,9 +250,12 @@ int run(int argc, char** argv) {
         return kExitOk;
     }
     if (config_show->parsed()) {
-        auto config = load_config(config_flags);
-        if (!config) return kExitUsage;
-        std::cout << config::show(*config);
+        auto loaded = config_flags.load();
+        if (!loaded) {
+            std::cerr << "nimbus: " << loaded.error().message << "\n";
+            return kExitUsage;
+        }
+        std::cout << config::show(loaded->config, &loaded->origins);
         return kExitOk;
     }
     return kExitUsage;

@@ -5,10 +5,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -79,6 +81,14 @@ gateway::RateLimitSettings rate_limit_settings(const config::RateLimitConfig& co
     settings.redis_url = config.redis_url;
     settings.redis_timeout = std::chrono::milliseconds(config.redis_timeout_ms);
     settings.fail_open = config.failure_mode == "open";
+    for (const auto& text : config.plans) {
+        auto plan = config::parse_plan(text);  // validated when the config loaded
+        settings.plans[plan->name] = {.requests_per_minute = plan->requests_per_minute,
+                                      .burst = plan->burst};
+    }
+    settings.default_plan = config.default_plan;
+    // settings.plan_lookup stays null until billing knows each org's plan: every principal is
+    // then on default_plan.
     return settings;
 }
 
@@ -319,7 +329,7 @@ int serve(const config::Config& config) {
          .id_token_ttl_s = config.identity.access_token_ttl_s,
          .refresh_token_ttl_s = config.identity.refresh_token_ttl_s});
     identity::add_oidc_routes(router, oidc_provider, identity_service);
-    mail::add_dev_mailbox_routes(router, **database);
+    if (config.mail.dev_mailbox) mail::add_dev_mailbox_routes(router, **database);
     http::add_openapi_route(router, build.version);
     std::shared_ptr<http::StaticFiles> console = http::StaticFiles::load(config.console.dir);
     router.set_fallback([console](http::Request& request, http::RequestContext&) {
@@ -362,6 +372,7 @@ int serve(const config::Config& config) {
 
     // Rate limits: built before the pipeline, which takes the step; the admin routes share it.
     std::unique_ptr<http::Middleware> rate_limit_step;
+    std::shared_ptr<gateway::RateLimiter> rate_limiter;
     if (config.rate_limit.enabled) {
         auto limiter = gateway::make_rate_limiter(rate_limit_settings(config.rate_limit),
                                                   **database, clock, &registry);
@@ -369,16 +380,28 @@ int serve(const config::Config& config) {
             log::error("cannot build the rate limiter", {{"error", limiter.error().message}});
             return kExitFailure;
         }
+        rate_limiter = *limiter;
         gateway::add_rate_limit_routes(router, *limiter, **database, clock);
         rate_limit_step = gateway::make_rate_limit_step(*limiter, database->get(), clock);
     }
+
+    // Several nodes share one PostgreSQL: runtime changes made on one (IP rules, rate-limit
+    // overrides, writes that drop cached responses) reach the others within a poll interval.
+    // One SQLite file has one node (the data-dir lock), so there is nothing to share.
+    const bool shared_database = (*database)->backend() == db::Backend::postgres;
+    const bool any_cached_route =
+        std::any_of(router.routes().begin(), router.routes().end(),
+                    [](const auto& route) { return route->options.cache_ttl.count() > 0; });
+    // Declared before the sync, whose thread calls into the pipeline, so it is destroyed after.
+    std::unique_ptr<http::Pipeline> pipeline;
+    std::unique_ptr<gateway::ClusterSync> cluster_sync;  // started once the pipeline exists
 
     auto listen = config::parse_listen(config.http.listen);  // validated when the config loaded
     std::optional<config::ListenAddress> tls_listen;
     if (!config.tls.listen.empty()) tls_listen = *config::parse_listen(config.tls.listen);
     std::uint16_t https_redirect_port =
         tls_listen && config.tls.redirect_http ? tls_listen->port : 0;
-    auto pipeline = http::default_pipeline(
+    pipeline = http::default_pipeline(
         {.cors_origins = config.http.cors_origins,
          .access_log = config.http.access_log,
          .gzip_min_bytes = static_cast<std::size_t>(config.http.gzip_min_bytes),
@@ -387,9 +410,32 @@ int serve(const config::Config& config) {
          .authenticate =
              organizations.make_authenticate_step(identity_service.make_authenticate_step()),
          .rate_limit = std::move(rate_limit_step),
+         .response_cache_bytes = static_cast<std::size_t>(config.http.response_cache_bytes),
          .https_redirect_port = https_redirect_port,
-         .hsts_max_age_s = config.tls.hsts_max_age_s},
+         .hsts_max_age_s = config.tls.hsts_max_age_s,
+         // Set before the server starts, so no request sees it null.
+         .on_cache_write = shared_database && any_cached_route
+                               ? std::function<void(const std::string&)>(
+                                     [&cluster_sync](const std::string& path) {
+                                         cluster_sync->publish_invalidation(path);
+                                     })
+                               : nullptr},
         &registry);
+    if (shared_database) {
+        auto started = gateway::ClusterSync::start(
+            **database, clock,
+            {.poll_interval = std::chrono::milliseconds(config.gateway.sync_interval_ms),
+             .ip_rules = &ip_rules,
+             .rate_limiter = rate_limiter,
+             .invalidate_cached = [&pipeline](const std::string& path) {
+                 pipeline->invalidate_cached(path);
+             }});
+        if (!started) {
+            log::error("cannot start the cluster sync", {{"error", started.error().message}});
+            return kExitFailure;
+        }
+        cluster_sync = std::move(*started);
+    }
     // Both listeners (HTTP, and HTTPS when configured) share the router and the pipeline.
     auto server_options = [&](const config::ListenAddress& address) {
         return http::ServerOptions{
@@ -437,6 +483,7 @@ int serve(const config::Config& config) {
     log::info("nimbus is ready", {{"url", listen_url(listen->host, server.port())},
                                   {"tls_url", tls_url},
                                   {"version", build.version},
+                                  {"stage", config.stage},
                                   {"database", db::to_string((*database)->backend())},
                                   {"data_dir", config.data.dir},
                                   {"startup_ms", clock.now_ms() - started_at_ms}});

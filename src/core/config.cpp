@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -261,6 +262,17 @@ Result<void> validate_route_override(std::string_view text) {
     return {};
 }
 
+Result<void> validate_plan(std::string_view text) {
+    auto parsed = parse_plan(text);
+    if (!parsed) return parsed.error();
+    return {};
+}
+
+Result<void> validate_plan_name(std::string_view text) {
+    if (text.empty()) return {};
+    return validate_plan(std::string(text) + "=1/min");
+}
+
 Result<void> validate_redis_url(std::string_view text) {
     if (text.starts_with("redis://") && text.size() > std::string_view("redis://").size())
         return {};
@@ -356,6 +368,12 @@ const std::vector<Setting>& declarations() {
         constexpr std::int64_t kMaxRetentionHours = 24 * 365;
         constexpr std::int64_t kMaxHstsSeconds = 2 * 365 * 24 * 3600;
         std::vector<Setting> s;
+        // First: it is the one top-level key, and TOML needs those before any [section].
+        s.push_back(enum_setting(
+            "stage", [](Config& c) -> std::string& { return c.stage; },
+            {std::string(kStages[0]), std::string(kStages[1]), std::string(kStages[2])},
+            "Presets for firewall mode, CORS, log level, response cache, HSTS and the dev mailbox "
+            "(docs/configuration.md#stages); any setting given explicitly wins."));
         s.push_back(string_setting(
             "http.listen", [](Config& c) -> std::string& { return c.http.listen; },
             "Address and port to serve HTTP on, host:port or [v6]:port; port 0 picks a free one.",
@@ -400,6 +418,11 @@ const std::vector<Setting>& declarations() {
         s.push_back(bool_setting(
             "http.access_log", [](Config& c) -> bool& { return c.http.access_log; },
             "Write one JSON log line per request."));
+        s.push_back(int_setting(
+            "http.response_cache_bytes",
+            [](Config& c) -> std::int64_t& { return c.http.response_cache_bytes; }, 0, kMaxBody,
+            "Memory for cached GET responses of routes that allow caching; 0 turns the cache "
+            "off."));
         constexpr std::int64_t kMaxParanoiaLevel = 4;
         constexpr std::int64_t kMaxAnomalyThreshold = 10'000;
         s.push_back(bool_setting(
@@ -617,6 +640,9 @@ const std::vector<Setting>& declarations() {
         s.push_back(string_setting(
             "mail.from", [](Config& c) -> std::string& { return c.mail.from; },
             "Sender of outgoing mail: an address, or Name <address>.", validate_mail_from));
+        s.push_back(bool_setting(
+            "mail.dev_mailbox", [](Config& c) -> bool& { return c.mail.dev_mailbox; },
+            "Serve the dev mailbox (GET /api/v1/dev/mailbox, from this machine only)."));
         s.push_back(int_setting(
             "events.poll_interval_ms",
             [](Config& c) -> std::int64_t& { return c.events.poll_interval_ms; }, 1, kMaxTimeoutMs,
@@ -675,9 +701,66 @@ const std::vector<Setting>& declarations() {
             "rate_limit.failure_mode",
             [](Config& c) -> std::string& { return c.rate_limit.failure_mode; }, {"open", "closed"},
             "When Redis fails: open lets requests pass, closed answers 503."));
+        s.push_back(list_setting(
+            "rate_limit.plans",
+            [](Config& c) -> std::vector<std::string>& { return c.rate_limit.plans; },
+            "Per-plan budgets of each user, API key or OAuth client, as \"NAME=N/min\" or "
+            "\"NAME=N/min burst=M\"; they replace requests_per_minute for principals on that "
+            "plan.",
+            validate_plan));
+        s.push_back(string_setting(
+            "rate_limit.default_plan",
+            [](Config& c) -> std::string& { return c.rate_limit.default_plan; },
+            "The plan of principals whose org has none; empty: requests_per_minute applies.",
+            validate_plan_name));
+        constexpr std::int64_t kMinSyncIntervalMs = 50;
+        constexpr std::int64_t kMaxSyncIntervalMs = 60'000;
+        s.push_back(int_setting(
+            "gateway.sync_interval_ms",
+            [](Config& c) -> std::int64_t& { return c.gateway.sync_interval_ms; },
+            kMinSyncIntervalMs, kMaxSyncIntervalMs,
+            "With PostgreSQL: how often a node applies IP rules, rate-limit overrides and cache "
+            "invalidations changed on other nodes."));
         return s;
     }();
     return kSettings;
+}
+
+/// What each stage presets, in the order of kStages (dev, test, prod). Config's own defaults
+/// equal the prod column (the default stage), which a test checks.
+struct StagePreset {
+    std::string_view key;
+    std::array<std::string_view, 3> values;
+    std::string_view why;  ///< for the docs
+};
+
+const std::vector<StagePreset>& stage_presets() {
+    static const std::vector<StagePreset> kPresets = {
+        {"firewall.mode",
+         {"detection", "blocking", "blocking"},
+         "dev logs what would be blocked instead of refusing while rules are tuned"},
+        {"http.cors_origins",
+         {"http://localhost:5173,http://127.0.0.1:5173", "", ""},
+         "dev admits the Vite dev server; elsewhere the console is same-origin"},
+        {"log.level", {"debug", "info", "info"}, ""},
+        {"http.response_cache_bytes",
+         {"0", "67108864", "67108864"},
+         "dev caches nothing, so every change shows at once"},
+        {"tls.hsts_max_age_s",
+         {"0", "0", "31536000"},
+         "a year in prod; never in dev and test, whose certificates come and go"},
+        {"mail.dev_mailbox",
+         {"true", "true", "false"},
+         "prod never serves stored mail, even to its own machine"},
+    };
+    return kPresets;
+}
+
+std::size_t stage_index(std::string_view stage) {
+    for (std::size_t idx = 0; idx < std::size(kStages); ++idx) {
+        if (kStages[idx] == stage) return idx;
+    }
+    return std::size(kStages) - 1;  // validated before; prod is the default
 }
 
 const Setting* find_setting(std::string_view key) {
@@ -708,26 +791,41 @@ std::string known_keys_hint(std::string_view section) {
     return fmt::format("known keys: {}", fmt::join(names, ", "));
 }
 
-Result<void> apply_file(Config& config, const std::filesystem::path& path) {
+Result<toml::table> parse_file(const std::filesystem::path& path) {
     std::ifstream in(path);
     if (!in) return Error::invalid(fmt::format("cannot read config file {}", path.string()));
     std::stringstream buffer;
     buffer << in.rdbuf();
-    toml::table root;
     try {
-        root = toml::parse(buffer.str(), path.string());
+        return toml::parse(buffer.str(), path.string());
     } catch (const toml::parse_error& error) {
         return Error::invalid(fmt::format("config file {} line {} column {}: {}", path.string(),
                                           error.source().begin.line, error.source().begin.column,
                                           error.description()));
     }
-    for (const auto& [section_name, section_node] : root) {
+}
+
+Result<void> apply_file(Config& config, const std::filesystem::path& path,
+                        std::map<std::string, std::string>& origins) {
+    auto root = parse_file(path);
+    if (!root) return root.error();
+    for (const auto& [section_name, section_node] : *root) {
         std::string section(section_name.str());
         const toml::table* table = section_node.as_table();
         if (table == nullptr) {
-            return Error::invalid(
-                fmt::format("config file {} line {}: '{}' must be a [section]; {}", path.string(),
-                            section_node.source().begin.line, section, known_keys_hint("")));
+            // A top-level key (`stage = "dev"`), or a section written as a value by mistake.
+            const Setting* setting = find_setting(section);
+            std::string origin =
+                fmt::format("file {} line {}", path.string(), section_node.source().begin.line);
+            if (setting == nullptr) {
+                return Error::invalid(fmt::format(
+                    "config file {} line {}: '{}' must be a [section]; {}", path.string(),
+                    section_node.source().begin.line, section, known_keys_hint("")));
+            }
+            if (auto ok = setting->assign_toml(config, section_node); !ok)
+                return key_error(section, origin, ok.error());
+            origins[section] = origin;
+            continue;
         }
         for (const auto& [name, node] : *table) {
             std::string key = section + "." + std::string(name.str());
@@ -740,9 +838,54 @@ Result<void> apply_file(Config& config, const std::filesystem::path& path) {
             }
             if (auto ok = setting->assign_toml(config, node); !ok)
                 return key_error(key, origin, ok.error());
+            origins[key] = origin;
         }
     }
     return {};
+}
+
+/// The stage, which must be known before any other source is applied since its preset lies
+/// under them all: the last flag, else the environment, else the file, else prod.
+Result<std::string> find_stage(const Sources& sources) {
+    const Setting* setting = find_setting("stage");
+    Config scratch;  // validates the value as the real assignment will
+    for (auto flag = sources.flags.rbegin(); flag != sources.flags.rend(); ++flag) {
+        if (flag->first != "stage") continue;
+        if (auto ok = setting->assign_text(scratch, flag->second); !ok)
+            return key_error("stage", "flag", ok.error());
+        return scratch.stage;
+    }
+    if (auto env = sources.environment.find(env_name("stage")); env != sources.environment.end()) {
+        if (auto ok = setting->assign_text(scratch, env->second); !ok)
+            return key_error("stage", "environment " + env->first, ok.error());
+        return scratch.stage;
+    }
+    if (sources.file) {
+        auto root = parse_file(*sources.file);
+        if (!root) return root.error();
+        if (const toml::node* node = root->get("stage"); node != nullptr) {
+            std::string origin =
+                fmt::format("file {} line {}", sources.file->string(), node->source().begin.line);
+            if (auto ok = setting->assign_toml(scratch, *node); !ok)
+                return key_error("stage", origin, ok.error());
+            return scratch.stage;
+        }
+    }
+    return Config().stage;
+}
+
+/// Sets every key the stage presets, before the file, environment and flags override any.
+void apply_stage(Config& config, const std::string& stage,
+                 std::map<std::string, std::string>& origins) {
+    std::size_t column = stage_index(stage);
+    for (const auto& preset : stage_presets()) {
+        const Setting* setting = find_setting(preset.key);
+        // The presets are ours and checked by a unit test; a failure here is a bug.
+        if (setting == nullptr || !setting->assign_text(config, preset.values.at(column))) {
+            throw std::logic_error(fmt::format("stage preset {} is invalid", preset.key));
+        }
+        origins[std::string(preset.key)] = "stage " + stage;
+    }
 }
 
 Result<std::string> read_secret_file(const std::string& path) {
@@ -788,6 +931,57 @@ Result<ListenAddress> parse_listen(std::string_view text) {
     return ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
 }
 
+Result<PlanBudget> parse_plan(std::string_view text) {
+    constexpr std::size_t kMaxNameLength = 64;
+    constexpr std::int64_t kMaxPerMinute = 1'000'000'000;
+    constexpr std::string_view kPerMinute = "/min";
+    constexpr std::string_view kBurst = " burst=";
+    const std::string hint =
+        fmt::format("'{}' is not NAME=N/min or NAME=N/min burst=M (e.g. \"pro=10000/min\")", text);
+    auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
+        std::int64_t value = 0;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+        if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+            value < 1 || value > kMaxPerMinute)
+            return std::nullopt;
+        return value;
+    };
+    std::size_t equals = text.find('=');
+    if (equals == std::string_view::npos) return Error::invalid(hint);
+    PlanBudget plan;
+    plan.name = std::string(text.substr(0, equals));
+    bool plain_name =
+        !plan.name.empty() && plan.name.size() <= kMaxNameLength &&
+        std::all_of(plan.name.begin(), plan.name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        });
+    if (!plain_name) {
+        return Error::invalid(
+            fmt::format("{}: the name may hold only letters, digits, _ and -, at most {}", hint,
+                        kMaxNameLength));
+    }
+    std::string_view rest = text.substr(equals + 1);
+    std::size_t unit = rest.find(kPerMinute);
+    if (unit == std::string_view::npos) return Error::invalid(hint);
+    auto per_minute = number(rest.substr(0, unit));
+    if (!per_minute) {
+        return Error::invalid(
+            fmt::format("{}: N must be an integer from 1 to {}", hint, kMaxPerMinute));
+    }
+    plan.requests_per_minute = *per_minute;
+    rest = rest.substr(unit + kPerMinute.size());
+    if (!rest.empty()) {
+        if (!rest.starts_with(kBurst)) return Error::invalid(hint);
+        auto burst = number(rest.substr(kBurst.size()));
+        if (!burst) {
+            return Error::invalid(
+                fmt::format("{}: M must be an integer from 1 to {}", hint, kMaxPerMinute));
+        }
+        plan.burst = *burst;
+    }
+    return plan;
+}
+
 std::string redact_url(std::string_view url) {
     std::size_t scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos) return std::string(url);
@@ -812,8 +1006,11 @@ std::string redact_url(std::string_view url) {
 Result<Loaded> load(const Sources& sources) {
     Loaded loaded;
     Config& config = loaded.config;
+    auto stage = find_stage(sources);
+    if (!stage) return stage.error();
+    apply_stage(config, *stage, loaded.origins);
     if (sources.file) {
-        if (auto ok = apply_file(config, *sources.file); !ok) return ok.error();
+        if (auto ok = apply_file(config, *sources.file, loaded.origins); !ok) return ok.error();
     }
     for (const auto& [name, value] : sources.environment) {
         if (!name.starts_with(kEnvPrefix)) continue;
@@ -825,6 +1022,7 @@ Result<Loaded> load(const Sources& sources) {
                     return key_error(setting.key, "environment " + name, ok.error());
                 }
                 matched = true;
+                loaded.origins[setting.key] = "environment " + name;
             } else if (setting.secret && name == direct + std::string(kFileSuffix)) {
                 auto secret = read_secret_file(value);
                 if (!secret) return key_error(setting.key, "environment " + name, secret.error());
@@ -832,6 +1030,7 @@ Result<Loaded> load(const Sources& sources) {
                     return key_error(setting.key, "environment " + name, ok.error());
                 }
                 matched = true;
+                loaded.origins[setting.key] = "environment " + name;
             }
         }
         if (!matched) {
@@ -847,6 +1046,7 @@ Result<Loaded> load(const Sources& sources) {
         }
         if (auto ok = setting->assign_text(config, value); !ok)
             return key_error(key, "flag", ok.error());
+        loaded.origins[key] = "flag";
     }
     // Settings that only make sense together, checked once every source has had its say.
     if (!config.tls.listen.empty() &&
@@ -855,14 +1055,32 @@ Result<Loaded> load(const Sources& sources) {
             "config key 'tls.cert_file' and 'tls.key_file': both are needed when tls.listen is "
             "set");
     }
+    std::vector<std::string> plan_names;
+    for (const auto& text : config.rate_limit.plans) {
+        std::string name = parse_plan(text)->name;  // each entry was validated when assigned
+        if (std::find(plan_names.begin(), plan_names.end(), name) != plan_names.end()) {
+            return Error::invalid(
+                fmt::format("config key 'rate_limit.plans': plan '{}' is given twice", name));
+        }
+        plan_names.push_back(std::move(name));
+    }
+    const std::string& default_plan = config.rate_limit.default_plan;
+    if (!default_plan.empty() &&
+        std::find(plan_names.begin(), plan_names.end(), default_plan) == plan_names.end()) {
+        return Error::invalid(fmt::format(
+            "config key 'rate_limit.default_plan': '{}' is not among rate_limit.plans ({})",
+            default_plan,
+            plan_names.empty() ? "none" : fmt::format("{}", fmt::join(plan_names, ", "))));
+    }
     return loaded;
 }
 
-std::string show(const Config& config) {
+std::string show(const Config& config, const std::map<std::string, std::string>* origins) {
     std::string out;
     std::string current_section;
     for (const auto& setting : declarations()) {
-        std::string section = setting.key.substr(0, setting.key.find('.'));
+        std::size_t dot = setting.key.find('.');
+        std::string section = dot == std::string::npos ? "" : setting.key.substr(0, dot);
         if (section != current_section) {
             out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", section);
             current_section = section;
@@ -877,7 +1095,14 @@ std::string show(const Config& config) {
                 value = "\"***\"";
             }
         }
-        out += fmt::format("{} = {}\n", setting.key.substr(section.size() + 1), value);
+        std::string name = section.empty() ? setting.key : setting.key.substr(section.size() + 1);
+        if (origins == nullptr) {
+            out += fmt::format("{} = {}\n", name, value);
+        } else {
+            auto origin = origins->find(setting.key);
+            out += fmt::format("{} = {}  # {}\n", name, value,
+                               origin == origins->end() ? "default" : origin->second);
+        }
     }
     return out;
 }
@@ -907,6 +1132,27 @@ std::string reference_markdown() {
                            setting.render(defaults), setting.description,
                            setting.secret ? " Secret: redacted in `config show`." : "");
     }
+    out +=
+        "\n## Stages\n\n"
+        "`stage` (`--stage`, `NIMBUS_STAGE`, or `stage = \"dev\"` at the top of the file) "
+        "selects a\n"
+        "preset for the settings below; the defaults above are those of `prod`, the default "
+        "stage.\n"
+        "A setting given in the file, the environment or a flag wins over the preset, and\n"
+        "`nimbus config show` says where each value came from. `make run` serves with `--stage "
+        "dev`.\n\n"
+        "| key | dev | test | prod | why |\n"
+        "|---|---|---|---|---|\n";
+    for (const auto& preset : stage_presets()) {
+        std::string row = fmt::format("| `{}` |", preset.key);
+        for (std::size_t column = 0; column < std::size(kStages); ++column) {
+            Config staged;
+            std::map<std::string, std::string> ignored;
+            apply_stage(staged, std::string(kStages[column]), ignored);
+            row += fmt::format(" `{}` |", find_setting(preset.key)->render(staged));
+        }
+        out += fmt::format("{} {} |\n", row, preset.why);
+    }
     return out;
 }
 
@@ -918,13 +1164,16 @@ std::string example_toml() {
         "# Generated by `nimbus config example`; see docs/configuration.md.\n";
     std::string current_section;
     for (const auto& setting : declarations()) {
-        std::string section = setting.key.substr(0, setting.key.find('.'));
+        std::size_t dot = setting.key.find('.');
+        std::string section = dot == std::string::npos ? "" : setting.key.substr(0, dot);
+        if (section.empty()) out += "\n";
         if (section != current_section) {
             out += fmt::format("\n[{}]\n", section);
             current_section = section;
         }
         out += fmt::format("# {} ({}; env {})\n{} = {}\n", setting.description, setting.type,
-                           env_name(setting.key), setting.key.substr(section.size() + 1),
+                           env_name(setting.key),
+                           section.empty() ? setting.key : setting.key.substr(section.size() + 1),
                            setting.render(defaults));
     }
     return out;

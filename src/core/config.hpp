@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,7 @@ struct HttpConfig {
     std::int64_t gzip_min_bytes = 1024;
     std::vector<std::string> cors_origins;
     bool access_log = true;
+    std::int64_t response_cache_bytes = 64 * 1024 * 1024;  ///< 0: no response cache
 };
 
 /// The gateway's firewall: ModSecurity + OWASP CRS, IP and country rules, trusted proxies.
@@ -72,7 +74,7 @@ struct TlsConfig {
     std::string key_file;
     bool allow_tls12 = false;
     bool redirect_http = false;
-    std::int64_t hsts_max_age_s = 0;
+    std::int64_t hsts_max_age_s = 31'536'000;  ///< a year: the prod stage's preset
 };
 
 struct ConsoleConfig {
@@ -113,6 +115,7 @@ struct IdentityConfig {
 struct MailConfig {
     std::string smtp_url;  ///< empty: the dev mailbox
     std::string from = "nimbus@localhost";
+    bool dev_mailbox = false;  ///< serve GET /api/v1/dev/mailbox (loopback only); stage preset
 };
 
 /// Request budgets (gateway rate limits); docs/gateway.md.
@@ -128,10 +131,23 @@ struct RateLimitConfig {
     std::string redis_url = "redis://127.0.0.1:6379";
     std::int64_t redis_timeout_ms = 100;
     std::string failure_mode = "open";
+    std::vector<std::string> plans;  ///< "NAME=N/min" or "NAME=N/min burst=M"
+    std::string default_plan;        ///< the plan of principals no lookup places; empty: none
 };
+
+/// Gateway settings shared by its parts.
+struct GatewayConfig {
+    std::int64_t sync_interval_ms = 1000;  ///< how often nodes look for each other's changes
+};
+
+/// The stages and what each presets (config.cpp `stage_presets()`; docs/configuration.md).
+inline constexpr std::string_view kStages[] = {"dev", "test", "prod"};
 
 /// The whole configuration of a node.
 struct Config {
+    /// dev, test or prod: a preset of defaults (firewall mode, CORS, log level, cache, HSTS, dev
+    /// mailbox) that any explicit setting overrides.
+    std::string stage = "prod";
     HttpConfig http;
     FirewallConfig firewall;
     DataConfig data;
@@ -144,6 +160,7 @@ struct Config {
     IdentityConfig identity;
     MailConfig mail;
     RateLimitConfig rate_limit;
+    GatewayConfig gateway;
 };
 
 /// What to read. The caller (app/) gathers these; nothing here reads the process environment.
@@ -156,14 +173,18 @@ struct Sources {
 struct Loaded {
     Config config;
     std::vector<std::string> warnings;  ///< e.g. an unknown NIMBUS_* environment variable
+    /// Where each key's value came from when not its default: "stage prod", "file F line N",
+    /// "environment NIMBUS_X", "flag".
+    std::map<std::string, std::string> origins;
 };
 
 /// Builds the effective configuration. Fails with `invalid_argument` naming the key (and the file
 /// and line for TOML) on an unknown key, a wrong type or a value outside what is allowed.
 Result<Loaded> load(const Sources& sources);
 
-/// The effective configuration as TOML, secrets redacted (`nimbus config show`).
-std::string show(const Config& config);
+/// The effective configuration as TOML, secrets redacted (`nimbus config show`); with
+/// `origins`, each line says where its value came from.
+std::string show(const Config& config, const std::map<std::string, std::string>* origins = nullptr);
 
 /// The reference of every setting as Markdown (docs/configuration.md).
 std::string reference_markdown();
@@ -180,6 +201,15 @@ struct ListenAddress {
     std::uint16_t port = 0;
 };
 Result<ListenAddress> parse_listen(std::string_view text);
+
+/// A plan's budget from `rate_limit.plans`: "pro=10000/min" or "pro=10000/min burst=500".
+struct PlanBudget {
+    std::string name;  ///< letters, digits, '_' and '-', at most 64
+    std::int64_t requests_per_minute = 0;
+    std::int64_t burst = 0;  ///< 0: the same as requests_per_minute
+};
+/// Parses one `rate_limit.plans` entry; the error says what is wrong.
+Result<PlanBudget> parse_plan(std::string_view text);
 
 /// A URL with any password replaced by "***", for logs and `config show`.
 std::string redact_url(std::string_view url);

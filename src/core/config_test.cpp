@@ -166,5 +166,126 @@ TEST(Config, ExampleFileLoadsAndDocsMatchTheDeclarations) {
     EXPECT_EQ(read_file(source_dir / "nimbus.example.toml"), example_toml());
 }
 
+TEST(Config, ProdIsTheDefaultStageAndItsPresetIsTheDefaults) {
+    auto loaded = load({});
+    ASSERT_TRUE(loaded);
+    EXPECT_EQ(loaded->config.stage, "prod");
+    // The docs' default column is Config's own defaults; the prod preset must not differ.
+    EXPECT_EQ(show(loaded->config), show(Config{}));
+    EXPECT_EQ(loaded->config.firewall.mode, "blocking");
+    EXPECT_FALSE(loaded->config.mail.dev_mailbox);
+    EXPECT_EQ(loaded->config.tls.hsts_max_age_s, 31'536'000);
+}
+
+TEST(Config, StagesPresetAndExplicitSettingsWin) {
+    auto dev = load({.flags = {{"stage", "dev"}}});
+    ASSERT_TRUE(dev) << dev.error().message;
+    EXPECT_EQ(dev->config.firewall.mode, "detection");
+    EXPECT_EQ(dev->config.log.level, "debug");
+    EXPECT_EQ(dev->config.http.response_cache_bytes, 0);
+    EXPECT_EQ(dev->config.tls.hsts_max_age_s, 0);
+    EXPECT_TRUE(dev->config.mail.dev_mailbox);
+    EXPECT_EQ(dev->config.http.cors_origins,
+              (std::vector<std::string>{"http://localhost:5173", "http://127.0.0.1:5173"}));
+    auto test = load({.environment = {{"NIMBUS_STAGE", "test"}}});
+    ASSERT_TRUE(test);
+    EXPECT_EQ(test->config.firewall.mode, "blocking");
+    EXPECT_TRUE(test->config.mail.dev_mailbox);
+    EXPECT_TRUE(test->config.http.cors_origins.empty());
+
+    // From the file too, and whatever is set explicitly beats the preset from any source.
+    fs::path file =
+        write_temp("nimbus-stage.toml", "stage = \"dev\"\n[firewall]\nmode = \"blocking\"\n");
+    auto mixed = load({.file = file,
+                       .environment = {{"NIMBUS_LOG_LEVEL", "warn"}},
+                       .flags = {{"mail.dev_mailbox", "false"}}});
+    ASSERT_TRUE(mixed) << mixed.error().message;
+    EXPECT_EQ(mixed->config.stage, "dev");
+    EXPECT_EQ(mixed->config.firewall.mode, "blocking");
+    EXPECT_EQ(mixed->config.log.level, "warn");
+    EXPECT_FALSE(mixed->config.mail.dev_mailbox);
+    EXPECT_EQ(mixed->config.http.response_cache_bytes, 0) << "the rest still from the preset";
+    // A flag's stage beats the file's.
+    auto flagged = load({.file = file, .flags = {{"stage", "prod"}}});
+    ASSERT_TRUE(flagged);
+    EXPECT_EQ(flagged->config.stage, "prod");
+    EXPECT_EQ(flagged->config.tls.hsts_max_age_s, 31'536'000);
+    fs::remove(file);
+}
+
+TEST(Config, ShowSaysWhereEachValueCameFrom) {
+    fs::path file = write_temp("nimbus-origins.toml", "stage = \"dev\"\n[http]\nthreads = 2\n");
+    auto loaded = load({.file = file,
+                        .environment = {{"NIMBUS_HTTP_GZIP_MIN_BYTES", "10"}},
+                        .flags = {{"http.access_log", "false"}}});
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    std::string shown = show(loaded->config, &loaded->origins);
+    EXPECT_NE(shown.find("stage = \"dev\"  # file " + file.string() + " line 1"), std::string::npos)
+        << shown;
+    EXPECT_NE(shown.find("threads = 2  # file " + file.string() + " line 3"), std::string::npos);
+    EXPECT_NE(shown.find("gzip_min_bytes = 10  # environment NIMBUS_HTTP_GZIP_MIN_BYTES"),
+              std::string::npos);
+    EXPECT_NE(shown.find("access_log = false  # flag"), std::string::npos);
+    EXPECT_NE(shown.find("mode = \"detection\"  # stage dev"), std::string::npos);
+    EXPECT_NE(shown.find("listen = \"127.0.0.1:8080\"  # default"), std::string::npos);
+    // It still loads as a file.
+    fs::path again = write_temp("nimbus-origins-again.toml", shown);
+    auto reloaded = load({.file = again});
+    ASSERT_TRUE(reloaded) << reloaded.error().message;
+    EXPECT_EQ(reloaded->config.http.gzip_min_bytes, 10);
+    fs::remove(file);
+    fs::remove(again);
+}
+
+TEST(Config, BadStagesAreRefusedNamingTheKey) {
+    for (const Sources& sources : {Sources{.flags = {{"stage", "staging"}}},
+                                   Sources{.environment = {{"NIMBUS_STAGE", "Prod"}}}}) {
+        auto loaded = load(sources);
+        ASSERT_FALSE(loaded);
+        EXPECT_NE(loaded.error().message.find("'stage'"), std::string::npos)
+            << loaded.error().message;
+        EXPECT_NE(loaded.error().message.find("dev, test, prod"), std::string::npos);
+    }
+    fs::path file = write_temp("nimbus-bad-stage.toml", "stage = 3\n");
+    auto loaded = load({.file = file});
+    ASSERT_FALSE(loaded);
+    EXPECT_NE(loaded.error().message.find("line 1"), std::string::npos) << loaded.error().message;
+    fs::remove(file);
+}
+
+TEST(Config, PlansParseAndBadOnesAreRefused) {
+    auto plan = parse_plan("pro=10000/min burst=500");
+    ASSERT_TRUE(plan) << plan.error().message;
+    EXPECT_EQ(plan->name, "pro");
+    EXPECT_EQ(plan->requests_per_minute, 10000);
+    EXPECT_EQ(plan->burst, 500);
+    EXPECT_EQ(parse_plan("free=1000/min")->burst, 0);
+    for (const char* bad :
+         {"pro", "pro=10000", "pro=0/min", "pro=-5/min", "pro=x/min", "=5/min", "p ro=5/min",
+          "pro=5/min burst=0", "pro=5/min burst", "pro=5/hour", "pro=5/min extra"}) {
+        EXPECT_FALSE(parse_plan(bad)) << bad;
+    }
+    auto loaded = load({.flags = {{"rate_limit.plans", "free=1000/min, pro=10000/min"},
+                                  {"rate_limit.default_plan", "free"}}});
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    EXPECT_EQ(loaded->config.rate_limit.plans.size(), 2U);
+    struct Case {
+        std::vector<std::pair<std::string, std::string>> flags;
+        std::string expected;
+    };
+    for (const auto& c : std::vector<Case>{
+             {{{"rate_limit.plans", "free=lots/min"}}, "rate_limit.plans"},
+             {{{"rate_limit.plans", "free=5/min,free=6/min"}}, "given twice"},
+             {{{"rate_limit.default_plan", "gold"}}, "rate_limit.default_plan"},
+             {{{"rate_limit.plans", "free=5/min"}, {"rate_limit.default_plan", "gold"}},
+              "not among rate_limit.plans (free)"},
+             {{{"rate_limit.default_plan", "no spaces"}}, "rate_limit.default_plan"}}) {
+        auto refused = load({.flags = c.flags});
+        ASSERT_FALSE(refused) << c.expected;
+        EXPECT_NE(refused.error().message.find(c.expected), std::string::npos)
+            << refused.error().message;
+    }
+}
+
 }  // namespace
 }  // namespace nimbus::config

@@ -7,6 +7,7 @@
 ///   codes (GeoIP), persisted and managed at runtime through the admin API; the client address
 ///   comes from X-Forwarded-For only when the peer is a trusted proxy.
 /// - Rate limits (rate_limit*.cpp).
+/// - Cluster sync: runtime changes made on one node reach the others (cluster_sync.cpp).
 ///
 /// The composition root (app/node.cpp) builds these from the configuration and plugs them into
 /// http::PipelineSettings (`firewall`, `ip_rules`, `rate_limit`).
@@ -15,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -212,7 +215,8 @@ public:
     IpRules(db::Database& database, IpRulesSettings settings, metrics::Registry* registry);
     ~IpRules();
 
-    /// Loads the stored rules into the snapshot requests use.
+    /// Loads the stored rules into the snapshot requests use (at start, and when another node
+    /// changed them).
     Result<void> reload();
     /// The stored rules, oldest first.
     Result<std::vector<IpRule>> list() const;
@@ -239,6 +243,7 @@ public:
     void add_routes(http::Router& router, const Clock& clock);
 
 private:
+    Result<void> reload_locked();  // with Impl::write_mutex held
     struct Snapshot;
     struct Impl;
     std::unique_ptr<Impl> impl_;
@@ -263,6 +268,15 @@ struct RouteRateLimit {
 /// Parses "METHOD /template=N" (N requests per minute, burst N); the error says what is wrong.
 Result<RouteRateLimit> parse_route_rate_limit(std::string_view text);
 
+/// Finds the plan a principal's requests are budgeted by (billing will answer from the org's
+/// subscription); empty: RateLimitSettings::default_plan. Called for every request of a
+/// principal on an I/O thread, so it must answer from memory and be thread safe.
+///
+///     settings.plan_lookup = [&plans](const http::Principal& principal) {
+///         return plans.of_org(principal.org_id);  // "free", "pro", ...
+///     };
+using PlanLookup = std::function<std::string(const http::Principal& principal)>;
+
 /// How the limiter is built. Plain values: the composition root fills them from the config.
 struct RateLimitSettings {
     RateLimit principal{.requests_per_minute = 1000};  ///< per user, API key or OAuth client
@@ -275,6 +289,11 @@ struct RateLimitSettings {
     std::string redis_url;                ///< redis://[:password@]host[:port][/db]
     std::chrono::milliseconds redis_timeout{100};
     bool fail_open = true;  ///< when Redis fails: let requests pass (true) or answer 503
+    /// Per-plan budgets of each principal, replacing `principal` for those on the plan; a
+    /// runtime override of key "plan:<name>" replaces a plan's budget (or adds a plan).
+    std::map<std::string, RateLimit, std::less<>> plans;
+    std::string default_plan;  ///< the plan when the lookup gives none; empty: `principal`
+    PlanLookup plan_lookup;    ///< null: every principal is on default_plan
 };
 
 /// The limiter: bucket store, runtime overrides, metrics. Thread safe; shared by the step and
@@ -298,9 +317,58 @@ std::unique_ptr<http::Middleware> make_rate_limit_step(std::shared_ptr<RateLimit
 
 /// Adds the admin API, each route with the permission `gateway.rate_limits.manage`:
 /// GET /api/v1/admin/rate-limits/overrides, and GET / PUT / DELETE .../overrides/{key} where
-/// key is "user:<id>", "key:<id>", "client:<id>", "org:<id>" or "ip:<address>". Changes are
+/// key is "user:<id>", "key:<id>", "client:<id>", "org:<id>", "ip:<address>" or
+/// "plan:<name>" (the budget of every principal on that plan). Changes are
 /// stored in `database` and apply to the next request.
 void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimiter>& limiter,
                            db::Database& database, const Clock& clock);
+
+// ---------------------------------------------------------------------------------------------
+// Several nodes (cluster_sync.cpp; docs/gateway.md "Several nodes")
+
+/// What a node keeps in memory that another node may change, and how often it looks.
+struct ClusterSyncSettings {
+    /// How often the database is asked what changed: the bound on how late a change made on
+    /// another node applies here (plus one query).
+    std::chrono::milliseconds poll_interval{1000};
+    IpRules* ip_rules = nullptr;                ///< reloaded when the stored rules changed
+    std::shared_ptr<RateLimiter> rate_limiter;  ///< its overrides reloaded when they changed
+    /// Drops this node's cached responses for a path another node wrote (usually
+    /// http::Pipeline::invalidate_cached); null: this node caches nothing.
+    std::function<void(const std::string& path)> invalidate_cached;
+    /// How long invalidation rows are kept before any node deletes them.
+    std::chrono::milliseconds invalidation_retention{std::chrono::minutes(5)};
+};
+
+/// Keeps the nodes of one installation in step without a restart. Changes to IP rules and
+/// rate-limit overrides bump a version row (`gateway_versions`) in their own transaction; a
+/// thread polls those rows every `poll_interval` and reloads what moved. Paths written on a node
+/// (http::PipelineSettings::on_cache_write) are queued by publish_invalidation(), written to
+/// `gateway_cache_invalidations` by the same thread at once, and every other node drops its
+/// cached responses for them at its next poll. The polling thread owns no request state; the
+/// objects in the settings must outlive this one.
+class ClusterSync {
+public:
+    /// Reads the current versions and the newest invalidation (so only later changes act) and
+    /// starts the thread. Fails when the database cannot be read.
+    static Result<std::unique_ptr<ClusterSync>> start(db::Database& database, const Clock& clock,
+                                                      ClusterSyncSettings settings);
+    /// Stops and joins the thread; queued invalidations not yet written are written first.
+    ~ClusterSync();
+    ClusterSync(const ClusterSync&) = delete;
+    ClusterSync& operator=(const ClusterSync&) = delete;
+
+    /// Queues a path written on this node for the others. Never blocks on the database (it runs
+    /// on I/O threads); thread safe.
+    void publish_invalidation(const std::string& path);
+    /// Writes what is queued and applies what other nodes changed, now; for tests (the thread
+    /// does the same every poll_interval).
+    Result<void> sync_now();
+
+private:
+    ClusterSync();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace nimbus::gateway

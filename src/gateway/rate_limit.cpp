@@ -443,14 +443,16 @@ void OverrideTable::replace_all(std::unordered_map<std::string, RateLimit> limit
 }
 
 Result<void> validate_override_key(std::string_view key) {
-    constexpr std::array<std::string_view, 5> kKinds = {"user:", "key:", "client:", "org:", "ip:"};
+    constexpr std::array<std::string_view, 6> kKinds = {
+        "user:", "key:", "client:", "org:", "ip:", "plan:"};
     if (key.size() > kMaxOverrideKeyLength) {
         return Error::invalid(fmt::format("must be at most {} characters", kMaxOverrideKeyLength));
     }
     auto kind = std::find_if(kKinds.begin(), kKinds.end(),
                              [key](std::string_view prefix) { return key.starts_with(prefix); });
     if (kind == kKinds.end()) {
-        return Error::invalid("must be user:<id>, key:<id>, client:<id>, org:<id> or ip:<address>");
+        return Error::invalid(
+            "must be user:<id>, key:<id>, client:<id>, org:<id>, ip:<address> or plan:<name>");
     }
     std::string_view id = key.substr(kind->size());
     if (id.empty()) return Error::invalid(fmt::format("the id after '{}' is missing", *kind));
@@ -517,6 +519,19 @@ bool RateLimiter::override_refresh_due(std::int64_t now_ms) {
                                                              std::memory_order_relaxed);
 }
 
+RateLimit RateLimiter::plan_budget(const http::Principal& principal) const {
+    if (settings_.plans.empty() && overrides_.empty()) return settings_.principal;
+    std::string plan = settings_.plan_lookup ? settings_.plan_lookup(principal) : std::string();
+    if (plan.empty()) plan = settings_.default_plan;
+    if (plan.empty()) return settings_.principal;
+    if (!overrides_.empty()) {
+        if (auto runtime = overrides_.find("plan:" + plan)) return *runtime;
+    }
+    auto configured = settings_.plans.find(plan);
+    // A plan nobody declared (billing ahead of the config) gets the general budget.
+    return configured != settings_.plans.end() ? configured->second : settings_.principal;
+}
+
 RateLimit RateLimiter::budget_for(const std::string& key, const RateLimit& fallback) const {
     if (overrides_.empty()) return fallback;
     return overrides_.find(key).value_or(fallback);
@@ -534,7 +549,7 @@ std::vector<BucketCheck> RateLimiter::buckets_for(const http::Request& request,
             case http::Principal::Kind::oauth_client: key = "client:"; break;
         }
         key += context.principal->id;
-        fallback = settings_.principal;
+        fallback = plan_budget(*context.principal);
     } else {
         key = "ip:" + context.client_address;
     }

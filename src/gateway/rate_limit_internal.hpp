@@ -169,8 +169,8 @@ private:
     std::atomic<std::size_t> count_{0};
 };
 
-/// Checks an override key: "user:", "key:", "client:", "org:" or "ip:" and an id of letters,
-/// digits and `_.:-`, at most kMaxOverrideKeyLength characters.
+/// Checks an override key: "user:", "key:", "client:", "org:", "ip:" or "plan:" and an id of
+/// letters, digits and `_.:-`, at most kMaxOverrideKeyLength characters.
 Result<void> validate_override_key(std::string_view key);
 constexpr std::size_t kMaxOverrideKeyLength = 200;
 /// The largest budget accepted anywhere (requests per minute or burst).
@@ -202,6 +202,10 @@ public:
     Buckets& buckets() { return *buckets_; }
     OverrideTable& overrides() { return overrides_; }
     const RateLimitSettings& settings() const { return settings_; }
+
+    /// The budget of a principal's own bucket before per-key overrides: its plan's (a runtime
+    /// "plan:<name>" override first, then the configured plan), else the general one.
+    RateLimit plan_budget(const http::Principal& principal) const;
 
 private:
     RateLimit budget_for(const std::string& key, const RateLimit& fallback) const;

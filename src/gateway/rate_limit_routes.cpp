@@ -15,6 +15,30 @@ constexpr std::string_view kPermission = "gateway.rate_limits.manage";
 constexpr std::string_view kOverridesPath = "/api/v1/admin/rate-limits/overrides";
 constexpr std::size_t kMaxOverrideBodyBytes = 4 * 1024;
 
+constexpr std::string_view kOverrideBodySchema = R"({
+  "type": "object", "required": ["requests_per_minute"], "additionalProperties": false,
+  "properties": {
+    "requests_per_minute": {"type": "integer", "minimum": 1, "maximum": 1000000000,
+                            "description": "Sustained requests per minute"},
+    "burst": {"type": "integer", "minimum": 0, "maximum": 1000000000,
+              "description": "Requests at once; 0 or absent: requests_per_minute"}}})";
+constexpr std::string_view kOverrideSchema = R"({
+  "type": "object", "required": ["key", "requests_per_minute", "burst", "updated_at"],
+  "properties": {
+    "key": {"type": "string", "description": "user:, key:, client:, org:, ip: or plan: and an id"},
+    "requests_per_minute": {"type": "integer", "minimum": 1},
+    "burst": {"type": "integer", "minimum": 0},
+    "updated_at": {"type": "string", "format": "date-time"}}})";
+constexpr std::string_view kOverrideListSchema = R"({
+  "type": "object", "required": ["data"],
+  "properties": {"data": {"type": "array", "description": "By key", "items": {
+    "type": "object", "required": ["key", "requests_per_minute", "burst", "updated_at"],
+    "properties": {
+      "key": {"type": "string"},
+      "requests_per_minute": {"type": "integer", "minimum": 1},
+      "burst": {"type": "integer", "minimum": 0},
+      "updated_at": {"type": "string", "format": "date-time"}}}}}})";
+
 /// A stored override as the API shows it.
 struct StoredOverride {
     std::string key;
@@ -45,6 +69,15 @@ Result<std::vector<StoredOverride>> load_all(db::Database& database) {
     all.reserve(rows->size());
     for (const auto& row : *rows) all.push_back(from_row(row));
     return all;
+}
+
+/// Tells the other nodes (ClusterSync) that the stored overrides changed; in the changing
+/// transaction, so they never see the version move without the rows.
+Result<void> bump_version(db::Transaction& tx) {
+    auto bumped = tx.execute(
+        "UPDATE gateway_versions SET version = version + 1 WHERE name = 'rate_limit_overrides'");
+    if (!bumped) return bumped.error();
+    return {};
 }
 
 http::Response invalid_key(const Error& error) {
@@ -132,9 +165,16 @@ Result<std::shared_ptr<RateLimiter>> make_rate_limiter(RateLimitSettings setting
 void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimiter>& limiter,
                            db::Database& database, const Clock& clock) {
     const std::string item_path = std::string(kOverridesPath) + "/{key}";
-    http::RouteOptions guarded{.permission = std::string(kPermission)};
-    http::RouteOptions guarded_body{.max_body_bytes = kMaxOverrideBodyBytes,
-                                    .permission = std::string(kPermission)};
+    auto guarded = [](std::string summary, std::string_view response_schema) {
+        return http::RouteOptions{.permission = std::string(kPermission),
+                                  .summary = std::move(summary),
+                                  .tag = "gateway",
+                                  .response_schema = std::string(response_schema)};
+    };
+    http::RouteOptions put_options = guarded(
+        "Set the request budget of a user, key, client, org, address or plan", kOverrideSchema);
+    put_options.max_body_bytes = kMaxOverrideBodyBytes;
+    put_options.body_schema = std::string(kOverrideBodySchema);
 
     router.add(
         http::Method::get, kOverridesPath,
@@ -147,7 +187,7 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
             for (const auto& entry : *all) data.push_back(to_json(entry));
             co_return http::Response::json(200, boost::json::object{{"data", std::move(data)}});
         }),
-        guarded);
+        guarded("List the runtime rate-limit overrides", kOverrideListSchema));
 
     router.add(http::Method::get, item_path,
                http::Task([&database](http::Request&, http::RequestContext& context)
@@ -172,7 +212,7 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
                    }
                    co_return http::Response::json(200, to_json(from_row(**row)));
                }),
-               guarded);
+               guarded("Read one runtime rate-limit override", kOverrideSchema));
 
     router.add(
         http::Method::put, item_path,
@@ -201,7 +241,7 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
                         {key, stored.limit.requests_per_minute, stored.limit.burst,
                          stored.updated_at_ms});
                     if (!written) return written.error();
-                    return {};
+                    return bump_version(tx);
                 });
             });
             if (!saved) co_return http::Response::from_error(saved.error());
@@ -209,7 +249,7 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
             limiter->overrides().set(key, stored.limit);
             co_return http::Response::json(200, to_json(stored));
         }),
-        guarded_body);
+        put_options);
 
     router.add(http::Method::delete_, item_path,
                http::Task([&database, limiter](http::Request&, http::RequestContext& context)
@@ -224,7 +264,8 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
                                deleted = tx.execute(
                                    "DELETE FROM gateway_rate_limit_overrides WHERE key = ?", {key});
                                if (!deleted) return deleted.error();
-                               return {};
+                               if (*deleted == 0) return {};
+                               return bump_version(tx);
                            });
                        if (!done && deleted) deleted = done.error();
                    });
@@ -236,7 +277,7 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
                    limiter->overrides().erase(key);
                    co_return http::Response::no_content();
                }),
-               guarded);
+               guarded("Delete a runtime rate-limit override", ""));
 }
 
 }  // namespace nimbus::gateway

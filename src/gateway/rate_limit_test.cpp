@@ -244,6 +244,47 @@ http::Route ok_route() {
             {}};
 }
 
+TEST(RateLimiter, PrincipalsAreBudgetedByTheirPlan) {
+    ManualClock clock{kStartMs};
+    RateLimitSettings settings;
+    settings.principal = {.requests_per_minute = 1000};
+    settings.plans = {{"free", {.requests_per_minute = 60}},
+                      {"pro", {.requests_per_minute = 600, .burst = 50}}};
+    settings.default_plan = "free";
+    // Stands in for billing: org_2 pays for pro, org_3 for a plan the config does not know.
+    settings.plan_lookup = [](const http::Principal& principal) -> std::string {
+        if (principal.org_id == "org_2") return "pro";
+        if (principal.org_id == "org_3") return "gold";
+        return "";
+    };
+    RateLimiter limiter(settings, std::make_unique<MemoryBuckets>(clock, 1000), nullptr);
+    http::Request request;
+    http::RequestContext context;
+    context.route = "/things";
+    auto own_bucket = [&](std::string org_id) {
+        context.principal = http::Principal{.id = "usr_1", .org_id = std::move(org_id)};
+        return limiter.buckets_for(request, context).front().params;
+    };
+    EXPECT_EQ(own_bucket("org_1").interval_us, kMicrosPerSecond) << "default plan: 60/min";
+    EXPECT_EQ(own_bucket("org_1").burst, 60);
+    EXPECT_EQ(own_bucket("org_2").interval_us, kMicrosPerSecond / 10) << "pro: 600/min";
+    EXPECT_EQ(own_bucket("org_2").burst, 50);
+    EXPECT_EQ(own_bucket("org_3").burst, 1000) << "an unknown plan: the general budget";
+
+    // A runtime override of the plan (the admin API's "plan:pro") replaces the configured one,
+    // and a per-key override beats the plan.
+    limiter.overrides().set("plan:pro", {.requests_per_minute = 6000, .burst = 5});
+    EXPECT_EQ(own_bucket("org_2").burst, 5);
+    limiter.overrides().set("user:usr_1", {.requests_per_minute = 1, .burst = 1});
+    EXPECT_EQ(own_bucket("org_2").burst, 1);
+
+    // Anonymous callers have no plan.
+    context.principal.reset();
+    context.client_address = "192.0.2.7";
+    EXPECT_EQ(limiter.buckets_for(request, context).front().params.burst,
+              settings.anonymous.requests_per_minute);
+}
+
 TEST(RateLimitStep, HeadersOnEveryResponseAnd429WithRetryAfter) {
     ManualClock clock(kStartMs);
     metrics::Registry registry;
@@ -345,7 +386,7 @@ TEST(RateLimitParsing, RouteOverrides) {
 
 TEST(RateLimitParsing, OverrideKeys) {
     for (const char* good : {"user:usr_01J", "key:key_1", "client:cli_1", "org:org_1",
-                             "ip:203.0.113.9", "ip:2001:db8::1"}) {
+                             "ip:203.0.113.9", "ip:2001:db8::1", "plan:pro"}) {
         EXPECT_TRUE(validate_override_key(good)) << good;
     }
     for (const std::string& bad :
@@ -392,12 +433,14 @@ protected:
         database_ = std::move(*opened);
         // The SQL file itself: this test links the rate-limit library, not the whole gateway
         // (whose generated migrations() lives with the firewall).
-        std::ifstream sql(fs::path(NIMBUS_GATEWAY_MIGRATIONS_DIR) / "002_rate_limit_overrides.sql");
-        std::string script(std::istreambuf_iterator<char>(sql), {});
-        ASSERT_FALSE(script.empty());
-        auto migrated = database_->transact(
-            [&](db::Transaction& tx) -> Result<void> { return tx.execute_script(script); });
-        ASSERT_TRUE(migrated) << migrated.error().message;
+        for (const char* file : {"002_rate_limit_overrides.sql", "004_cluster_sync.sql"}) {
+            std::ifstream sql(fs::path(NIMBUS_GATEWAY_MIGRATIONS_DIR) / file);
+            std::string script(std::istreambuf_iterator<char>(sql), {});
+            ASSERT_FALSE(script.empty()) << file;
+            auto migrated = database_->transact(
+                [&](db::Transaction& tx) -> Result<void> { return tx.execute_script(script); });
+            ASSERT_TRUE(migrated) << file << ": " << migrated.error().message;
+        }
         // The defaults: these tests are about the API, not about running out of budget.
         auto limiter = make_rate_limiter(RateLimitSettings{}, *database_, clock_, nullptr);
         ASSERT_TRUE(limiter) << limiter.error().message;
@@ -415,6 +458,7 @@ protected:
         http::Request request;
         request.method = method;
         request.path = path;
+        if (!body.empty()) request.headers.push_back({"content-type", "application/json"});
         request.body = std::move(body);
         http::Match match = router_.match(method, path);
         if (match.route == nullptr) return http::Response::text(404, "no route");
@@ -457,6 +501,31 @@ TEST_F(OverridesApi, PutGetListDeleteAndTheLimiterFollows) {
     EXPECT_EQ(call(http::Method::delete_, path).status, 204);
     EXPECT_FALSE(limiter_->overrides().find("user:usr_7"));
     EXPECT_EQ(call(http::Method::delete_, path).status, 404);
+
+    // A plan's budget, set at runtime.
+    http::Response plan = call(http::Method::put, "/api/v1/admin/rate-limits/overrides/plan:pro",
+                               R"({"requests_per_minute": 20000})");
+    EXPECT_EQ(plan.status, 200) << plan.body;
+    EXPECT_EQ(limiter_->overrides().find("plan:pro")->requests_per_minute, 20000);
+}
+
+TEST_F(OverridesApi, ChangesBumpTheVersionOtherNodesPoll) {
+    auto version = [&] {
+        return database_
+            ->query("SELECT version FROM gateway_versions WHERE name = 'rate_limit_overrides'")
+            ->front()
+            .get_int(0);
+    };
+    const std::string path = "/api/v1/admin/rate-limits/overrides/org:org_1";
+    std::int64_t before = version();
+    ASSERT_EQ(call(http::Method::put, path, R"({"requests_per_minute": 5})").status, 200);
+    EXPECT_EQ(version(), before + 1);
+    EXPECT_EQ(call(http::Method::put, path, R"({"requests_per_minute": 0})").status, 400);
+    EXPECT_EQ(call(http::Method::delete_, "/api/v1/admin/rate-limits/overrides/org:none").status,
+              404);
+    EXPECT_EQ(version(), before + 1) << "refused changes bump nothing";
+    ASSERT_EQ(call(http::Method::delete_, path).status, 204);
+    EXPECT_EQ(version(), before + 2);
 }
 
 TEST_F(OverridesApi, BadInputIs400WithErrorsAndChangesNothing) {

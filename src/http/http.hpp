@@ -40,6 +40,7 @@ class Registry;
 namespace nimbus::http {
 
 struct Route;
+class ResponseCacheStep;
 
 enum class Method { get, head, post, put, patch, delete_, options };
 
@@ -315,6 +316,10 @@ struct PipelineSettings {
     std::uint16_t https_redirect_port = 0;
     /// Non-zero: HTTPS responses carry Strict-Transport-Security with this max-age.
     std::int64_t hsts_max_age_s = 0;
+    /// Optional: hears the path of each successful write (POST/PUT/PATCH/DELETE with a 2xx) after
+    /// this node's cached entries for it were dropped; the gateway shares it with the other
+    /// nodes, which call Pipeline::invalidate_cached. Runs on an I/O thread: must not block.
+    std::function<void(const std::string& path)> on_cache_write;
 };
 
 /// The ordered steps. Runs them around a handler, times each one, and turns an exception from a
@@ -331,8 +336,16 @@ public:
     boost::asio::awaitable<Response> run(Request& request, RequestContext& context,
                                          const Route* route, const SyncHandler* fallback);
 
+    /// Drops the cached responses a successful write to `path` would drop (the path, what is
+    /// below it and its collection), for writes made on another node. Thread safe; a no-op when
+    /// the pipeline has no response cache.
+    void invalidate_cached(const std::string& path);
+
 private:
+    friend std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings,
+                                                      metrics::Registry* registry);
     struct StepTimers;
+    ResponseCacheStep* response_cache_ = nullptr;  // owned by steps_; null without a cache
     std::vector<std::unique_ptr<Middleware>> steps_;
     std::unique_ptr<StepTimers> timers_;
     metrics::Registry* registry_;

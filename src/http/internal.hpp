@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the files of http/; not part of the module's interface.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,7 +52,10 @@ void write_problem_body(Response& response, const Request& request, const Reques
 /// sub-resource or its collection succeeds. Thread safe; memory bounded by `max_bytes`.
 class ResponseCacheStep final : public Middleware {
 public:
-    explicit ResponseCacheStep(std::size_t max_bytes);
+    /// `on_local_write` (optional) hears the path of every successful write after this node's
+    /// entries for it are dropped, so the other nodes can drop theirs.
+    explicit ResponseCacheStep(std::size_t max_bytes,
+                               std::function<void(const std::string&)> on_local_write = {});
     ~ResponseCacheStep() override;
     std::string_view name() const override { return "response_cache"; }
     std::optional<Response> on_request(Request& request, RequestContext& context) override;
@@ -65,6 +69,7 @@ private:
     struct Entry;
     struct Store;
     std::size_t max_bytes_;
+    std::function<void(const std::string&)> on_local_write_;
     std::unique_ptr<Store> store_;
 };
 

@@ -541,9 +541,16 @@ std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::R
     // 13. The response cache last: a hit skips only the handler, after authorization and
     //     validation decided the caller may see it; it stores bodies before compression.
     if (settings.response_cache_bytes > 0) {
-        pipeline->append(std::make_unique<ResponseCacheStep>(settings.response_cache_bytes));
+        auto cache = std::make_unique<ResponseCacheStep>(settings.response_cache_bytes,
+                                                         std::move(settings.on_cache_write));
+        pipeline->response_cache_ = cache.get();
+        pipeline->append(std::move(cache));
     }
     return pipeline;
+}
+
+void Pipeline::invalidate_cached(const std::string& path) {
+    if (response_cache_ != nullptr) response_cache_->invalidate(path);
 }
 
 }  // namespace nimbus::http

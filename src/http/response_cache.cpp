@@ -60,8 +60,11 @@ struct ResponseCacheStep::Store {
     }
 };
 
-ResponseCacheStep::ResponseCacheStep(std::size_t max_bytes)
-    : max_bytes_(max_bytes), store_(std::make_unique<Store>()) {}
+ResponseCacheStep::ResponseCacheStep(std::size_t max_bytes,
+                                     std::function<void(const std::string&)> on_local_write)
+    : max_bytes_(max_bytes),
+      on_local_write_(std::move(on_local_write)),
+      store_(std::make_unique<Store>()) {}
 
 ResponseCacheStep::~ResponseCacheStep() = default;
 
@@ -93,6 +96,7 @@ void ResponseCacheStep::on_response(const Request& request, RequestContext& cont
                                     Response& response) {
     if (is_write(request.method) && response.status >= 200 && response.status < 300) {
         invalidate(request.path);
+        if (on_local_write_) on_local_write_(request.path);
         return;
     }
     const Route* route = context.matched;

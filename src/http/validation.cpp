@@ -75,11 +75,82 @@ std::string to_pointer(const std::vector<std::string>& context) {
     return pointer;
 }
 
+/// The subschema that describes `pointer` ("/tags/0"), following `properties` and `items`; null
+/// when the walk leaves what the schema declares.
+const boost::json::object* subschema(const boost::json::value& schema, std::string_view pointer) {
+    const boost::json::object* node = schema.if_object();
+    while (node != nullptr && !pointer.empty()) {
+        pointer.remove_prefix(1);  // the '/'
+        std::size_t slash = pointer.find('/');
+        std::string segment(pointer.substr(0, slash));
+        pointer = slash == std::string_view::npos ? std::string_view() : pointer.substr(slash);
+        for (std::size_t at = segment.find('~'); at != std::string::npos;
+             at = segment.find('~', at + 1)) {
+            segment.replace(at, 2, segment.compare(at, 2, "~1") == 0 ? "/" : "~");
+        }
+        const boost::json::value* next = nullptr;
+        if (const auto* properties = node->if_contains("properties");
+            properties != nullptr && properties->is_object()) {
+            next = properties->as_object().if_contains(segment);
+        }
+        if (next == nullptr) next = node->if_contains("items");
+        node = next != nullptr ? next->if_object() : nullptr;
+    }
+    return node;
+}
+
+/// The text between the last pair of single quotes of a valijson message ("... 'email'.").
+std::string quoted(std::string_view text) {
+    std::size_t close = text.rfind('\'');
+    if (close == std::string_view::npos || close == 0) return {};
+    std::size_t open = text.rfind('\'', close - 1);
+    if (open == std::string_view::npos) return {};
+    return std::string(text.substr(open + 1, close - open - 1));
+}
+
+/// Says valijson's generic findings the way the handlers say them ("/email: is required",
+/// "must be one of: cidr, country"), using the route's schema for what was expected.
+void clarify(Problem::FieldError& error, const boost::json::value* schema) {
+    const std::string& text = error.message;
+    if (text.starts_with("Missing required property")) {
+        error.pointer += "/" + quoted(text);
+        error.message = "is required";
+        return;
+    }
+    if (text.starts_with("Object contains a property that could not be validated")) {
+        error.pointer += "/" + quoted(text);
+        error.message = "is not a field";
+        return;
+    }
+    const boost::json::object* node = schema ? subschema(*schema, error.pointer) : nullptr;
+    if (node == nullptr) return;
+    if (text.starts_with("Failed to match against any enum values")) {
+        const auto* allowed = node->if_contains("enum");
+        if (allowed == nullptr || !allowed->is_array()) return;
+        std::string list;
+        for (const auto& value : allowed->as_array()) {
+            if (!list.empty()) list += ", ";
+            list += value.is_string() ? std::string(value.as_string()) : json::serialize(value);
+        }
+        error.message = "must be one of: " + list;
+    } else if (text.starts_with("Value type not permitted")) {
+        const auto* type = node->if_contains("type");
+        if (type == nullptr || !type->is_string()) return;
+        std::string_view name = type->as_string();
+        error.message =
+            std::string(name == "integer" || name == "object" || name == "array" ? "must be an "
+                                                                                 : "must be a ") +
+            std::string(name);
+    }
+}
+
 /// Every violation of `schema` by `value`, leaf causes only: valijson also reports each parent
 /// ("Failed to validate against schema associated with property name 'x'"), which would repeat
-/// the cause in vaguer words.
+/// the cause in vaguer words. `schema_json` (the schema's JSON) lets the messages name what was
+/// expected.
 std::vector<Problem::FieldError> violations(const valijson::Schema& schema,
-                                            const boost::json::value& value) {
+                                            const boost::json::value& value,
+                                            const boost::json::value* schema_json = nullptr) {
     valijson::Validator validator;
     valijson::ValidationResults results;
     valijson::adapters::BoostJsonAdapter adapter(value);
@@ -92,6 +163,7 @@ std::vector<Problem::FieldError> violations(const valijson::Schema& schema,
         if (error.description.starts_with("Failed to validate")) {
             summaries.push_back(std::move(field));
         } else if (errors.size() < kMaxErrors) {
+            clarify(field, schema_json);
             errors.push_back(std::move(field));
         }
     }
@@ -179,7 +251,8 @@ std::optional<Response> ValidateStep::on_request(Request& request, RequestContex
     if (context.matched == nullptr || !context.matched->schemas) return std::nullopt;
     const CompiledSchemas& schemas = *context.matched->schemas;
     if (schemas.query) {
-        auto errors = violations(*schemas.query, query_object(request, schemas));
+        auto errors =
+            violations(*schemas.query, query_object(request, schemas), &schemas.query_json);
         if (!errors.empty()) {
             for (auto& error : errors) {
                 // The pointer names the parameter within the query object; say it plainly.
@@ -196,8 +269,14 @@ std::optional<Response> ValidateStep::on_request(Request& request, RequestContex
                                           "This route takes a JSON body (application/json).");
         }
         auto parsed = json::parse(request.body);
-        if (!parsed) return Response::from_error(parsed.error());
-        auto errors = violations(*schemas.body, *parsed);
+        if (!parsed) {
+            // The slug identity's handlers use for the same fault, with errors[] like every
+            // other validation answer so clients read one shape.
+            return Response::make_problem(400, "invalid-json", "Bad Request",
+                                          parsed.error().message,
+                                          {{.pointer = "", .message = parsed.error().message}});
+        }
+        auto errors = violations(*schemas.body, *parsed, &schemas.body_json);
         if (!errors.empty()) return validation_failed(std::move(errors));
         context.json_body = std::move(*parsed);
     }

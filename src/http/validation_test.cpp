@@ -2,6 +2,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <map>
 
 #include "http/http.hpp"
 #include "http/internal.hpp"
@@ -97,7 +98,27 @@ TEST_F(ValidationTest, EveryViolationIsListedWithItsPointer) {
     EXPECT_TRUE(pointers.count("/role")) << response.body;
     EXPECT_TRUE(pointers.count("/tags/0")) << response.body;
     EXPECT_TRUE(pointers.count("/tags")) << response.body;  // maxItems
-    EXPECT_TRUE(pointers.count("")) << response.body;       // additionalProperties / required
+    EXPECT_TRUE(pointers.count("/x")) << response.body;     // additionalProperties: the field
+}
+
+TEST_F(ValidationTest, FindingsAreWordedAsHandlersWordThem) {
+    Response response = send(Method::post, "/members", R"({"role":"god","tags":[1],"x":1})");
+    ASSERT_EQ(response.status, 400) << response.body;
+    std::map<std::string, std::string> messages;
+    for (const auto& error : errors_of(response)) {
+        messages[std::string(error.at("pointer").as_string())] =
+            std::string(error.at("message").as_string());
+    }
+    EXPECT_EQ(messages["/email"], "is required") << response.body;
+    EXPECT_EQ(messages["/role"], "must be one of: owner, admin, member, viewer");
+    EXPECT_EQ(messages["/tags/0"], "must be a string");
+    EXPECT_EQ(messages["/x"], "is not a field");
+    // A body that is not JSON at all: the same problem shape, with the offset.
+    Response broken = send(Method::post, "/members", "{\"email\":");
+    EXPECT_EQ(broken.status, 400);
+    EXPECT_NE(broken.body.find(R"("type":"/problems/invalid-json")"), std::string::npos)
+        << broken.body;
+    EXPECT_NE(broken.body.find(R"("pointer":"")"), std::string::npos) << broken.body;
 }
 
 TEST_F(ValidationTest, MissingFieldsWrongTypesAndNonObjects) {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -162,6 +163,70 @@ TEST(RateLimitNode, MalformedSettingsStopTheStartNamingTheKey) {
                                                   << result.err;
         EXPECT_NE(result.err.find(c.key), std::string::npos) << result.err;
     }
+}
+
+// ---- Bad input the gateway answers ----------------------------------------------------------
+
+TEST(GatewayNode, BrokenRulesFileStopsTheStartNamingFileAndLine) {
+    TempDir dir;
+    fs::path rules = dir / "extra.conf";
+    std::ofstream(rules) << "# our rules\nSecRule ARGS \"@rx x\" \"id:1,phase:2,deny,nonsense\"\n";
+    Environment environment = node_environment(100);
+    environment["NIMBUS_FIREWALL_EXTRA_RULES_FILE"] = rules.string();
+    Finished result = run_process(kNimbus, serve_args(dir / "data"), environment);
+    EXPECT_NE(result.exit_status, 0);
+    EXPECT_NE(result.err.find(rules.string()), std::string::npos) << result.err;
+    // ModSecurity's own words name the line ("Line: 2").
+    EXPECT_TRUE(result.err.find("line 2") != std::string::npos ||
+                result.err.find("Line: 2") != std::string::npos)
+        << result.err;
+}
+
+TEST(GatewayNode, MalformedGatewaySettingsStopTheStartNamingTheKey) {
+    struct Case {
+        std::string variable;
+        std::string value;
+        std::string key;
+    };
+    std::vector<Case> cases = {
+        {"NIMBUS_FIREWALL_TRUSTED_PROXIES", "10.0.0.0/33", "firewall.trusted_proxies"},
+        {"NIMBUS_FIREWALL_TRUSTED_PROXIES", "proxy.internal", "firewall.trusted_proxies"},
+        {"NIMBUS_RATE_LIMIT_PLANS", "pro=fast", "rate_limit.plans"},
+        {"NIMBUS_RATE_LIMIT_DEFAULT_PLAN", "gold", "rate_limit.default_plan"},
+        {"NIMBUS_GATEWAY_SYNC_INTERVAL_MS", "0", "gateway.sync_interval_ms"},
+        {"NIMBUS_STAGE", "staging", "stage"},
+    };
+    for (const auto& c : cases) {
+        TempDir dir;
+        Environment environment = node_environment(100);
+        environment[c.variable] = c.value;
+        Finished result = run_process(kNimbus, serve_args(dir / "data"), environment);
+        EXPECT_EQ(result.exit_status, kExitUsage) << c.variable << "=" << c.value << "\n"
+                                                  << result.err;
+        EXPECT_NE(result.err.find("'" + c.key + "'"), std::string::npos) << result.err;
+    }
+}
+
+TEST(GatewayNode, HugeQueryStringsAndSpoofedForwardedForGetClearAnswers) {
+    TempDir dir;
+    BackgroundProcess node(kNimbus, serve_args(dir / "data"), node_environment(100));
+    std::uint16_t port = ready_port(node);
+    ASSERT_NE(port, 0);
+    constexpr std::size_t kHugeQuery = 64 * 1024;  // beyond http.max_header_bytes (16 KiB)
+    HttpResponse huge = get(port, "/api/v1/system/info?q=" + std::string(kHugeQuery, 'a'));
+    EXPECT_EQ(huge.status, 431);
+    EXPECT_EQ(huge.header("content-type"), "application/problem+json");
+    // From an untrusted peer the header changes nothing: the budget is still the peer's.
+    Connection connection(port);
+    HttpResponse first =
+        connection.request("GET", "/api/v1/system/info", {{"x-forwarded-for", "198.51.100.1"}});
+    HttpResponse second =
+        connection.request("GET", "/api/v1/system/info", {{"x-forwarded-for", "198.51.100.2"}});
+    ASSERT_EQ(first.status, 200);
+    ASSERT_EQ(second.status, 200);
+    EXPECT_EQ(std::stoi(*second.header("ratelimit-remaining")),
+              std::stoi(*first.header("ratelimit-remaining")) - 1)
+        << "one bucket (127.0.0.1), not one per forged address";
 }
 
 // ---- Two nodes, one Redis --------------------------------------------------------------------
