@@ -148,4 +148,40 @@ BENCHMARK(BM_RateLimitMemoryPerBucket)->Iterations(1)->Unit(benchmark::kMillisec
 
 }  // namespace
 
+/// What the shared limiter (rate_limit.backend = "redis") adds to a request: one EVALSHA of the
+/// GCRA script for a user in an org (two buckets) against the redis-server named by
+/// NIMBUS_BENCH_REDIS_URL, e.g. `redis-server --port 6390 --save ''` and
+/// NIMBUS_BENCH_REDIS_URL=redis://127.0.0.1:6390; skipped without it. Wall time, since the caller
+/// waits on the network; with 4 threads, as many as the worker pool runs these calls on.
+void BM_RateLimitRedisCheck(benchmark::State& state) {
+    const char* url = std::getenv("NIMBUS_BENCH_REDIS_URL");
+    if (url == nullptr) {
+        state.SkipWithError("NIMBUS_BENCH_REDIS_URL is not set");
+        return;
+    }
+    auto address = gateway::parse_redis_url(url);
+    if (!address) {
+        state.SkipWithError(address.error().message.c_str());
+        return;
+    }
+    static const SystemClock kClock;
+    // One store for every thread, as in a node: the connection pool is shared.
+    static gateway::RedisBuckets buckets(*address, std::chrono::milliseconds(100), kClock);
+    const auto params = gateway::GcraParams::from(
+        {.requests_per_minute = 1'000'000'000, .burst = 1'000'000'000});
+    std::vector<gateway::BucketCheck> checks = {
+        {.key = "user:usr_bench_" + std::to_string(state.thread_index()), .params = params},
+        {.key = "org:org_bench", .params = params}};
+    for (auto _ : state) {
+        auto decision = buckets.check(checks);
+        if (!decision) {
+            state.SkipWithError(decision.error().message.c_str());
+            break;
+        }
+        benchmark::DoNotOptimize(decision);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RateLimitRedisCheck)->Threads(1)->Threads(4)->UseRealTime();
+
 BENCHMARK_MAIN();
