@@ -32,6 +32,11 @@ export interface ConsoleModule {
   access?: ModuleAccess;
   /** Its navigation group; `main` when absent. */
   section?: NavSection;
+  /**
+   * A permission the page needs in the current organization (e.g. `api_keys.manage`); its link is
+   * hidden from those without it. The page still explains itself when opened by URL.
+   */
+  permission?: string;
   /** False for pages reached by a link rather than the navigation (sign-in, mailed links). */
   inNavigation?: boolean;
 }

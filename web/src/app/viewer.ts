@@ -1,4 +1,5 @@
 import { useGetMeQuery } from '../features/identity/identityApi';
+import { useCurrentOrg } from '../features/orgs/useCurrentOrg';
 import type { Me } from '../features/identity/types';
 import { useAppSelector } from './hooks';
 
@@ -13,6 +14,8 @@ export interface Viewer {
    * to loopback clients, so its page is offered there to everyone.
    */
   loopback: boolean;
+  /** The caller's permissions in the current organization; null while unknown or in none. */
+  orgPermissions: readonly string[] | null;
 }
 
 const kLoopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -27,7 +30,9 @@ export function useViewer(): Viewer {
   const status = useAppSelector((state) => state.session.status);
   const me = useGetMeQuery(undefined, { skip: status !== 'signedIn' });
   const data = status === 'signedIn' ? me.data : undefined;
+  const { org } = useCurrentOrg();
   return {
+    orgPermissions: org?.permissions ?? null,
     status,
     me: data,
     isOperator: data?.is_operator === true,

@@ -24,6 +24,13 @@ const kSections: { id: NavSection; title: string | null }[] = [
 
 /** Whether the viewer may use a module, so its link is worth showing. */
 export function mayUse(module: ConsoleModule, viewer: Viewer): boolean {
+  if (
+    module.permission !== undefined &&
+    viewer.orgPermissions !== null &&
+    !viewer.orgPermissions.includes(module.permission)
+  ) {
+    return false;
+  }
   switch (module.access ?? 'everyone') {
     case 'everyone':
       return true;
@@ -68,6 +75,8 @@ export function NavList({ modules, viewer, onNavigate }: NavListProps) {
                   <ListItemButton
                     component={NavLink}
                     to={module.path}
+                    // Exact: /org must not light up on /org/members too.
+                    end
                     onClick={onNavigate}
                     sx={{ '&.active': { bgcolor: 'action.selected' } }}
                   >

@@ -9,5 +9,6 @@ export const auditModule: ConsoleModule = {
   icon: <HistoryOutlined />,
   Page: lazy(() => import('./AuditPage')),
   access: 'signedIn',
+  permission: 'audit.read',
   section: 'organization',
 };

@@ -12,6 +12,7 @@ export const oauthModules: readonly ConsoleModule[] = [
     icon: <AppsOutlined />,
     Page: lazy(() => import('./OAuthClientsPage')),
     access: 'signedIn',
+    permission: 'oauth.clients.manage',
     section: 'organization',
   },
   {

@@ -41,6 +41,7 @@ export const orgModules: readonly ConsoleModule[] = [
     icon: <KeyOutlined />,
     Page: lazy(() => import('./ApiKeysPage')),
     access: 'signedIn',
+    permission: 'api_keys.manage',
     section: 'organization',
   },
   {

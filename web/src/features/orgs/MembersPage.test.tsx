@@ -1,0 +1,110 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stubFetch, type StubRoutes } from '../../test/fetchStub';
+import { renderApp } from '../../test/renderApp';
+import { clearSessionCookie, requestsTo, signedIn } from '../../test/signedIn';
+
+afterEach(clearSessionCookie);
+
+const org = {
+  id: 'org_1',
+  slug: 'acme',
+  name: 'Acme',
+  created_at: '2026-11-24T14:00:00Z',
+  updated_at: '2026-11-24T14:00:00Z',
+  role: 'viewer',
+};
+const roles = [
+  { id: 'owner', name: 'owner', description: '', permissions: [], builtin: true },
+  { id: 'admin', name: 'admin', description: '', permissions: [], builtin: true },
+  { id: 'viewer', name: 'viewer', description: '', permissions: [], builtin: true },
+];
+
+function inOrg(permissions: string[]): StubRoutes {
+  return {
+    ...signedIn(),
+    '/api/v1/orgs': { status: 200, body: { data: [org], next_cursor: null } },
+    '/api/v1/orgs/org_1': { status: 200, body: { ...org, permissions } },
+    '/api/v1/orgs/org_1/roles': { status: 200, body: { data: roles, next_cursor: null } },
+    '/api/v1/orgs/org_1/members': {
+      status: 200,
+      body: {
+        data: [
+          {
+            user_id: 'usr_1',
+            email: 'ada@example.com',
+            name: 'Ada',
+            role: 'owner',
+            role_name: 'owner',
+            joined_at: '2026-11-24T14:00:00Z',
+          },
+        ],
+        next_cursor: null,
+      },
+    },
+  };
+}
+
+describe('MembersPage', () => {
+  it('invites by email with the chosen role', async () => {
+    let invitations: unknown[] = [];
+    const fetchMock = stubFetch({
+      ...inOrg(['org.read', 'org.members.read', 'org.members.invite']),
+      '/api/v1/orgs/org_1/invitations': () => {
+        const last = fetchMock.mock.calls.at(-1)?.[0] as Request | undefined;
+        if (last?.method === 'POST') {
+          invitations = [
+            {
+              id: 'inv_1',
+              email: 'bob@example.com',
+              role: 'admin',
+              invited_by: 'usr_1',
+              created_at: '2026-11-24T15:00:00Z',
+              expires_at: '2026-12-01T15:00:00Z',
+            },
+          ];
+          return { status: 201, body: invitations[0] };
+        }
+        return { status: 200, body: { data: invitations, next_cursor: null } };
+      },
+    });
+    renderApp('/org/members');
+    expect(await screen.findByText('No open invitations.')).toBeInTheDocument();
+    await userEvent.click(screen.getByLabelText(/^Email to invite/));
+    await userEvent.paste('bob@example.com');
+    await userEvent.click(screen.getByRole('combobox', { name: 'Role' }));
+    await userEvent.click(await screen.findByRole('option', { name: 'admin' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Send invitation' }));
+
+    expect(await screen.findByText('Invitation sent to bob@example.com.')).toBeInTheDocument();
+    const table = await screen.findByRole('table', { name: 'Open invitations' });
+    expect(within(table).getByText('bob@example.com')).toBeInTheDocument();
+    const post = requestsTo(fetchMock, '/api/v1/orgs/org_1/invitations').find(
+      (request) => request.method === 'POST',
+    );
+    expect(await post?.json()).toEqual({ email: 'bob@example.com', role: 'admin' });
+  });
+
+  it('shows a viewer the members without the controls, and hides pages it may not use', async () => {
+    stubFetch({
+      ...inOrg(['org.read', 'org.members.read']),
+      '/api/v1/orgs/org_1/invitations': { status: 200, body: { data: [], next_cursor: null } },
+    });
+    renderApp('/org/members');
+    const members = await screen.findByRole('table', { name: 'Members' });
+    expect(within(members).getByText('ada@example.com')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Send invitation' })).toBeNull();
+    expect(screen.queryByRole('button', { name: /^Remove/ })).toBeNull();
+    const nav = screen.getByRole('navigation', { name: 'Main navigation' });
+    await waitFor(() => {
+      expect(within(nav).queryByRole('link', { name: 'API keys' })).toBeNull();
+    });
+    expect(within(nav).queryByRole('link', { name: 'Audit log' })).toBeNull();
+    expect(within(nav).getByRole('link', { name: 'Members' })).toHaveAttribute(
+      'aria-current',
+      'page',
+    );
+    expect(within(nav).getByRole('link', { name: 'Overview' })).not.toHaveAttribute('aria-current');
+  });
+});
