@@ -13,6 +13,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "audit/audit.hpp"
 #include "core/ids.hpp"
 #include "events/events.hpp"
 #include "identity_env.hpp"
@@ -46,7 +47,8 @@ public:
         database_ = std::move(*created);
         std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
                                                      {"mail", &mail::migrations()},
-                                                     {"identity", &identity::migrations()}};
+                                                     {"identity", &identity::migrations()},
+                                                     {"audit", &audit::migrations()}};
         if (!db::migrate_up(db(), modules, clock_.now_ms())) {
             throw std::runtime_error("migrations failed");
         }
@@ -62,6 +64,13 @@ public:
         orgs_ = std::make_unique<identity::Organizations>(db(), clock_, *mailer_, org_settings);
         identity::add_routes(router_, *service_);
         identity::add_org_routes(router_, *orgs_);
+        // Other modules' org routes, so the isolation test covers them too.
+        oidc_ = std::make_unique<identity::OidcProvider>(
+            db(), clock_, *service_,
+            identity::OidcSettings{.issuer = "http://nimbus.test", .audience = "nimbus"});
+        identity::add_oidc_routes(router_, *oidc_, *service_);
+        audit_ = std::make_unique<audit::Log>(db(), clock_);
+        audit::add_routes(router_, *audit_);
         mail::add_dev_mailbox_routes(router_, db());
         // A route only operators may call, as the gateway admin routes are.
         router_.add(http::Method::get, "/test/operator",
@@ -178,6 +187,7 @@ public:
         dump("SELECT * FROM identity_org_roles WHERE org_id = ? ORDER BY id");
         dump("SELECT * FROM identity_org_invitations WHERE org_id = ? ORDER BY id");
         dump("SELECT * FROM identity_api_keys WHERE org_id = ? ORDER BY id");
+        dump("SELECT * FROM identity_oauth_clients WHERE org_id = ? ORDER BY id");
         return out;
     }
 
@@ -188,6 +198,8 @@ private:
     std::unique_ptr<mail::Mailer> mailer_;
     std::unique_ptr<identity::Service> service_;
     std::unique_ptr<identity::Organizations> orgs_;
+    std::unique_ptr<identity::OidcProvider> oidc_;
+    std::unique_ptr<audit::Log> audit_;
     http::Router router_;
     std::unique_ptr<http::Pipeline> pipeline_;
     std::unique_ptr<http::Server> server_;
@@ -550,16 +562,26 @@ TEST_F(OrgIsolation, EveryOrgRouteOfAnotherOrgIsClosed) {
     ASSERT_EQ(invitation.status, 201);
     std::string b_key_id;
     create_key(s, org_b, b_owner, {"org.read"}, &b_key_id);
+    auto client = s.request("POST", "/api/v1/orgs/" + org_b + "/oauth-clients",
+                            body({{"name", "B app"},
+                                  {"redirect_uris", {"https://b.example/callback"}},
+                                  {"type", "confidential"}}),
+                            b_owner);
+    EXPECT_EQ(client.status, 201) << client.body;
+    std::string b_client_id = json_field(client.body, "id");
+    if (b_client_id.empty()) b_client_id = json_field(client.body, "client_id");
     std::map<std::string, std::string> leaked = {
         {"user_id", b_member_id},
         {"role_id", json_field(role.body, "id")},
         {"invitation_id", json_field(invitation.body, "id")},
-        {"key_id", b_key_id}};
+        {"key_id", b_key_id},
+        {"client_id", b_client_id}};
     std::map<std::string, std::string> guessed = {
         {"user_id", new_id("usr", s.clock().now_ms())},
         {"role_id", new_id("rol", s.clock().now_ms())},
         {"invitation_id", new_id("inv", s.clock().now_ms())},
-        {"key_id", new_id("key", s.clock().now_ms())}};
+        {"key_id", new_id("key", s.clock().now_ms())},
+        {"client_id", new_id("cli", s.clock().now_ms())}};
     // Bodies that would succeed if the caller were let in.
     std::string any_body = body({{"name", "Taken over"},
                                  {"slug", "taken-over"},
@@ -598,7 +620,7 @@ TEST_F(OrgIsolation, EveryOrgRouteOfAnotherOrgIsClosed) {
             }
         }
     }
-    EXPECT_GE(covered.size(), 18U);
+    EXPECT_GE(covered.size(), 24U);  // ours, the OAuth clients' and the audit log's
     EXPECT_EQ(s.snapshot(org_b), before);
     EXPECT_EQ(s.count("SELECT COUNT(*) FROM outbox_events"), events_before);
     // B's owner still works.
