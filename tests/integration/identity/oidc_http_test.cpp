@@ -11,6 +11,11 @@
 #include "identity_env.hpp"
 #include "mail/mail.hpp"
 
+// The PostgreSQL build of this suite gets its own test names, so ctest keeps the two apart.
+#ifdef NIMBUS_IDENTITY_TEST_POSTGRES
+#define OidcHttp OidcHttpOnPostgres
+#endif
+
 namespace nimbus::test {
 namespace {
 
