@@ -12,6 +12,7 @@
 #include "core/json.hpp"
 #include "identity/cookies.hpp"
 #include "identity/identity.hpp"
+#include "identity/route_schemas.hpp"
 
 namespace nimbus::identity {
 
@@ -254,7 +255,8 @@ void add_routes(http::Router& router, Service& service) {
                                              "If the address can receive mail, a link to verify it "
                                              "is on its way."}});
         }),
-        public_route("Create an account and mail a verification link"));
+        schemas::with(public_route("Create an account and mail a verification link"),
+                      schemas::kSignUpBody, schemas::kAcceptedAnswer));
 
     router.add(
         Method::post, "/api/v1/auth/verify-email",
@@ -268,7 +270,8 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        public_route("Verify an email address with a mailed link"));
+        schemas::with(public_route("Verify an email address with a mailed link"),
+                      schemas::kTokenBody));
 
     router.add(
         Method::post, "/api/v1/auth/login",
@@ -289,7 +292,8 @@ void add_routes(http::Router& router, Service& service) {
             if (!tokens) co_return problem(tokens.error());
             co_return token_response(*tokens, use_cookie, &request);
         }),
-        public_route("Sign in with email and password"));
+        schemas::with(public_route("Sign in with email and password"), schemas::kLoginBody,
+                      schemas::kTokenAnswer));
 
     router.add(
         Method::post, "/api/v1/auth/login/mfa",
@@ -312,7 +316,8 @@ void add_routes(http::Router& router, Service& service) {
             if (!tokens) co_return problem(tokens.error());
             co_return token_response(*tokens, use_cookie, &request);
         }),
-        public_route("Complete a sign-in with a TOTP or recovery code"));
+        schemas::with(public_route("Complete a sign-in with a TOTP or recovery code"),
+                      schemas::kMfaLoginBody, schemas::kTokenAnswer));
 
     router.add(
         Method::post, "/api/v1/auth/refresh",
@@ -332,7 +337,8 @@ void add_routes(http::Router& router, Service& service) {
             }
             co_return token_response(*tokens, source.from_cookie, &request);
         }),
-        public_route("Exchange a refresh token for a new token pair"));
+        schemas::with(public_route("Exchange a refresh token for a new token pair"), {},
+                      schemas::kTokenAnswer));
 
     router.add(
         Method::post, "/api/v1/auth/logout",
@@ -366,7 +372,8 @@ void add_routes(http::Router& router, Service& service) {
                                              "If an account uses this address, a link to reset its "
                                              "password is on its way."}});
         }),
-        public_route("Mail a password-reset link"));
+        schemas::with(public_route("Mail a password-reset link"), schemas::kForgotBody,
+                      schemas::kAcceptedAnswer));
 
     router.add(
         Method::post, "/api/v1/auth/password/reset",
@@ -381,7 +388,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        public_route("Set a new password with a reset link"));
+        schemas::with(public_route("Set a new password with a reset link"), schemas::kResetBody));
 
     router.add(Method::get, "/.well-known/jwks.json",
                http::SyncHandler([&service](Request&, RequestContext&) {
@@ -402,7 +409,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!user) co_return problem(user.error());
             co_return no_store(Response::json(200, user_json(*user)));
         }),
-        self_route("The caller's account"));
+        schemas::with(self_route("The caller's account"), {}, schemas::kUserAnswer));
 
     router.add(
         Method::patch, "/api/v1/me",
@@ -417,7 +424,8 @@ void add_routes(http::Router& router, Service& service) {
             if (!user) co_return problem(user.error());
             co_return no_store(Response::json(200, user_json(*user)));
         }),
-        self_route("Rename the caller's account"));
+        schemas::with(self_route("Rename the caller's account"), schemas::kRenameBody,
+                      schemas::kUserAnswer));
 
     router.add(
         Method::delete_, "/api/v1/me",
@@ -445,7 +453,8 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        self_route("Change the password; ends every other session"));
+        schemas::with(self_route("Change the password; ends every other session"),
+                      schemas::kChangePasswordBody));
 
     router.add(
         Method::get, "/api/v1/me/sessions",
@@ -468,7 +477,7 @@ void add_routes(http::Router& router, Service& service) {
             co_return no_store(
                 Response::json(200, object{{"data", std::move(data)}, {"next_cursor", nullptr}}));
         }),
-        self_route("The caller's open sessions"));
+        schemas::with(self_route("The caller's open sessions"), {}, schemas::kSessionsAnswer));
 
     router.add(Method::delete_, "/api/v1/me/sessions/{session_id}",
                http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
