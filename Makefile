@@ -8,7 +8,7 @@ DEPS_STAMP := build/.deps-stamp
 
 .PHONY: run test bench lint format deps build release dev web clean
 
-$(DEPS_STAMP): scripts/install-deps.sh $(wildcard web/package-lock.json tools/openapi-lint/package-lock.json)
+$(DEPS_STAMP): scripts/install-deps.sh $(wildcard web/package-lock.json tools/openapi-lint/package-lock.json tests/integration/oidc/package-lock.json)
 	@scripts/install-deps.sh
 	@mkdir -p build && touch $@
 
