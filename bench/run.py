@@ -147,6 +147,12 @@ def main():
           f"start to ready {results['startup_to_ready_ms']['median']:.1f} ms (median of {STARTUP_RUNS})")
     print(f"results: bench/results/{stamp}.json")
 
+    # The cost of each gateway layer, and the firewall next to nginx + ModSecurity + CRS
+    # (bench/gateway.py; about two minutes). NIMBUS_BENCH_GATEWAY=0 skips it.
+    if os.environ.get("NIMBUS_BENCH_GATEWAY", "1") != "0":
+        subprocess.run([sys.executable, str(ROOT / "bench" / "gateway.py"), "--binary",
+                        args.binary], check=True)
+
 
 if __name__ == "__main__":
     sys.exit(main())

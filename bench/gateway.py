@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""The cost of each gateway layer, and Nimbus's firewall next to nginx + ModSecurity + CRS.
+
+1. Layers, at 64 connections, for an authenticated JSON GET (GET /api/v1/me, Bearer token) and
+   an authenticated JSON POST with a body schema (POST /api/v1/oauth2/requests/{id}/decision,
+   {"approve": false}; it answers 404 after the whole pipeline, as no such request exists, so no
+   database write is timed): baseline (firewall and rate limits off), + rate limit, + firewall
+   (paranoia 1, blocking, prefilter on), + all. Schema validation cannot be switched off; its
+   share, like every step's, is read from nimbus_http_step_duration_seconds after each run.
+2. The benign corpus (tests/integration/gateway/corpus/benign.jsonl, cycled by bench/corpus.lua)
+   against Nimbus with its firewall (prefilter on, then off) and against Debian's nginx with
+   libnginx-mod-http-modsecurity and the same CRS 3.3.4 at paranoia 1 proxying to a Nimbus
+   with its firewall off; nginx without ModSecurity for reference. The same GET and POST go
+   through both nginx setups too. nginx runs from a temp prefix on 127.0.0.1 (as nobody when
+   started by root).
+
+Usage: bench/gateway.py [--duration SECONDS] [--binary PATH]; bench/run.py runs it last
+(NIMBUS_BENCH_GATEWAY=0 skips it).
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import run as base  # noqa: E402  (the shared server, wrk and port helpers)
+
+ROOT = base.ROOT
+CORPUS = ROOT / "tests" / "integration" / "gateway" / "corpus" / "benign.jsonl"
+CRS_DIR = pathlib.Path("/usr/share/modsecurity-crs")
+CRS_SETUP = pathlib.Path("/etc/modsecurity/crs/crs-setup.conf")
+MODSECURITY_MODULE = pathlib.Path("/usr/lib/nginx/modules/ngx_http_modsecurity_module.so")
+HOST = "api.example.com"  # a name, as real clients send (CRS scores a numeric Host)
+EMAIL, PASSWORD = "gateway-bench@example.com", "correct-Horse-battery-9"
+DECISION_PATH = "/api/v1/oauth2/requests/oar_01JBENCH0000000000000000000/decision"
+DECISION_BODY = '{"approve":false}'
+UNLIMITED = "1000000000"  # a budget no run reaches, so the limiter is timed but never refuses
+
+LAYERS = {
+    "baseline": {"firewall.enabled": "false", "rate_limit.enabled": "false"},
+    "+ rate limit": {"firewall.enabled": "false", "rate_limit.enabled": "true"},
+    "+ firewall (PL1)": {"firewall.enabled": "true", "rate_limit.enabled": "false"},
+    "+ all": {"firewall.enabled": "true", "rate_limit.enabled": "true"},
+}
+STEPS = ("firewall", "authenticate", "rate_limit", "validate")
+
+
+class Nimbus:
+    """A release nimbus on a free port with the given settings."""
+
+    def __init__(self, binary, data_dir, settings):
+        self.port = base.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir,
+                "--console-dir", "/nonexistent", "--set", "http.access_log=false",
+                "--set", f"rate_limit.requests_per_minute={UNLIMITED}",
+                "--set", f"rate_limit.anonymous_requests_per_minute={UNLIMITED}",
+                "--set", f"rate_limit.org_requests_per_minute={UNLIMITED}"]
+        for key, value in settings.items():
+            args += ["--set", f"{key}={value}"]
+        self.log = open(pathlib.Path(data_dir).parent / "nimbus-gateway.log", "ab")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        base.wait_ready(self.url)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def call(url, method, path, body=None, token=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else {}
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def access_token(url):
+    """Signs up, verifies through the dev mailbox and signs in; returns an access token."""
+    status, _ = call(url, "POST", "/api/v1/auth/signup", {"email": EMAIL, "password": PASSWORD})
+    if status not in (201, 202, 409):
+        raise RuntimeError(f"sign-up answered {status}")
+    _, mailbox = call(url, "GET", "/api/v1/dev/mailbox?" + urllib.parse.urlencode({"to": EMAIL}))
+    for message in mailbox.get("data", []):
+        text = message["text"]
+        if "token=" in text:
+            token = text.split("token=", 1)[1].split()[0].strip(".")
+            call(url, "POST", "/api/v1/auth/verify-email", {"token": token})
+            break
+    status, tokens = call(url, "POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})
+    if status != 200:
+        raise RuntimeError(f"login answered {status}")
+    return tokens["access_token"]
+
+
+def step_means_us(url):
+    """Mean time per request of each gateway step, from the Prometheus histograms."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    sums, counts = {}, {}
+    for line in text.splitlines():
+        if not line.startswith("nimbus_http_step_duration_seconds_"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        for step in STEPS:
+            if f'step="{step}"' in name:
+                if name.startswith("nimbus_http_step_duration_seconds_sum"):
+                    sums[step] = float(value)
+                elif name.startswith("nimbus_http_step_duration_seconds_count"):
+                    counts[step] = float(value)
+    return {step: round(sums[step] / counts[step] * 1e6, 1)
+            for step in STEPS if counts.get(step)}
+
+
+def wrk(url, duration, script="report.lua", args=(), headers=()):
+    command = ["wrk", "-t", str(base.WRK_THREADS), "-c", str(base.CONNECTIONS), "-d",
+               f"{duration}s", "--latency", "-s", str(ROOT / "bench" / script)]
+    for header in headers:
+        command += ["-H", header]
+    command.append(url)
+    if args:
+        command += ["--", *args]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    figures["requests_per_s"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+def load(url, duration, token, kind):
+    headers = [f"Host: {HOST}", "Accept: application/json", "Authorization: Bearer " + token]
+    if kind == "GET":
+        return wrk(url + "/api/v1/me", duration, headers=headers)
+    return wrk(url + DECISION_PATH, duration, "post.lua", [DECISION_BODY], headers)
+
+
+def corpus_script(work):
+    """The benign corpus as a Lua table bench/corpus.lua cycles through (Host set to a name)."""
+    def lua(text):
+        # Every byte of the UTF-8 text that is not plainly safe as a decimal escape (\ddd).
+        return '"' + "".join(chr(b) if b < 128 and (chr(b).isalnum() or chr(b) in " -_./:,;=@()") else
+                             f"\\{b:03d}" for b in text.encode()) + '"'
+    lines = ["return {"]
+    for line in CORPUS.read_text().splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        headers = dict(entry["headers"])
+        headers["Host"] = HOST
+        fields = ", ".join(f"[{lua(k)}] = {lua(v)}" for k, v in headers.items())
+        lines.append(f"  {{method = {lua(entry['method'])}, path = {lua(entry['target'])}, "
+                     f"headers = {{{fields}}}, body = {lua(entry['body'])}}},")
+    lines.append("}")
+    path = pathlib.Path(work) / "benign-corpus.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+NGINX_CONF = """
+{load_module}
+worker_processes auto;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log error;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    upstream nimbus {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        {modsecurity}
+        location / {{
+            proxy_pass http://nimbus;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
+
+# The same settings Nimbus generates (src/gateway/firewall.cpp): engine on, request bodies with
+# JSON parsed into ARGS, no response bodies, then Debian's crs-setup.conf (paranoia 1) and every
+# CRS rules file with plain Include lines (libmodsecurity v3 rejects owasp-crs.load's
+# IncludeOptional).
+MODSECURITY_CONF = """
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRequestBodyLimit 1048576
+SecRequestBodyNoFilesLimit 1048576
+SecRequestBodyLimitAction ProcessPartial
+SecResponseBodyAccess Off
+SecAuditEngine Off
+SecPcreMatchLimit 100000
+SecPcreMatchLimitRecursion 100000
+SecRule REQUEST_HEADERS:Content-Type "@rx ^application/(?:[a-z0-9.+-]+\\+)?json" \
+    "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400"
+Include {setup}
+SecAction "id:900200,phase:1,nolog,pass,t:none,setvar:'tx.allowed_methods=GET HEAD POST PUT PATCH DELETE OPTIONS'"
+{includes}
+"""
+
+
+class Nginx:
+    def __init__(self, work, upstream_port, modsecurity):
+        self.prefix = pathlib.Path(work) / ("nginx-modsecurity" if modsecurity else "nginx")
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        self.port = base.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        module = ""
+        directives = ""
+        if modsecurity:
+            module = f"load_module {MODSECURITY_MODULE};"
+            rules = sorted(CRS_DIR.glob("rules/*.conf"))
+            (self.prefix / "modsecurity.conf").write_text(MODSECURITY_CONF.format(
+                setup=CRS_SETUP, includes="\n".join(f"Include {r}" for r in rules)))
+            directives = (f"modsecurity on; modsecurity_rules_file "
+                          f"{self.prefix / 'modsecurity.conf'};")
+        (self.prefix / "nginx.conf").write_text(NGINX_CONF.format(
+            load_module=module, prefix=self.prefix, upstream=upstream_port, port=self.port,
+            modsecurity=directives))
+        command = ["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"),
+                   "-g", "daemon off;"]
+        if os.geteuid() == 0:
+            # Not as root: nobody owns the prefix and runs the master too.
+            shutil.chown(self.prefix, "nobody", "nogroup")
+            for path in self.prefix.iterdir():
+                shutil.chown(path, "nobody", "nogroup")
+            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + command
+        self.log = open(self.prefix / "stderr.log", "ab")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start: " + (self.prefix / "stderr.log").read_text()
+                           + (self.prefix / "error.log").read_text()
+                           if (self.prefix / "error.log").exists() else "")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def row(figures, steps=None):
+    out = {k: figures[k] for k in ("requests_per_s", "p50_us", "p99_us", "errors", "non_2xx")}
+    if steps is not None:
+        out["step_us"] = steps
+    return out
+
+
+def gateway_suite(binary, duration, work):
+    results = {"layers": {}, "corpus": {}, "nginx": {}}
+    data_dir = str(pathlib.Path(work) / "gateway-data")
+    setup = Nimbus(binary, data_dir, LAYERS["baseline"])
+    token = access_token(setup.url)
+    post_status, _ = call(setup.url, "POST", DECISION_PATH, {"approve": False}, token)
+    setup.stop()
+    kinds = ["GET"] + (["POST"] if post_status not in (405,) else [])
+
+    for layer, settings in LAYERS.items():
+        for kind in kinds:
+            server = Nimbus(binary, data_dir, settings)
+            figures = load(server.url, duration, token, kind)
+            results["layers"][f"{kind} {layer}"] = row(figures, step_means_us(server.url))
+            server.stop()
+
+    script = corpus_script(work)
+    for name, settings in {
+            "nimbus, firewall with prefilter": {"firewall.prefilter": "true"},
+            "nimbus, firewall without prefilter": {"firewall.prefilter": "false"}}.items():
+        server = Nimbus(binary, data_dir, {"firewall.enabled": "true",
+                                           "rate_limit.enabled": "false", **settings})
+        figures = wrk(server.url, duration, "corpus.lua", [script])
+        results["corpus"][name] = row(figures, step_means_us(server.url))
+        server.stop()
+
+    upstream = Nimbus(binary, data_dir, {"firewall.enabled": "false",
+                                         "rate_limit.enabled": "false"})
+    try:
+        for name, modsecurity in (("nginx + ModSecurity + CRS (PL1)", True),
+                                  ("nginx without ModSecurity", False)):
+            nginx = Nginx(work, upstream.port, modsecurity)
+            try:
+                results["corpus"][name + " -> nimbus"] = row(
+                    wrk(nginx.url, duration, "corpus.lua", [script]))
+                for kind in kinds:
+                    results["nginx"][f"{kind} {name} -> nimbus"] = row(
+                        load(nginx.url, duration, token, kind))
+            finally:
+                nginx.stop()
+    finally:
+        upstream.stop()
+    return results
+
+
+def print_results(results):
+    print(f"\n{'gateway layer (64 connections)':<46} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'non-2xx':>8}  step µs (firewall/auth/rate_limit/validate)")
+    for name, f in list(results["layers"].items()) + list(results["nginx"].items()):
+        steps = f.get("step_us", {})
+        step_text = "/".join(str(steps.get(s, "-")) for s in STEPS) if steps else ""
+        print(f"{name:<46} {f['requests_per_s']:>9.0f} {f['p50_us'] / 1000:>7.2f} "
+              f"{f['p99_us'] / 1000:>7.2f} {f['non_2xx']:>8}  {step_text}")
+    print(f"\n{'benign corpus':<46} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7}  firewall µs")
+    for name, f in results["corpus"].items():
+        firewall = f.get("step_us", {}).get("firewall", "")
+        print(f"{name:<46} {f['requests_per_s']:>9.0f} {f['p50_us'] / 1000:>7.2f} "
+              f"{f['p99_us'] / 1000:>7.2f}  {firewall}")
+    ours = results["corpus"].get("nimbus, firewall with prefilter")
+    theirs = results["corpus"].get("nginx + ModSecurity + CRS (PL1) -> nimbus")
+    if ours and theirs:
+        print(f"\nNimbus with its firewall serves {ours['requests_per_s'] / theirs['requests_per_s']:.1f}x "
+              "the requests/s of nginx + ModSecurity + CRS on the benign corpus")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("NIMBUS_BENCH_SECONDS", "5")))
+    parser.add_argument("--binary", default=os.environ.get(
+        "NIMBUS_BENCH_BINARY", str(ROOT / "build" / "release" / "src" / "app" / "nimbus")))
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="nimbus-gateway-bench-")
+    os.chmod(work, 0o755)
+    try:
+        results = gateway_suite(args.binary, args.duration, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_results(results)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    (out / f"{stamp}-gateway.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: bench/results/{stamp}-gateway.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
