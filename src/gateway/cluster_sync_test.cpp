@@ -165,6 +165,49 @@ TEST_F(ClusterSyncTest, FailedChangesBumpNoVersion) {
     EXPECT_EQ(version(), before);
 }
 
+TEST_F(ClusterSyncTest, BadRulesAre400WithTheirFieldAndChangeNothing) {
+    struct Case {
+        std::string name;
+        std::string body;
+        std::string pointer;
+    };
+    const std::string long_note(501, 'n');
+    std::vector<Case> cases = {
+        {"host bits set", R"({"kind":"cidr","action":"deny","value":"10.0.0.1/8"})", "/value"},
+        {"prefix too long", R"({"kind":"cidr","action":"deny","value":"10.0.0.0/33"})", "/value"},
+        {"signed prefix", R"({"kind":"cidr","action":"deny","value":"10.0.0.0/+8"})", "/value"},
+        {"not an address", R"({"kind":"cidr","action":"deny","value":"10.0.0.256/32"})", "/value"},
+        {"bad IPv6", R"({"kind":"cidr","action":"deny","value":"2001:db8:::/32"})", "/value"},
+        {"unknown country", R"({"kind":"country","action":"deny","value":"XX"})", "/value"},
+        {"GeoIP pseudo-country", R"({"kind":"country","action":"deny","value":"EU"})", "/value"},
+        {"alpha-3 code", R"({"kind":"country","action":"deny","value":"DEU"})", "/value"},
+        {"unknown kind", R"({"kind":"asn","action":"deny","value":"64500"})", "/kind"},
+        {"unknown action", R"({"kind":"cidr","action":"block","value":"10.0.0.0/8"})", "/action"},
+        {"missing value", R"({"kind":"cidr","action":"deny"})", "/value"},
+        {"value not a string", R"({"kind":"cidr","action":"deny","value":10})", "/value"},
+        {"note too long",
+         R"({"kind":"cidr","action":"deny","value":"10.0.0.0/8","note":")" + long_note + R"("})",
+         "/note"},
+        {"unknown field", R"({"kind":"cidr","action":"deny","value":"10.0.0.0/8","x":1})", "/x"},
+        {"not an object", R"(["cidr"])", ""},
+        {"not JSON", R"({"kind":)", ""},
+    };
+    for (const auto& c : cases) {
+        http::Response response =
+            call(*a_, http::Method::post, "/api/v1/admin/firewall/ip-rules", c.body);
+        EXPECT_EQ(response.status, 400) << c.name << ": " << response.body;
+        EXPECT_EQ(response.header("content-type"), "application/problem+json") << c.name;
+        auto body = boost::json::parse(response.body).as_object();
+        ASSERT_TRUE(body.contains("errors")) << c.name << ": " << response.body;
+        EXPECT_EQ(body.at("errors").as_array().at(0).as_object().at("pointer").as_string(),
+                  c.pointer)
+            << c.name << ": " << response.body;
+    }
+    EXPECT_EQ(a_->ip_rules->list()->size(), 0U);
+    http::Response list = call(*a_, http::Method::get, "/api/v1/admin/firewall/ip-rules");
+    EXPECT_EQ(list.body, R"({"data":[]})");
+}
+
 TEST_F(ClusterSyncTest, RateLimitOverridesReachTheOtherNode) {
     const std::string path = "/api/v1/admin/rate-limits/overrides/user:usr_7";
     ASSERT_EQ(call(*a_, http::Method::put, path, R"({"requests_per_minute":7,"burst":3})").status,
