@@ -47,6 +47,8 @@ namespace {
 /// '$', which many attack patterns need and plain text lacks; the expressions a text's
 /// literals allow are then run on the text itself.
 constexpr int kMinAtomLength = 1;
+/// The texts screened for each string (clears()).
+constexpr std::size_t kVariants = 6;
 /// libinjection wants a buffer of at least 8 bytes for the fingerprint.
 constexpr std::size_t kFingerprintBytes = 8;
 /// Strings longer than this go to the engine: CRS's length rules are off by default, but the
@@ -1108,11 +1110,18 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
             (plus_as_space != text && injection(plus_as_space, string_class))) {
             return false;
         }
-        if (!screen(text, string_class) || !screen(plus_as_space, string_class) ||
-            !screen(command, string_class) || !screen(without_spaces(text), string_class) ||
-            !screen(without_spaces(plus_as_space), string_class) ||
-            !screen(compressed(plus_as_space), string_class)) {
-            return false;
+        // Most texts (ids, tokens, numbers) are their own variants: screen each text once.
+        std::array<std::string, kVariants> variants = {text,
+                                                       plus_as_space,
+                                                       command,
+                                                       without_spaces(text),
+                                                       without_spaces(plus_as_space),
+                                                       compressed(plus_as_space)};
+        for (std::size_t index = 0; index < variants.size(); ++index) {
+            const std::string& variant = variants[index];
+            bool seen = std::find(variants.begin(), variants.begin() + static_cast<long>(index),
+                                  variant) != variants.begin() + static_cast<long>(index);
+            if (!seen && !screen(variant, string_class)) return false;
         }
         // Decoded bytes may be anything: a vertical tab is white space to PCRE's \s but not
         // to RE2's, so it is screened as a space.
