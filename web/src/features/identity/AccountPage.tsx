@@ -18,6 +18,7 @@ import { ProblemAlert } from '../../components/ProblemAlert';
 import { PropertyList } from '../../components/PropertyList';
 import { SectionCard } from '../../components/SectionCard';
 import {
+  useChangeEmailMutation,
   useChangePasswordMutation,
   useDeleteMeMutation,
   useGetMeQuery,
@@ -124,6 +125,68 @@ function PasswordCard() {
   );
 }
 
+function EmailCard() {
+  const [change, state] = useChangeEmailMutation();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [sentTo, setSentTo] = useState('');
+  const problem = state.isError ? toProblem(state.error) : undefined;
+  const submit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    const address = email.trim();
+    void change({ new_email: address, password })
+      .unwrap()
+      .then(() => {
+        setSentTo(address);
+        setEmail('');
+        setPassword('');
+      })
+      .catch(() => undefined);
+  };
+  return (
+    <SectionCard title="Email address">
+      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
+        <Typography variant="body2" color="text.secondary">
+          The new address takes effect when you open the link we mail to it.
+        </Typography>
+        {problem !== undefined && <ProblemAlert problem={problem} />}
+        {state.isSuccess && (
+          <Alert severity="success">Check {sentTo} for the link that confirms it.</Alert>
+        )}
+        <TextField
+          label="New email"
+          type="email"
+          value={email}
+          onChange={(event) => {
+            setEmail(event.target.value);
+          }}
+          autoComplete="email"
+          required
+          error={fieldError(problem, '/new_email') !== undefined}
+          helperText={fieldError(problem, '/new_email')}
+        />
+        <TextField
+          label="Current password"
+          type="password"
+          value={password}
+          onChange={(event) => {
+            setPassword(event.target.value);
+          }}
+          autoComplete="current-password"
+          required
+          error={fieldError(problem, '/password') !== undefined}
+          helperText={fieldError(problem, '/password')}
+        />
+        <div>
+          <Button type="submit" variant="contained" loading={state.isLoading}>
+            Change email
+          </Button>
+        </div>
+      </Stack>
+    </SectionCard>
+  );
+}
+
 function DeleteAccountCard() {
   const [remove, state] = useDeleteMeMutation();
   const [confirming, setConfirming] = useState(false);
@@ -193,7 +256,10 @@ export default function AccountPage() {
           <Grid size={{ xs: 12, md: 6 }}>
             <PasswordCard />
           </Grid>
-          <Grid size={12}>
+          <Grid size={{ xs: 12, md: 6 }}>
+            <EmailCard />
+          </Grid>
+          <Grid size={{ xs: 12, md: 6 }}>
             <DeleteAccountCard />
           </Grid>
         </Grid>

@@ -54,6 +54,9 @@ export const identityApi = baseApi.injectEndpoints({
       query: (body) => ({ url: '/api/v1/me/password', method: 'POST', body }),
       invalidatesTags: ['Sessions'],
     }),
+    changeEmail: build.mutation<{ status: string }, { new_email: string; password: string }>({
+      query: (body) => ({ url: '/api/v1/me/email', method: 'POST', body }),
+    }),
     listSessions: build.query<Page<Session>, undefined>({
       query: () => '/api/v1/me/sessions',
       providesTags: ['Sessions'],
@@ -76,6 +79,7 @@ export const {
   useUpdateMeMutation,
   useDeleteMeMutation,
   useChangePasswordMutation,
+  useChangeEmailMutation,
   useListSessionsQuery,
   useRevokeSessionMutation,
 } = identityApi;
