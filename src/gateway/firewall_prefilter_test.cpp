@@ -240,9 +240,7 @@ private:
             bool plain = std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
             if (c == ' ') {
                 out += chance(2) ? "+" : "%20";
-            } else if (!plain && !chance(6)) {
-                out += fmt_hex(c);
-            } else if (plain && chance(40)) {
+            } else if ((!plain && !chance(6)) || (plain && chance(40))) {
                 out += fmt_hex(c);
             } else {
                 out += c;
