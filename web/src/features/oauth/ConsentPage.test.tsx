@@ -19,7 +19,8 @@ const request = {
 
 function stubLocation() {
   const assign = vi.fn();
-  vi.stubGlobal('location', { ...window.location, assign, origin: window.location.origin });
+  const { href, origin, hostname } = window.location;
+  vi.stubGlobal('location', { href, origin, hostname, assign });
   return assign;
 }
 
