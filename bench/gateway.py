@@ -281,17 +281,21 @@ def gateway_suite(binary, duration, work):
     results = {"layers": {}, "corpus": {}, "nginx": {}}
     data_dir = str(pathlib.Path(work) / "gateway-data")
     setup = Nimbus(binary, data_dir, LAYERS["baseline"])
-    token = access_token(setup.url)
-    post_status, _ = call(setup.url, "POST", DECISION_PATH, {"approve": False}, token)
-    setup.stop()
+    try:
+        token = access_token(setup.url)
+        post_status, _ = call(setup.url, "POST", DECISION_PATH, {"approve": False}, token)
+    finally:
+        setup.stop()
     kinds = ["GET"] + (["POST"] if post_status not in (405,) else [])
 
     for layer, settings in LAYERS.items():
         for kind in kinds:
             server = Nimbus(binary, data_dir, settings)
-            figures = load(server.url, duration, token, kind)
-            results["layers"][f"{kind} {layer}"] = row(figures, step_means_us(server.url))
-            server.stop()
+            try:
+                figures = load(server.url, duration, token, kind)
+                results["layers"][f"{kind} {layer}"] = row(figures, step_means_us(server.url))
+            finally:
+                server.stop()
 
     script = corpus_script(work)
     for name, settings in {
@@ -299,9 +303,11 @@ def gateway_suite(binary, duration, work):
             "nimbus, firewall without prefilter": {"firewall.prefilter": "false"}}.items():
         server = Nimbus(binary, data_dir, {"firewall.enabled": "true",
                                            "rate_limit.enabled": "false", **settings})
-        figures = wrk(server.url, duration, "corpus.lua", [script])
-        results["corpus"][name] = row(figures, step_means_us(server.url))
-        server.stop()
+        try:
+            figures = wrk(server.url, duration, "corpus.lua", [script])
+            results["corpus"][name] = row(figures, step_means_us(server.url))
+        finally:
+            server.stop()
 
     upstream = Nimbus(binary, data_dir, {"firewall.enabled": "false",
                                          "rate_limit.enabled": "false"})
