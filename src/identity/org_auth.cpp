@@ -73,6 +73,13 @@ void add_operator_permissions(std::vector<std::string>& permissions) {
     }
 }
 
+void remove_operator_permissions(std::vector<std::string>& permissions) {
+    std::erase_if(permissions, [](const std::string& permission) {
+        const auto platform = operator_permissions();
+        return std::find(platform.begin(), platform.end(), permission) != platform.end();
+    });
+}
+
 class OrgAuthenticateStep final : public http::Middleware {
 public:
     OrgAuthenticateStep(OrgService& orgs, std::unique_ptr<http::Middleware> accounts)
@@ -117,7 +124,12 @@ public:
                 co_await context.run_database([&] { is_operator = orgs_.is_operator(user_id); });
             }
             if (!is_operator) co_return http::Response::from_error(is_operator.error());
-            if (*is_operator) add_operator_permissions(context.principal->permissions);
+            if (*is_operator) {
+                add_operator_permissions(context.principal->permissions);
+            } else {
+                // A token issued before the flag was withdrawn still names them.
+                remove_operator_permissions(context.principal->permissions);
+            }
         }
         std::string org_id(context.path_param("org_id"));
         if (org_id.empty() || !context.principal) co_return std::nullopt;
