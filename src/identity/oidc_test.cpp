@@ -179,7 +179,9 @@ protected:
 };
 
 TEST_F(OidcProviderTest, CodeFlowIssuesTokensAndAnIdTokenWithNonceAndAtHash) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     ASSERT_FALSE(secret.empty());
     OAuthAnswer answer = exchange(client_id, secret, code_for(client_id, "nonce-123"));
     ASSERT_EQ(answer.status, 200) << boost::json::serialize(answer.body);
@@ -213,7 +215,9 @@ TEST_F(OidcProviderTest, CodeFlowIssuesTokensAndAnIdTokenWithNonceAndAtHash) {
 }
 
 TEST_F(OidcProviderTest, CodeExpiresAfterSixtySeconds) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     std::string code = code_for(client_id);
     clock_.advance_ms(60'000);
     OAuthAnswer answer = exchange(client_id, secret, code);
@@ -226,7 +230,9 @@ TEST_F(OidcProviderTest, CodeExpiresAfterSixtySeconds) {
 }
 
 TEST_F(OidcProviderTest, ReusedCodeFailsAndRevokesWhatItIssued) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     std::string code = code_for(client_id);
     OAuthAnswer first = exchange(client_id, secret, code);
     ASSERT_EQ(first.status, 200);
@@ -240,7 +246,9 @@ TEST_F(OidcProviderTest, ReusedCodeFailsAndRevokesWhatItIssued) {
 }
 
 TEST_F(OidcProviderTest, WrongVerifierRedirectUriOrClientSpendTheCode) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     std::string code = code_for(client_id);
     std::string wrong(kVerifier);
     wrong.front() = 'e';
@@ -253,7 +261,9 @@ TEST_F(OidcProviderTest, WrongVerifierRedirectUriOrClientSpendTheCode) {
     answer = exchange(client_id, secret, other, kVerifier, "https://rp.example.com/cb2");
     EXPECT_EQ(text_of(answer.body, "error"), "invalid_grant");
 
-    auto [second_id, second_secret] = register_client();
+    const auto registered_second_id = register_client();
+    const std::string second_id = registered_second_id.first;
+    const std::string second_secret = registered_second_id.second;
     answer = exchange(second_id, second_secret, code_for(client_id));
     EXPECT_EQ(text_of(answer.body, "error"), "invalid_grant");
 
@@ -267,7 +277,9 @@ TEST_F(OidcProviderTest, WrongVerifierRedirectUriOrClientSpendTheCode) {
 }
 
 TEST_F(OidcProviderTest, RefreshRotatesAndReuseRevokesTheGrant) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     OAuthAnswer first = exchange(client_id, secret, code_for(client_id));
     std::string token1 = text_of(first.body, "refresh_token");
     OAuthAnswer second = refresh(client_id, secret, token1);
@@ -282,7 +294,9 @@ TEST_F(OidcProviderTest, RefreshRotatesAndReuseRevokesTheGrant) {
 }
 
 TEST_F(OidcProviderTest, PublicClientsUsePkceWithoutASecret) {
-    auto [client_id, secret] = register_client("public");
+    const auto registered_client_id = register_client("public");
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     EXPECT_TRUE(secret.empty());
     OAuthAnswer answer = exchange(client_id, "", code_for(client_id));
     EXPECT_EQ(answer.status, 200) << boost::json::serialize(answer.body);
@@ -291,7 +305,9 @@ TEST_F(OidcProviderTest, PublicClientsUsePkceWithoutASecret) {
 }
 
 TEST_F(OidcProviderTest, ClientCredentialsGiveAnOrgScopedMachineToken) {
-    auto [client_id, secret] = register_client("confidential", {"client_credentials"});
+    const auto registered_client_id = register_client("confidential", {"client_credentials"});
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     OAuthAnswer answer = provider_->token(
         params({{"grant_type", "client_credentials"}, {"scope", "storage.read"}}),
         "Basic " + crypto::base64url_encode(client_id + ":" + secret), "127.0.0.1");
@@ -310,7 +326,9 @@ TEST_F(OidcProviderTest, ClientCredentialsGiveAnOrgScopedMachineToken) {
                               "", "127.0.0.1");
     EXPECT_EQ(text_of(answer.body, "error"), "invalid_scope");
     // A client not registered for the grant type.
-    auto [code_client, code_secret] = register_client();
+    const auto registered_code_client = register_client();
+    const std::string code_client = registered_code_client.first;
+    const std::string code_secret = registered_code_client.second;
     answer = provider_->token(params({{"grant_type", "client_credentials"},
                                       {"client_id", code_client},
                                       {"client_secret", code_secret}}),
@@ -319,7 +337,9 @@ TEST_F(OidcProviderTest, ClientCredentialsGiveAnOrgScopedMachineToken) {
 }
 
 TEST_F(OidcProviderTest, RevocationAndIntrospection) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     OAuthAnswer tokens = exchange(client_id, secret, code_for(client_id));
     std::string access = text_of(tokens.body, "access_token");
     std::string refresh_token = text_of(tokens.body, "refresh_token");
@@ -354,7 +374,9 @@ TEST_F(OidcProviderTest, RevocationAndIntrospection) {
 }
 
 TEST_F(OidcProviderTest, AuthorizeShowsClientErrorsAndRedirectsTheRest) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     auto base = [&] {
         return params({{"response_type", "code"},
                        {"client_id", client_id},
@@ -371,7 +393,7 @@ TEST_F(OidcProviderTest, AuthorizeShowsClientErrorsAndRedirectsTheRest) {
     wrong_redirect.values["redirect_uri"] = "https://evil.example.com/cb";
     EXPECT_FALSE(provider_->authorize(wrong_redirect));
 
-    auto redirected_error = [&](OAuthParams request) {
+    auto redirected_error = [&](const OAuthParams& request) {
         auto location = provider_->authorize(request);
         EXPECT_TRUE(location);
         if (!location) return std::string();
@@ -395,7 +417,7 @@ TEST_F(OidcProviderTest, AuthorizeShowsClientErrorsAndRedirectsTheRest) {
     huge_state.values["nonce"] = std::string(5000, 'n');
     EXPECT_EQ(redirected_error(huge_state), "invalid_request");
     OAuthParams twice = base();
-    twice.duplicates.push_back("scope");
+    twice.duplicates.emplace_back("scope");
     EXPECT_EQ(redirected_error(twice), "invalid_request");
     // Nothing was stored by any refused request.
     auto rows = database_->query("SELECT COUNT(*) FROM identity_oauth_requests");
@@ -404,7 +426,9 @@ TEST_F(OidcProviderTest, AuthorizeShowsClientErrorsAndRedirectsTheRest) {
 }
 
 TEST_F(OidcProviderTest, ConsentIsRememberedAndRequestsAreDecidedOnce) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     auto request_id = [&] {
         auto location = provider_->authorize(params({{"response_type", "code"},
                                                      {"client_id", client_id},
@@ -482,7 +506,9 @@ TEST_F(OidcProviderTest, RegistrationRules) {
 }
 
 TEST_F(OidcProviderTest, LogoutEndsTheGrantOfTheHint) {
-    auto [client_id, secret] = register_client();
+    const auto registered_client_id = register_client();
+    const std::string client_id = registered_client_id.first;
+    const std::string secret = registered_client_id.second;
     OAuthAnswer tokens = exchange(client_id, secret, code_for(client_id));
     std::string id_token = text_of(tokens.body, "id_token");
     auto bad = provider_->logout(params({{"id_token_hint", id_token},
