@@ -25,6 +25,7 @@
 #include "events/events.hpp"
 #include "identity/identity.hpp"
 #include "identity/jwt.hpp"
+#include "identity/permissions.hpp"
 #include "identity/store.hpp"
 #include "identity/validate.hpp"
 
@@ -173,9 +174,18 @@ struct Service::Impl {
 
     // --- tokens ---
 
+    /// `operator_scopes`: the account is a platform operator; its token also carries the
+    /// platform permissions (docs/identity.md, "Platform operators").
     Result<std::string> sign_access_token(const std::string& user_id, const std::string& session_id,
-                                          std::int64_t now_ms) const {
+                                          std::int64_t now_ms, bool operator_scopes = false) const {
         std::int64_t now_s = now_ms / kMsPerSecond;
+        std::string scope(kSelfPermission);
+        if (operator_scopes) {
+            for (std::string_view permission : operator_permissions()) {
+                scope += " ";
+                scope += permission;
+            }
+        }
         boost::json::object claims{
             {"iss", settings.issuer},
             {"aud", settings.audience},
@@ -184,7 +194,7 @@ struct Service::Impl {
             {"iat", now_s},
             {"exp", now_s + settings.access_token_ttl_s},
             {"jti", new_secret(kTokenIdBytes)},
-            {"scope", std::string(kSelfPermission)},
+            {"scope", scope},
         };
         std::shared_lock lock(keys_mutex);
         auto key = keys.find(current_kid);
@@ -202,7 +212,10 @@ struct Service::Impl {
             !ok) {
             return ok.error();
         }
-        auto access = sign_access_token(user_id, session_id, now_ms);
+        auto flag = tx.query("SELECT is_operator FROM identity_users WHERE id = ?", {user_id});
+        if (!flag) return flag.error();
+        bool is_operator = !flag->empty() && flag->front().get_int(0) != 0;
+        auto access = sign_access_token(user_id, session_id, now_ms, is_operator);
         if (!access) return access.error();
         TokenPair pair;
         pair.access_token = std::move(*access);

@@ -100,6 +100,7 @@ public:
     db::Database& db() { return database_->db(); }
     ManualClock& clock() { return clock_; }
     identity::Organizations& orgs() { return *orgs_; }
+    identity::Service& service() { return *service_; }
     const http::Router& router() const { return router_; }
 
     HttpResponse request(const std::string& method, const std::string& target,
@@ -510,6 +511,14 @@ TEST_F(OrgFlows, Operators) {
               std::string::npos);
     ASSERT_TRUE(s.orgs().set_operator("ops@example.com", true));
     EXPECT_EQ(s.request("GET", "/test/operator", {}, token).status, 204);
+    // Tokens issued from now on also name the platform permissions in `scope`.
+    std::string operator_token = s.login("ops@example.com");
+    auto claims = s.service().verify_access_token(operator_token);
+    ASSERT_TRUE(claims);
+    EXPECT_NE(std::find(claims->scopes.begin(), claims->scopes.end(), "gateway.firewall.manage"),
+              claims->scopes.end());
+    EXPECT_NE(std::find(claims->scopes.begin(), claims->scopes.end(), "account.self"),
+              claims->scopes.end());
     EXPECT_NE(s.request("GET", "/api/v1/me", {}, token).body.find(R"("is_operator":true)"),
               std::string::npos);
     EXPECT_FALSE(s.orgs().set_operator("nobody@example.com", true));
@@ -520,6 +529,8 @@ TEST_F(OrgFlows, Operators) {
     ASSERT_TRUE(s.orgs().set_operator("ops@example.com", false));
     EXPECT_TRUE(s.orgs().list_operators()->empty());
     EXPECT_EQ(s.request("GET", "/test/operator", {}, token).status, 403);
+    // The flag decides, not a scope issued while it was set.
+    EXPECT_EQ(s.request("GET", "/test/operator", {}, operator_token).status, 403);
     EXPECT_EQ(s.events("nimbus.identity.operator.granted"), 1);
     EXPECT_EQ(s.events("nimbus.identity.operator.revoked"), 1);
 }
