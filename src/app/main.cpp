@@ -9,6 +9,7 @@
 
 #include "app/build_info.hpp"
 #include "app/node.hpp"
+#include "audit/audit.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -117,6 +118,29 @@ int migrate(const config::Config& config, bool apply) {
     return kExitOk;
 }
 
+/// `nimbus audit verify`: walks the hash chain. Read-only, so it runs beside a serving node and
+/// takes no data-dir lock.
+int audit_verify(const config::Config& config) {
+    auto database = open_database(config, nullptr);
+    if (!database) {
+        std::cerr << "nimbus: cannot open the database: " << database.error().message << "\n";
+        return kExitFailure;
+    }
+    SystemClock clock;
+    auto report = audit::Log(**database, clock).verify();
+    if (!report) {
+        std::cerr << "nimbus: " << report.error().message << "\n";
+        return kExitFailure;
+    }
+    if (!report->ok) {
+        std::cout << fmt::format("broken at seq {}: {} ({} entries before it verified)\n",
+                                 report->broken_seq, report->reason, report->entries);
+        return kExitFailure;
+    }
+    std::cout << fmt::format("ok {} entries\n", report->entries);
+    return kExitOk;
+}
+
 /// `nimbus operators add|remove|list [email]`: platform operator status (docs/identity.md).
 /// Applies pending migrations first, like `serve`, so it works on a new data dir too.
 int operators(const config::Config& config, const std::string& action, const std::string& email) {
@@ -180,6 +204,14 @@ int run(int argc, char** argv) {
     migrate_status->fallthrough();
     migrate_up->fallthrough();
 
+    ConfigFlags audit_flags;
+    CLI::App* audit_cmd = app.add_subcommand("audit", "Check the audit log");
+    audit_cmd->require_subcommand(1);
+    CLI::App* audit_verify_cmd = audit_cmd->add_subcommand(
+        "verify", "Recompute the audit log's hash chain; report the first broken entry");
+    audit_flags.attach(*audit_cmd);
+    audit_verify_cmd->fallthrough();  // `audit verify --data-dir ...`, as for migrate
+
     ConfigFlags operators_flags;
     std::string operator_email;
     CLI::App* operators_cmd =
@@ -234,6 +266,11 @@ int run(int argc, char** argv) {
         auto config = load_config(migrate_flags);
         if (!config) return kExitUsage;
         return migrate(*config, migrate_up->parsed() && !migrate_status->parsed());
+    }
+    if (audit_verify_cmd->parsed()) {
+        auto config = load_config(audit_flags);
+        if (!config) return kExitUsage;
+        return audit_verify(*config);
     }
     for (const auto& [action, command] : operator_actions) {
         if (!command->parsed()) continue;

@@ -13,8 +13,12 @@
 #include <functional>
 
 #include <fmt/format.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 
 #include "app/build_info.hpp"
+#include "audit/audit.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "events/events.hpp"
@@ -135,7 +139,7 @@ std::vector<db::ModuleMigrations> all_migrations() {
     return {
         {"system", &migrations()},           {"events", &events::migrations()},
         {"mail", &mail::migrations()},       {"identity", &identity::migrations()},
-        {"gateway", &gateway::migrations()},
+        {"gateway", &gateway::migrations()}, {"audit", &audit::migrations()},
     };
 }
 
@@ -275,6 +279,19 @@ int serve(const config::Config& config) {
          .on_error = [](const Error& error) {
              log::warn("outbox delivery failed", {{"error", error.message}});
          }});
+    // The audit log appends every audited event (identity, gateway) to its hash chain.
+    audit::Log audit_log(**database, clock);
+    if (auto subscribed =
+            dispatcher.subscribe("audit",
+                                 [&audit_log](const events::Event& event) -> Result<void> {
+                                     auto recorded = audit_log.record(event);
+                                     if (!recorded) return recorded.error();
+                                     return {};
+                                 });
+        !subscribed) {
+        log::error("cannot subscribe the audit log", {{"error", subscribed.error().message}});
+        return kExitFailure;
+    }
     if (auto started = dispatcher.start(); !started) {
         log::error("cannot start the outbox dispatcher", {{"error", started.error().message}});
         return kExitFailure;
@@ -330,6 +347,7 @@ int serve(const config::Config& config) {
          .refresh_token_ttl_s = config.identity.refresh_token_ttl_s});
     identity::add_oidc_routes(router, oidc_provider, identity_service);
     if (config.mail.dev_mailbox) mail::add_dev_mailbox_routes(router, **database);
+    audit::add_routes(router, audit_log);
     http::add_openapi_route(router, build.version);
     std::shared_ptr<http::StaticFiles> console = http::StaticFiles::load(config.console.dir);
     router.set_fallback([console](http::Request& request, http::RequestContext&) {
@@ -342,6 +360,15 @@ int serve(const config::Config& config) {
 
     // The firewall: the CRS is parsed once here (tens of milliseconds) and shared by every I/O
     // thread. IP rules are read from the database now and after each admin change.
+    // Blocks reach the audit log through a bounded queue: the firewall runs on I/O threads,
+    // which must not wait on the database. Declared before the servers, which push into it.
+    audit::EventQueue firewall_events(
+        **database, clock, &registry,
+        {.on_committed = [&dispatcher] { dispatcher.wake(); },
+         .on_error =
+             [](const Error& error) {
+                 log::warn("firewall blocks not recorded", {{"error", error.message}});
+             }});
     std::unique_ptr<http::Middleware> firewall_step;
     if (config.firewall.enabled) {
         auto settings = firewall_settings(config);
@@ -354,7 +381,19 @@ int serve(const config::Config& config) {
             log::error("cannot build the firewall", {{"error", firewall.error().message}});
             return kExitFailure;
         }
-        firewall_step = gateway::make_firewall_step(*firewall, &registry);
+        firewall_step = gateway::make_firewall_step(
+            *firewall, &registry, [&firewall_events](gateway::FirewallBlock block) {
+                boost::json::object data{{"request_id", block.request_id},
+                                         {"route", block.route},
+                                         {"method", block.method},
+                                         {"ip", block.client_address},
+                                         {"status", block.status},
+                                         {"rule_ids", boost::json::value_from(block.rule_ids)}};
+                firewall_events.push({.type = "nimbus.gateway.firewall.blocked",
+                                      .source = "/nimbus/gateway",
+                                      .subject = "request:" + block.request_id,
+                                      .data_json = boost::json::serialize(data)});
+            });
         log::info("firewall ready", {{"mode", config.firewall.mode},
                                      {"paranoia_level", config.firewall.paranoia_level}});
     }

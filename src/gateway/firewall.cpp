@@ -350,8 +350,9 @@ namespace {
 
 class FirewallStep final : public http::Middleware {
 public:
-    FirewallStep(std::shared_ptr<const Firewall> firewall, metrics::Registry* registry)
-        : firewall_(std::move(firewall)) {
+    FirewallStep(std::shared_ptr<const Firewall> firewall, metrics::Registry* registry,
+                 FirewallBlockSink on_block)
+        : firewall_(std::move(firewall)), on_block_(std::move(on_block)) {
         if (registry != nullptr) {
             auto& family =
                 registry->counter("nimbus_firewall_decisions_total",
@@ -412,6 +413,11 @@ private:
         }
         if (blocked_ != nullptr) blocked_->inc();
         log_verdict("firewall blocked request", request, context, verdict);
+        if (on_block_) {
+            on_block_({context.request_id, context.route,
+                       std::string(http::to_string(request.method)), context.client_address,
+                       verdict.rule_ids, verdict.status});
+        }
         // The answer names no rule: which rule fired would teach an attacker how to evade it.
         if (verdict.status == kBadRequestStatus) {
             return http::Response::make_problem(
@@ -435,6 +441,7 @@ private:
     }
 
     std::shared_ptr<const Firewall> firewall_;
+    FirewallBlockSink on_block_;
     metrics::Counter* passed_ = nullptr;
     metrics::Counter* blocked_ = nullptr;
     metrics::Counter* detected_ = nullptr;
@@ -444,8 +451,9 @@ private:
 }  // namespace
 
 std::unique_ptr<http::Middleware> make_firewall_step(std::shared_ptr<const Firewall> firewall,
-                                                     metrics::Registry* registry) {
-    return std::make_unique<FirewallStep>(std::move(firewall), registry);
+                                                     metrics::Registry* registry,
+                                                     FirewallBlockSink on_block) {
+    return std::make_unique<FirewallStep>(std::move(firewall), registry, std::move(on_block));
 }
 
 }  // namespace nimbus::gateway

@@ -123,14 +123,30 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// A request the firewall refused, for the audit log (the rule ids never reach the client).
+struct FirewallBlock {
+    std::string request_id;
+    std::string route;  ///< the matched route template, "unmatched" or "static"
+    std::string method;
+    std::string client_address;
+    std::vector<int> rule_ids;
+    int status = 0;  ///< the status answered (403, or 400 for an unparseable body)
+};
+
+/// Told about each block, on the thread that inspected the request: it must not wait (queue
+/// the block and write it elsewhere).
+using FirewallBlockSink = std::function<void(FirewallBlock block)>;
+
 /// The pipeline step "firewall": inspects each request with `firewall`, answers a block with
 /// 403 problem+json (type /problems/firewall-blocked) carrying only the request id, logs the
-/// matched rule ids, and counts decisions in `nimbus_firewall_decisions_total{outcome}`.
+/// matched rule ids, counts decisions in `nimbus_firewall_decisions_total{outcome}` and hands
+/// each block to `on_block` when set.
 /// Requests the prefilter clears pass at once (counted in
 /// `nimbus_firewall_prefilter_cleared_total` as well); the others are inspected on the worker
 /// pool, so a slow inspection does not hold up the I/O thread's other connections.
 std::unique_ptr<http::Middleware> make_firewall_step(std::shared_ptr<const Firewall> firewall,
-                                                     metrics::Registry* registry);
+                                                     metrics::Registry* registry,
+                                                     FirewallBlockSink on_block = {});
 
 // ---------------------------------------------------------------------------------------------
 // IP and country rules

@@ -1,0 +1,324 @@
+// The audit log over real sockets: a real server with identity, the outbox dispatcher feeding the
+// audit log, the audit routes and the firewall (OWASP CRS) whose blocks travel through the
+// bounded queue. Mail goes through a real SMTP server (identity_env.cpp's SmtpSink).
+#include <sodium.h>
+
+#include <algorithm>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "audit/audit.hpp"
+#include "events/events.hpp"
+#include "gateway/gateway.hpp"
+#include "identity_env.hpp"
+
+namespace nimbus::test {
+namespace {
+
+constexpr const char* kPassword = "correct-Horse-battery-9";
+constexpr auto kDeliveryTimeout = std::chrono::seconds(20);
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+
+std::string credentials(const std::string& email, const std::string& password) {
+    return boost::json::serialize(boost::json::object{{"email", email}, {"password", password}});
+}
+
+boost::json::object parse(const std::string& body) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(body, ec);
+    if (ec || !value.is_object()) return {};
+    return value.as_object();
+}
+
+/// Everything a node wires for the audit log, on SQLite in a temporary directory.
+class AuditStack {
+public:
+    AuditStack() {
+        auto created = db::testing::TestDatabase::create(db::Backend::sqlite);
+        if (!created) throw std::runtime_error(created.error().message);
+        test_db_ = std::move(*created);
+        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
+                                                     {"mail", &mail::migrations()},
+                                                     {"identity", &identity::migrations()},
+                                                     {"audit", &audit::migrations()}};
+        if (!db::migrate_up(db(), modules, clock_.now_ms())) {
+            throw std::runtime_error("migrations failed");
+        }
+        auto key =
+            crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
+        master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
+        mailer_ =
+            mail::make_smtp_mailer({.smtp_url = smtp_.url(), .from = "Nimbus <n@nimbus.test>"});
+        identity_ = std::make_unique<identity::Service>(db(), clock_, *master_key_, *mailer_,
+                                                        IdentityStack::settings());
+        if (!identity_->start()) throw std::runtime_error("identity did not start");
+
+        log_ = std::make_unique<audit::Log>(db(), clock_);
+        dispatcher_ = std::make_unique<events::Dispatcher>(
+            db(), clock_, events::DispatcherOptions{.poll_interval = kPollInterval});
+        if (!dispatcher_->subscribe("audit", [this](const events::Event& event) -> Result<void> {
+                ++deliveries_;
+                auto recorded = log_->record(event);
+                if (!recorded) return recorded.error();
+                return {};
+            })) {
+            throw std::runtime_error("subscribe failed");
+        }
+        if (!dispatcher_->start()) throw std::runtime_error("dispatcher did not start");
+        queue_ = std::make_unique<audit::EventQueue>(
+            db(), clock_, nullptr,
+            audit::EventQueue::Options{.on_committed = [this] { dispatcher_->wake(); }});
+
+        auto firewall = gateway::Firewall::create({});
+        if (!firewall) throw std::runtime_error(firewall.error().message);
+        auto firewall_step =
+            gateway::make_firewall_step(*firewall, nullptr, [this](gateway::FirewallBlock block) {
+                boost::json::object data{{"request_id", block.request_id},
+                                         {"route", block.route},
+                                         {"method", block.method},
+                                         {"ip", block.client_address},
+                                         {"status", block.status},
+                                         {"rule_ids", boost::json::value_from(block.rule_ids)}};
+                queue_->push({.type = "nimbus.gateway.firewall.blocked",
+                              .source = "/nimbus/gateway",
+                              .subject = "request:" + block.request_id,
+                              .data_json = boost::json::serialize(data)});
+            });
+
+        identity::add_routes(router_, *identity_);
+        audit::add_routes(router_, *log_);
+        pipeline_ = http::default_pipeline({.access_log = false,
+                                            .firewall = std::move(firewall_step),
+                                            .authenticate = identity_->make_authenticate_step()},
+                                           nullptr);
+        http::ServerOptions options;
+        options.port = 0;
+        options.threads = 2;
+        options.blocking_threads = 2;
+        server_ = std::make_unique<http::Server>(options, router_, *pipeline_, nullptr);
+        if (!server_->start()) throw std::runtime_error("server did not start");
+    }
+
+    ~AuditStack() {
+        server_->stop();
+        server_->wait();
+        queue_.reset();
+        dispatcher_->stop();
+    }
+
+    db::Database& db() { return test_db_->db(); }
+    audit::Log& log() { return *log_; }
+    audit::EventQueue& queue() { return *queue_; }
+    int deliveries() const { return deliveries_.load(); }
+
+    HttpResponse request(const std::string& method, const std::string& target,
+                         const std::string& body = {}, const std::string& bearer = {}) {
+        std::vector<std::pair<std::string, std::string>> headers = {{"connection", "close"}};
+        if (!body.empty()) headers.emplace_back("content-type", "application/json");
+        if (!bearer.empty()) headers.emplace_back("authorization", "Bearer " + bearer);
+        Connection connection(server_->port());
+        return connection.request(method, target, headers, body);
+    }
+
+    /// Waits until every event in the outbox reached the audit subscriber.
+    bool delivered() {
+        dispatcher_->wake();
+        auto deadline = std::chrono::steady_clock::now() + kDeliveryTimeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto stats = dispatcher_->stats();
+            if (stats && stats->pending_deliveries == 0 && stats->undispatched_events == 0) {
+                return true;
+            }
+            std::this_thread::sleep_for(kPollInterval);
+        }
+        return false;
+    }
+
+    std::int64_t count(const std::string& sql) {
+        auto rows = db().query(sql);
+        return rows ? rows->front().get_int(0) : -1;
+    }
+
+    /// Signs up, verifies through the mail and logs in; returns the access token.
+    std::string signed_in(const std::string& email) {
+        auto signed_up = request("POST", "/api/v1/auth/signup", credentials(email, kPassword));
+        EXPECT_EQ(signed_up.status, 202) << signed_up.body;
+        std::string token = smtp_.last_token(email, "verify-email");
+        auto verified = request("POST", "/api/v1/auth/verify-email",
+                                boost::json::serialize(boost::json::object{{"token", token}}));
+        EXPECT_EQ(verified.status, 204) << verified.body;
+        auto login = request("POST", "/api/v1/auth/login", credentials(email, kPassword));
+        EXPECT_EQ(login.status, 200) << login.body;
+        return json_field(login.body, "access_token");
+    }
+
+private:
+    SystemClock clock_;
+    SmtpSink smtp_;
+    std::unique_ptr<db::testing::TestDatabase> test_db_;
+    std::unique_ptr<crypto::MasterKey> master_key_;
+    std::unique_ptr<mail::Mailer> mailer_;
+    std::unique_ptr<identity::Service> identity_;
+    std::unique_ptr<audit::Log> log_;
+    std::unique_ptr<events::Dispatcher> dispatcher_;
+    std::unique_ptr<audit::EventQueue> queue_;
+    std::atomic<int> deliveries_{0};
+    http::Router router_;
+    std::unique_ptr<http::Pipeline> pipeline_;
+    std::unique_ptr<http::Server> server_;
+};
+
+class AuditOverHttp : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { stack_ = new AuditStack(); }
+    static void TearDownTestSuite() {
+        delete stack_;
+        stack_ = nullptr;
+    }
+    static AuditStack* stack_;
+};
+AuditStack* AuditOverHttp::stack_ = nullptr;
+
+TEST_F(AuditOverHttp, FailedAndSuccessfulSignInAreLoggedWithActorAndAddress) {
+    std::string token = stack_->signed_in("ada@example.com");
+    ASSERT_FALSE(token.empty());
+    auto wrong = stack_->request("POST", "/api/v1/auth/login",
+                                 credentials("ada@example.com", "Wrong-password-123"));
+    EXPECT_EQ(wrong.status, 401);
+    ASSERT_TRUE(stack_->delivered());
+
+    auto mine = stack_->request("GET", "/api/v1/me/audit?action=nimbus.identity.login.", {}, token);
+    ASSERT_EQ(mine.status, 200) << mine.body;
+    EXPECT_EQ(mine.header("cache-control"), "no-store");
+    auto data = parse(mine.body)["data"].as_array();
+    ASSERT_EQ(data.size(), 2U) << mine.body;
+    const auto& failed = data[0].as_object();  // newest first
+    const auto& succeeded = data[1].as_object();
+    EXPECT_EQ(failed.at("action").as_string(), "nimbus.identity.login.failed");
+    EXPECT_EQ(succeeded.at("action").as_string(), "nimbus.identity.login.succeeded");
+    std::string user_id(succeeded.at("actor_id").as_string());
+    EXPECT_TRUE(user_id.starts_with("usr_"));
+    EXPECT_EQ(failed.at("actor_id").as_string(), user_id);
+    EXPECT_EQ(failed.at("ip").as_string(), "127.0.0.1");
+    EXPECT_EQ(succeeded.at("ip").as_string(), "127.0.0.1");
+    EXPECT_EQ(failed.at("details").as_object().at("reason").as_string(), "wrong_password");
+    EXPECT_GT(succeeded.at("seq").as_int64(), 0);
+    EXPECT_EQ(mine.body.find(kPassword), std::string::npos);
+
+    // Another user sees none of these.
+    std::string other = stack_->signed_in("bob@example.com");
+    ASSERT_TRUE(stack_->delivered());
+    auto theirs = stack_->request("GET", "/api/v1/me/audit?limit=200", {}, other);
+    ASSERT_EQ(theirs.status, 200) << theirs.body;
+    boost::json::object their_page = parse(theirs.body);
+    ASSERT_FALSE(their_page["data"].as_array().empty());
+    for (const auto& entry : their_page["data"].as_array()) {
+        EXPECT_NE(entry.at("actor_id"), boost::json::value(user_id));
+    }
+}
+
+TEST_F(AuditOverHttp, PagesFollowTheCursorToTheEnd) {
+    std::string token = stack_->signed_in("cursor@example.com");
+    for (int i = 0; i < 3; ++i) {
+        stack_->request("POST", "/api/v1/auth/login",
+                        credentials("cursor@example.com", "Wrong-password-123"));
+    }
+    ASSERT_TRUE(stack_->delivered());
+    auto all = stack_->request("GET", "/api/v1/me/audit?limit=200", {}, token);
+    ASSERT_EQ(all.status, 200);
+    std::size_t total = parse(all.body)["data"].as_array().size();
+    ASSERT_GE(total, 5U);  // created, verified, signed in, three failures
+
+    std::vector<std::int64_t> seqs;
+    std::string target = "/api/v1/me/audit?limit=2";
+    while (true) {
+        auto page = stack_->request("GET", target, {}, token);
+        ASSERT_EQ(page.status, 200) << page.body;
+        auto body = parse(page.body);
+        for (const auto& entry : body["data"].as_array())
+            seqs.push_back(entry.at("seq").as_int64());
+        if (body["next_cursor"].is_null()) break;
+        target = "/api/v1/me/audit?limit=2&cursor=" + std::string(body["next_cursor"].as_string());
+    }
+    EXPECT_EQ(seqs.size(), total);
+    EXPECT_TRUE(std::is_sorted(seqs.rbegin(), seqs.rend()));
+}
+
+TEST_F(AuditOverHttp, BadFiltersAnswer400ProblemAndNonMembers403) {
+    std::string token = stack_->signed_in("filters@example.com");
+    for (std::string query : {"limit=0", "limit=10000", "cursor=not-a-cursor", "since=yesterday",
+                              "until=2026-11-24T25:00:00Z", "action=Nimbus.Identity"}) {
+        auto response = stack_->request("GET", "/api/v1/me/audit?" + query, {}, token);
+        EXPECT_EQ(response.status, 400) << query << ": " << response.body;
+        EXPECT_EQ(response.header("content-type"), "application/problem+json") << query;
+        EXPECT_EQ(json_field(response.body, "type"), "/problems/validation-failed") << query;
+    }
+    // A user without audit.read in the organization, and one without operator rights.
+    auto org =
+        stack_->request("GET", "/api/v1/orgs/org_01J0000000000000000000000/audit", {}, token);
+    EXPECT_EQ(org.status, 403) << org.body;
+    EXPECT_EQ(org.header("content-type"), "application/problem+json");
+    auto admin = stack_->request("GET", "/api/v1/admin/audit", {}, token);
+    EXPECT_EQ(admin.status, 403) << admin.body;
+    auto anonymous = stack_->request("GET", "/api/v1/me/audit");
+    EXPECT_EQ(anonymous.status, 401);
+}
+
+TEST_F(AuditOverHttp, FirewallBlocksReachTheLogWithRuleIdsThatTheClientNeverSees) {
+    auto blocked = stack_->request(
+        "GET", "/api/v1/me/audit?q=1%27%20UNION%20SELECT%20password%20FROM%20users--");
+    ASSERT_EQ(blocked.status, 403) << blocked.body;
+    std::string request_id = *blocked.header("x-request-id");
+    stack_->queue().flush();
+    ASSERT_TRUE(stack_->delivered());
+
+    auto page = stack_->log().list({.action_prefix = "nimbus.gateway.firewall.blocked"});
+    ASSERT_TRUE(page);
+    const audit::Entry* found = nullptr;
+    for (const auto& entry : page->entries) {
+        if (entry.details_json.find(request_id) != std::string::npos) found = &entry;
+    }
+    ASSERT_NE(found, nullptr);
+    EXPECT_EQ(found->ip, "127.0.0.1");
+    EXPECT_FALSE(found->actor_id);
+    auto details = parse(found->details_json);
+    ASSERT_TRUE(details["rule_ids"].is_array());
+    ASSERT_FALSE(details["rule_ids"].as_array().empty());
+    EXPECT_EQ(details["method"].as_string(), "GET");
+    std::string rule = std::to_string(details["rule_ids"].as_array()[0].as_int64());
+    EXPECT_EQ(blocked.body.find(rule), std::string::npos) << "the answer names no rule";
+}
+
+TEST_F(AuditOverHttp, RedeliveredEventsAppendNothing) {
+    stack_->signed_in("again@example.com");
+    ASSERT_TRUE(stack_->delivered());
+    std::int64_t before = stack_->count("SELECT COUNT(*) FROM audit_entries");
+    // Hand every stored event to the log again, as a redelivery after a crash would.
+    auto rows = stack_->db().query(
+        "SELECT id, type, source, subject, time_ms, data FROM outbox_events ORDER BY seq");
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_FALSE(rows->empty());
+    for (const auto& row : *rows) {
+        events::Event event;
+        event.id = row.get_text(0);
+        event.type = row.get_text(1);
+        event.source = row.get_text(2);
+        event.subject = row.get_text(3);
+        event.time_ms = row.get_int(4);
+        event.data_json = row.get_text(5);
+        event.attempt = 2;
+        auto appended = stack_->log().record(event);
+        ASSERT_TRUE(appended);
+        EXPECT_FALSE(*appended) << event.id;
+    }
+    EXPECT_EQ(stack_->count("SELECT COUNT(*) FROM audit_entries"), before);
+    auto report = stack_->log().verify();
+    ASSERT_TRUE(report);
+    EXPECT_TRUE(report->ok) << report->reason;
+}
+
+}  // namespace
+}  // namespace nimbus::test
