@@ -3,9 +3,13 @@
 
 Starts the server on a free loopback port with a throwaway data dir, loads each endpoint with wrk
 (64 connections), and prints a table; the figures also go to bench/results/<time>.json.
+The identity suite signs in (bench/login.lua), rotates refresh tokens (bench/refresh.lua) and reads
+GET /api/v1/me with a Bearer token, and compares sign-ins/s with the bare Argon2id hash rate that
+nimbus_micro_bench (BM_Argon2idHash, 2 threads) measures at the same parameters.
 These measure the core server: the firewall and the rate limiter are switched off (a single load
 generator would be limited after its first thousand requests); their cost is measured apart.
-Figures are reported, never asserted. Usage: bench/run.py [--duration SECONDS] [--binary PATH]
+Figures are reported, never asserted.
+Usage: bench/run.py [--duration SECONDS] [--binary PATH] [--suite all|core|identity]
 """
 import argparse
 import datetime
@@ -19,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -72,14 +78,87 @@ class Server:
         self.log.close()
 
 
-def run_wrk(url, duration):
-    out = subprocess.run(
-        ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency",
-         "-s", str(ROOT / "bench" / "report.lua"), url],
-        check=True, capture_output=True, text=True).stdout
+def run_wrk(url, duration, script="report.lua", script_args=(), headers=()):
+    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{duration}s",
+               "--latency", "-s", str(ROOT / "bench" / script)]
+    for header in headers:
+        command += ["-H", header]
+    command.append(url)
+    if script_args:
+        command += ["--", *script_args]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     seconds = figures["duration_us"] / 1e6
     figures["requests_per_s"] = figures["requests"] / seconds
+    return figures
+
+
+def call(url, method, path, body=None, token=None):
+    """One JSON request; returns (status, parsed body or {})."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else {}
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def create_account(url, email, password):
+    """Signs up and verifies through the dev mailbox (no SMTP is configured in the bench)."""
+    status, _ = call(url, "POST", "/api/v1/auth/signup", {"email": email, "password": password})
+    if status != 202:
+        raise RuntimeError(f"sign-up answered {status}")
+    query = urllib.parse.urlencode({"to": email, "limit": 1})
+    _, mailbox = call(url, "GET", "/api/v1/dev/mailbox?" + query)
+    token = re.search(r"token=([A-Za-z0-9_-]+)", mailbox["data"][0]["text"]).group(1)
+    status, _ = call(url, "POST", "/api/v1/auth/verify-email", {"token": token})
+    if status != 204:
+        raise RuntimeError(f"verify-email answered {status}")
+
+
+def login(url, email, password):
+    status, tokens = call(url, "POST", "/api/v1/auth/login", {"email": email, "password": password})
+    if status != 200:
+        raise RuntimeError(f"login answered {status}")
+    return tokens
+
+
+def bare_argon2id(binary):
+    """Argon2id hashes/s on 2 threads at the sign-in parameters, from nimbus_micro_bench."""
+    micro = pathlib.Path(binary).resolve().parents[2] / "bench" / "nimbus_micro_bench"
+    if not micro.exists():
+        return None
+    out = subprocess.run(
+        [str(micro), "--benchmark_filter=BM_Argon2idHash", "--benchmark_format=json",
+         "--benchmark_min_time=3"], check=True, capture_output=True, text=True).stdout
+    rates = {b["threads"]: b["items_per_second"] for b in json.loads(out)["benchmarks"]}
+    return {"threads_1": rates.get(1), "threads_2": rates.get(2)}
+
+
+def identity_suite(url, duration, work):
+    """Sign-in, refresh and authenticated GET figures; returns the endpoints' figures."""
+    email, password = "bench@example.com", "correct-Horse-battery-9"
+    create_account(url, email, password)
+    figures = {}
+    signin = run_wrk(url, duration, "login.lua", [email, password])
+    figures["POST /api/v1/auth/login (Argon2id, OWASP parameters)"] = signin
+
+    # Each refresh token works once: seed twice as many sessions as connections.
+    tokens_file = pathlib.Path(work) / "refresh-tokens.txt"
+    tokens = [login(url, email, password) for _ in range(2 * CONNECTIONS)]
+    tokens_file.write_text("".join(t["refresh_token"] + "\n" for t in tokens))
+    figures["POST /api/v1/auth/refresh (rotation)"] = run_wrk(
+        url, duration, "refresh.lua", [str(tokens_file), str(WRK_THREADS)])
+
+    access = tokens[0]["access_token"]
+    figures["GET /api/v1/me (Bearer ES256 JWT)"] = run_wrk(
+        url + "/api/v1/me", duration, headers=["Authorization: Bearer " + access])
     return figures
 
 
@@ -92,6 +171,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=int(os.environ.get("NIMBUS_BENCH_SECONDS", "10")))
     parser.add_argument("--binary", default=str(ROOT / "build" / "release" / "src" / "app" / "nimbus"))
+    parser.add_argument("--suite", choices=["all", "core", "identity"], default="all")
     args = parser.parse_args()
     console_dir = str(ROOT / "web" / "dist")
     work = pathlib.Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
@@ -123,10 +203,14 @@ def main():
             "GET /api/v1/system/info (database read)": "/api/v1/system/info",
             f"GET static asset": first_asset(console_dir),
         }
-        for name, path in endpoints.items():
-            figures = run_wrk(server.url + path, args.duration)
-            figures["path"] = path
-            results["endpoints"][name] = figures
+        if args.suite in ("all", "core"):
+            for name, path in endpoints.items():
+                figures = run_wrk(server.url + path, args.duration)
+                figures["path"] = path
+                results["endpoints"][name] = figures
+        if args.suite in ("all", "identity"):
+            results["endpoints"].update(identity_suite(server.url, args.duration, work))
+            results["argon2id_hashes_per_s"] = bare_argon2id(args.binary)
         results["peak_rss_mib"] = rss_kib(server.process.pid, "VmHWM") / 1024
         server.stop()
     finally:
@@ -143,6 +227,12 @@ def main():
     for name, f in results["endpoints"].items():
         print(f"{name:<42} {f['requests_per_s']:>10.0f} {f['p50_us'] / 1000:>8.2f} "
               f"{f['p99_us'] / 1000:>8.2f} {f['errors']:>7}")
+    argon2 = results.get("argon2id_hashes_per_s")
+    signin = results["endpoints"].get("POST /api/v1/auth/login (Argon2id, OWASP parameters)")
+    if argon2 and signin:
+        print(f"\nbare Argon2id: {argon2['threads_2']:.1f} hashes/s on 2 threads "
+              f"({argon2['threads_1']:.1f} on 1); sign-in reaches "
+              f"{100 * signin['requests_per_s'] / argon2['threads_2']:.0f}% of it")
     print(f"\nidle RSS {results['idle_rss_mib']:.1f} MiB, peak RSS {results['peak_rss_mib']:.1f} MiB, "
           f"start to ready {results['startup_to_ready_ms']['median']:.1f} ms (median of {STARTUP_RUNS})")
     print(f"results: bench/results/{stamp}.json")
