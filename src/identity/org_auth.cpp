@@ -65,6 +65,22 @@ std::vector<std::string> effective_permissions(const std::vector<std::string>& r
     return out;
 }
 
+/// The org requires a second factor the member has not confirmed. The body says where to fix
+/// it; /api/v1/me/mfa is not an org route, so the way out stays open.
+http::Response mfa_required() {
+    http::Response response = http::Response::make_problem(
+        403, "mfa-required", "Forbidden",
+        "This organization requires two-factor authentication: turn on TOTP at /api/v1/me/mfa.");
+    response.set_header("cache-control", "no-store");
+    return response;
+}
+
+/// The one org route a member without the required second factor may still call: reading the
+/// org itself, so the console can name the org and explain the policy.
+bool open_without_mfa(const http::Request& request, const http::RequestContext& context) {
+    return request.method == http::Method::get && context.route == "/api/v1/orgs/{org_id}";
+}
+
 void add_operator_permissions(std::vector<std::string>& permissions) {
     for (std::string_view permission : operator_permissions()) {
         if (std::find(permissions.begin(), permissions.end(), permission) == permissions.end()) {
@@ -140,16 +156,20 @@ public:
             co_return std::nullopt;
         }
         if (!principal.org_id.empty() && principal.org_id != org_id) co_return org_not_found();
-        Result<std::optional<std::vector<std::string>>> role = Error::internal("not run");
+        Result<std::optional<Membership>> member = Error::internal("not run");
         if (orgs_.membership_cached(org_id, principal.id)) {
-            role = orgs_.member_permissions(org_id, principal.id);
+            member = orgs_.membership(org_id, principal.id);
         } else {
-            co_await context.run_database(
-                [&] { role = orgs_.member_permissions(org_id, principal.id); });
+            co_await context.run_database([&] { member = orgs_.membership(org_id, principal.id); });
         }
-        if (!role) co_return http::Response::from_error(role.error());
-        if (!*role) co_return org_not_found();
-        principal.permissions = effective_permissions(**role, principal.permissions);
+        if (!member) co_return http::Response::from_error(member.error());
+        if (!*member) co_return org_not_found();
+        // After the 404 for non-members, so the policy reveals nothing about other orgs.
+        if ((*member)->mfa_missing && !open_without_mfa(request, context)) {
+            co_return mfa_required();
+        }
+        principal.permissions =
+            effective_permissions((*member)->permissions, principal.permissions);
         principal.org_id = org_id;
         co_return std::nullopt;
     }

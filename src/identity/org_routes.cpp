@@ -148,6 +148,17 @@ public:
         return std::string(value->as_string());
     }
 
+    /// An optional boolean; absent or null is nullopt.
+    std::optional<bool> flag(std::string_view name) {
+        const auto* value = object_.if_contains(name);
+        if (value == nullptr || value->is_null()) return std::nullopt;
+        if (!value->is_bool()) {
+            errors_.push_back({"/" + std::string(name), "must be true or false"});
+            return std::nullopt;
+        }
+        return value->as_bool();
+    }
+
     std::optional<std::vector<std::string>> strings(std::string_view name, bool required = true) {
         const auto* value = object_.if_contains(name);
         std::string pointer = "/" + std::string(name);
@@ -202,7 +213,8 @@ object org_json(const Org& org) {
                {"slug", org.slug},
                {"name", org.name},
                {"created_at", format_rfc3339(org.created_at_ms)},
-               {"updated_at", format_rfc3339(org.updated_at_ms)}};
+               {"updated_at", format_rfc3339(org.updated_at_ms)},
+               {"require_mfa", org.require_mfa}};
     if (!org.role.empty()) out["role"] = org.role;
     return out;
 }
@@ -336,7 +348,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
-            OrgChanges changes{body.text("name", false), body.text("slug", false)};
+            OrgChanges changes{body.text("name", false), body.text("slug", false),
+                               body.flag("require_mfa")};
             if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
             Result<Org> org = Error::internal("not run");
             co_await context.run_database(
@@ -344,7 +357,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!org) co_return problem(org.error());
             co_return no_store(Response::json(200, org_json(*org)));
         }),
-        route("org.update", "Rename an organization or change its slug"));
+        route("org.update",
+              "Rename an organization, change its slug or require MFA of its members"));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {

@@ -149,10 +149,13 @@ Result<std::vector<std::string>> permissions_of(Source& source, const std::strin
     return permissions;
 }
 
-constexpr std::string_view kOrgColumns = "id, slug, name, created_at_ms, updated_at_ms";
+constexpr std::string_view kOrgColumns =
+    "id, slug, name, created_at_ms, updated_at_ms, require_mfa";
 
 Org org_from_row(const db::Row& row) {
-    return {row.get_text(0), row.get_text(1), row.get_text(2), row.get_int(3), row.get_int(4), ""};
+    return {row.get_text(0),    row.get_text(1), row.get_text(2),
+            row.get_int(3),     row.get_int(4),  "",
+            row.get_int(5) != 0};
 }
 
 constexpr std::string_view kApiKeyColumns =
@@ -318,7 +321,8 @@ Result<Org> OrgService::create_org(const Actor& actor, const std::string& name,
 
 Result<std::vector<Org>> OrgService::list_orgs(const std::string& user_id) {
     auto rows = database_.query(
-        "SELECT o.id, o.slug, o.name, o.created_at_ms, o.updated_at_ms, m.role FROM "
+        "SELECT o.id, o.slug, o.name, o.created_at_ms, o.updated_at_ms, o.require_mfa, m.role "
+        "FROM "
         "identity_org_members m JOIN identity_orgs o ON o.id = m.org_id WHERE m.user_id = ? "
         "ORDER BY o.id LIMIT ?",
         {user_id, kMaxListed});
@@ -326,7 +330,7 @@ Result<std::vector<Org>> OrgService::list_orgs(const std::string& user_id) {
     std::vector<Org> orgs;
     for (const auto& row : *rows) {
         Org org = org_from_row(row);
-        org.role = row.get_text(5);
+        org.role = row.get_text(6);
         orgs.push_back(std::move(org));
     }
     return orgs;
@@ -356,6 +360,19 @@ Result<Org> OrgService::update_org(const Actor& actor, const std::string& org_id
     std::int64_t now = clock_.now_ms();
     bool found = false;
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
+        if (changes.require_mfa.value_or(false) &&
+            actor.principal.kind == http::Principal::Kind::user) {
+            // A person turning the policy on without a second factor would lock themselves
+            // out of the org's routes the moment the change lands.
+            auto own = tx.query(
+                "SELECT 1 FROM identity_mfa_totp WHERE user_id = ? AND confirmed_at_ms IS NOT NULL",
+                {actor.principal.id});
+            if (!own) return own.error();
+            if (own->empty()) {
+                return Error::conflict(
+                    "require_mfa: turn on TOTP for your own account before requiring it");
+            }
+        }
         if (changes.slug) {
             auto taken = tx.query("SELECT 1 FROM identity_orgs WHERE slug = ? AND id <> ?",
                                   {*changes.slug, org_id});
@@ -364,18 +381,25 @@ Result<Org> OrgService::update_org(const Actor& actor, const std::string& org_id
         }
         auto changed = tx.execute(
             "UPDATE identity_orgs SET name = COALESCE(?, name), slug = COALESCE(?, slug), "
-            "updated_at_ms = ? WHERE id = ?",
-            {name, changes.slug, now, org_id});
+            "require_mfa = COALESCE(?, require_mfa), updated_at_ms = ? WHERE id = ?",
+            {name, changes.slug, changes.require_mfa, now, org_id});
         if (!changed) return changed.error();
         found = *changed == 1;
         if (!found) return {};
         boost::json::array fields;
         if (name) fields.emplace_back("name");
         if (changes.slug) fields.emplace_back("slug");
-        return emit(tx, "org.updated", actor, org_id, org_id, {{"fields", std::move(fields)}});
+        boost::json::object extra{{"fields", std::move(fields)}};
+        if (changes.require_mfa) {
+            extra["fields"].as_array().emplace_back("require_mfa");
+            extra["require_mfa"] = *changes.require_mfa;
+        }
+        return emit(tx, "org.updated", actor, org_id, org_id, std::move(extra));
     });
     if (!committed) return committed.error();
     if (!found) return Error::not_found("no such organization");
+    // The policy is part of the cached membership answer.
+    if (changes.require_mfa) forget_org(org_id);
     return get_org(org_id);
 }
 
@@ -988,7 +1012,15 @@ bool OrgService::membership_cached(const std::string& org_id, const std::string&
 
 Result<std::optional<std::vector<std::string>>> OrgService::member_permissions(
     const std::string& org_id, const std::string& user_id) {
-    using Answer = std::optional<std::vector<std::string>>;
+    auto found = membership(org_id, user_id);
+    if (!found) return found.error();
+    if (!*found) return std::optional<std::vector<std::string>>();
+    return std::optional<std::vector<std::string>>(std::move((*found)->permissions));
+}
+
+Result<std::optional<Membership>> OrgService::membership(const std::string& org_id,
+                                                         const std::string& user_id) {
+    using Answer = std::optional<Membership>;
     if (!is_valid_id(org_id, "org")) return Answer();
     std::string cache_key = org_id + "\n" + user_id;
     std::int64_t now = clock_.now_ms();
@@ -996,25 +1028,31 @@ Result<std::optional<std::vector<std::string>>> OrgService::member_permissions(
         std::lock_guard lock(cache_mutex_);
         auto hit = memberships_.find(cache_key);
         if (hit != memberships_.end() && hit->second.expires_at_ms > now) {
-            return hit->second.permissions;
+            return hit->second.membership;
         }
     }
+    // One round trip answers the role and the MFA policy: the TOTP row only matters when the
+    // org requires it, and then only whether it is confirmed.
     auto rows = database_.query(
-        "SELECT m.role, r.permissions FROM identity_org_members m LEFT JOIN identity_org_roles r "
-        "ON r.id = m.role AND r.org_id = m.org_id WHERE m.org_id = ? AND m.user_id = ?",
+        "SELECT m.role, r.permissions, o.require_mfa, t.confirmed_at_ms FROM identity_org_members "
+        "m JOIN identity_orgs o ON o.id = m.org_id LEFT JOIN identity_org_roles r ON r.id = "
+        "m.role AND r.org_id = m.org_id LEFT JOIN identity_mfa_totp t ON t.user_id = m.user_id "
+        "WHERE m.org_id = ? AND m.user_id = ?",
         {org_id, user_id});
     if (!rows) return rows.error();
     Answer answer;
     if (!rows->empty()) {
         const auto& row = rows->front();
+        answer.emplace();
         if (const auto* builtin = find_builtin_role(row.get_text(0))) {
-            answer = builtin->permissions;
+            answer->permissions = builtin->permissions;
         } else {
             // A custom role id whose row is gone cannot happen (deleting a role in use is
             // refused); such a member would hold org.read only.
-            answer = split_permissions(row.get_optional_text(1).value_or(""));
-            add_org_read(*answer);
+            answer->permissions = split_permissions(row.get_optional_text(1).value_or(""));
+            add_org_read(answer->permissions);
         }
+        answer->mfa_missing = row.get_int(2) != 0 && row.is_null(3);
     }
     std::lock_guard lock(cache_mutex_);
     if (memberships_.size() >= settings_.membership_cache_entries) {

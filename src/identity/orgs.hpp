@@ -39,6 +39,8 @@ struct Org {
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
     std::string role;  ///< the caller's role, in listings
+    /// Members (people) must have confirmed TOTP to use the org's routes.
+    bool require_mfa = false;
 };
 
 struct Member {
@@ -99,6 +101,14 @@ struct CreatedApiKey {
 struct OrgChanges {
     std::optional<std::string> name;
     std::optional<std::string> slug;
+    std::optional<bool> require_mfa;
+};
+
+/// What the authenticate step needs about a user in an org, from one cached lookup.
+struct Membership {
+    std::vector<std::string> permissions;  ///< the role's, plus org.read
+    /// The org requires MFA and the user has no confirmed TOTP.
+    bool mfa_missing = false;
 };
 struct RoleChanges {
     std::optional<std::string> name;
@@ -160,6 +170,9 @@ public:
     /// unknown org. Cached for settings.membership_cache_ttl_ms.
     Result<std::optional<std::vector<std::string>>> member_permissions(const std::string& org_id,
                                                                        const std::string& user_id);
+    /// The same lookup with the org's MFA policy applied to the user (same cache).
+    Result<std::optional<Membership>> membership(const std::string& org_id,
+                                                 const std::string& user_id);
     /// The principal of an "nmb_" key; unauthenticated when it is unknown, tampered with,
     /// expired or revoked. Records the last use at most once per touch interval.
     Result<http::Principal> authenticate_api_key(std::string_view secret);
@@ -178,7 +191,7 @@ public:
 
 private:
     struct CachedMembership {
-        std::optional<std::vector<std::string>> permissions;
+        std::optional<Membership> membership;
         std::int64_t expires_at_ms = 0;
     };
     struct CachedKey {
