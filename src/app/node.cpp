@@ -313,8 +313,6 @@ int serve(const config::Config& config) {
         log::error("cannot start identity", {{"error", started.error().message}});
         return kExitFailure;
     }
-    // Signing keys rotate on a schedule kept in the database; every node re-reads them.
-    identity_service.start_key_maintenance();
     // Organizations, members, roles and API keys; its authenticate step wraps the accounts' one.
     identity::Organizations organizations(
         **database, clock, *mailer,
@@ -326,6 +324,8 @@ int serve(const config::Config& config) {
         log::error("cannot start organizations", {{"error", started.error().message}});
         return kExitFailure;
     }
+    // Signing keys rotate on a schedule kept in the database; every node re-reads them.
+    identity_service.start_key_maintenance();
 
     http::Router router;
     observe::add_routes(router, {.build = build,
