@@ -187,8 +187,8 @@ void BM_RateLimitRedisCheck(benchmark::State& state) {
     static const SystemClock kClock;
     // One store for every thread, as in a node: the connection pool is shared.
     static gateway::RedisBuckets buckets(*address, std::chrono::milliseconds(100), kClock);
-    const auto params = gateway::GcraParams::from(
-        {.requests_per_minute = 1'000'000'000, .burst = 1'000'000'000});
+    const auto params =
+        gateway::GcraParams::from({.requests_per_minute = 1'000'000'000, .burst = 1'000'000'000});
     std::vector<gateway::BucketCheck> checks = {
         {.key = "user:usr_bench_" + std::to_string(state.thread_index()), .params = params},
         {.key = "org:org_bench", .params = params}};

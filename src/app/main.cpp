@@ -220,8 +220,8 @@ int run(int argc, char** argv) {
     std::vector<std::pair<std::string, CLI::App*>> operator_actions;
     for (const auto* action : {"add", "remove", "list"}) {
         CLI::App* command = operators_cmd->add_subcommand(
-            action, std::string(action) == "list" ? "List operators" : std::string(action) +
-                                                                         " an operator by email");
+            action, std::string(action) == "list" ? "List operators"
+                                                  : std::string(action) + " an operator by email");
         if (std::string(action) != "list") {
             command->add_option("email", operator_email, "The account's email")->required();
         }

@@ -42,7 +42,7 @@ struct FirewallConfig {
     std::string mode = "blocking";  ///< "blocking" or "detection"
     std::int64_t paranoia_level = 1;
     std::int64_t inbound_anomaly_threshold = 5;
-    bool prefilter = true;  ///< skip the engine for requests no rule could score
+    bool prefilter = true;                     ///< skip the engine for requests no rule could score
     std::vector<std::string> rule_exclusions;  ///< "ROUTE_TEMPLATE=ruleid,ruleid"
     std::string extra_rules_file;
     std::string crs_dir = "/usr/share/modsecurity-crs";
@@ -101,7 +101,7 @@ struct IdentityConfig {
     std::int64_t invitation_ttl_s = 7 * 24 * 3600;
     std::int64_t membership_cache_ttl_ms = 5000;  ///< staleness bound across nodes
     std::vector<std::string> operator_emails;
-    std::int64_t lockout_failures = 10;          ///< per account (email), known or not
+    std::int64_t lockout_failures = 10;           ///< per account (email), known or not
     std::int64_t lockout_address_failures = 100;  ///< per client address
     std::int64_t lockout_window_s = 15 * 60;
     std::int64_t lockout_duration_s = 15 * 60;

@@ -375,17 +375,16 @@ public:
     std::optional<http::Response> on_request(http::Request& request,
                                              http::RequestContext& context) override {
         if (cleared(request, context)) return std::nullopt;
-        return answer(firewall_->inspect(request, context.route, context.client_address),
-                      request, context);
+        return answer(firewall_->inspect(request, context.route, context.client_address), request,
+                      context);
     }
 
     boost::asio::awaitable<std::optional<http::Response>> on_request_async(
         http::Request& request, http::RequestContext& context) override {
         if (cleared(request, context)) co_return std::nullopt;
         FirewallVerdict verdict;
-        co_await context.run_blocking([&] {
-            verdict = firewall_->inspect(request, context.route, context.client_address);
-        });
+        co_await context.run_blocking(
+            [&] { verdict = firewall_->inspect(request, context.route, context.client_address); });
         co_return answer(verdict, request, context);
     }
 

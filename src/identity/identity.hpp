@@ -326,7 +326,8 @@ struct OAuthClient {
     std::string type;  ///< "confidential" or "public"
     std::vector<std::string> redirect_uris;
     std::vector<std::string> post_logout_redirect_uris;
-    std::vector<std::string> grant_types;  ///< authorization_code, refresh_token, client_credentials
+    std::vector<std::string>
+        grant_types;  ///< authorization_code, refresh_token, client_credentials
     std::vector<std::string> scopes;
     std::string created_by;
     std::int64_t created_at_ms = 0;

@@ -32,8 +32,8 @@ using http::Response;
 constexpr std::size_t kMaxAuthBodyBytes = 16 * 1024;
 /// Fields whose errors point into the body; a service error "field: message" becomes one.
 constexpr std::string_view kKnownFields[] = {
-    "email",        "password",     "name",      "token", "refresh_token", "current_password",
-    "new_password", "use_cookie",   "mfa_token", "code",  "new_email"};
+    "email",        "password",   "name",      "token", "refresh_token", "current_password",
+    "new_password", "use_cookie", "mfa_token", "code",  "new_email"};
 
 Response validation_problem(std::vector<http::Problem::FieldError> errors) {
     return Response::make_problem(400, "validation-failed", "Bad Request",
@@ -159,9 +159,9 @@ awaitable<void> pause(std::int64_t delay_ms) {
 
 /// 403 for a cookie-carried refresh token without the matching CSRF header.
 Response csrf_failed() {
-    return no_store(Response::make_problem(
-        403, "csrf-failed", "Forbidden",
-        "The X-CSRF-Token header must echo the nimbus_csrf cookie."));
+    return no_store(
+        Response::make_problem(403, "csrf-failed", "Forbidden",
+                               "The X-CSRF-Token header must echo the nimbus_csrf cookie."));
 }
 
 /// Where a refresh or logout takes its token from: the body when it names one, otherwise the
@@ -306,8 +306,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
             ClientInfo client = client_of(request, context);
             Result<std::int64_t> delay = Error::internal("not run");
-            co_await context.run_database(
-                [&] { delay = service.mfa_delay_ms(mfa_token, client); });
+            co_await context.run_database([&] { delay = service.mfa_delay_ms(mfa_token, client); });
             if (!delay) co_return problem(delay.error());
             co_await pause(*delay);
             Result<TokenPair> tokens = Error::internal("not run");

@@ -280,9 +280,7 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
     if (locks->locked() || !user || !matches) {
         std::string subject =
             user ? user->user.id : "email:" + crypto::sha256_hex(normalized.value_or(email));
-        std::string reason = locks->locked() ? "locked"
-                             : user          ? "wrong_password"
-                                             : "unknown_email";
+        std::string reason = locks->locked() ? "locked" : user ? "wrong_password" : "unknown_email";
         auto recorded = s.database.transact([&](db::Transaction& tx) -> Result<void> {
             return s.record_login_failure(tx, {user ? user->user.id : "", subject, account, address,
                                                reason, ip, locks->locked(), now});
