@@ -69,7 +69,9 @@ class Server:
         self.process = subprocess.Popen(
             [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir,
              "--console-dir", console_dir, "--set", "firewall.enabled=false",
-             "--set", "rate_limit.enabled=false"],
+             "--set", "rate_limit.enabled=false",
+             # the identity suite reads its verification link from the dev mailbox
+             "--set", "mail.dev_mailbox=true"],
             stdout=self.log, stderr=self.log)
 
     def stop(self):
