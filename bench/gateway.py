@@ -61,6 +61,7 @@ class Nimbus:
         self.url = f"http://127.0.0.1:{self.port}"
         args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", data_dir,
                 "--console-dir", "/nonexistent", "--set", "http.access_log=false",
+                "--set", "mail.dev_mailbox=true",
                 "--set", f"rate_limit.requests_per_minute={UNLIMITED}",
                 "--set", f"rate_limit.anonymous_requests_per_minute={UNLIMITED}",
                 "--set", f"rate_limit.org_requests_per_minute={UNLIMITED}"]
