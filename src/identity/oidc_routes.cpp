@@ -1,6 +1,8 @@
 // HTTP of the OAuth 2.0 / OpenID Connect provider: the protocol endpoints under /oauth2/ (forms
 // in, RFC 6749 JSON out), the console's consent API and the client registration API.
 // docs/identity.md, "OAuth 2.0 and OpenID Connect", lists them.
+#include <functional>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -101,6 +103,29 @@ Response problem(const Error& error, bool parameters = false) {
 bool is_form(const Request& request) {
     auto type = request.header("content-type");
     return type && type->starts_with("application/x-www-form-urlencoded");
+}
+
+/// What a client-authenticated form endpoint asks of the provider: the form, the Authorization
+/// header (client_secret_basic) and the caller's address.
+using FormCall = std::function<OAuthAnswer(
+    const OAuthParams& form, const std::string& authorization, const std::string& client_address)>;
+
+/// The token, revocation and introspection endpoints share their shape (RFC 6749 section 3.2,
+/// RFC 7009, RFC 7662): a form body, client authentication, a database call, an OAuth answer.
+http::Task form_endpoint(FormCall call) {
+    return
+        [call = std::move(call)](Request& request, RequestContext& context) -> awaitable<Response> {
+            if (!is_form(request)) {
+                co_return oauth_form_error("The body must be application/x-www-form-urlencoded.");
+            }
+            auto form = parse_oauth_params(request.body);
+            if (!form) co_return oauth_form_error("The form is malformed.");
+            std::string authorization(request.header("authorization").value_or(""));
+            OAuthAnswer answer;
+            co_await context.run_database(
+                [&] { answer = call(*form, authorization, context.client_address); });
+            co_return oauth_response(answer);
+        };
 }
 
 std::string bearer_token(const Request& request) {
@@ -270,53 +295,26 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                }),
                consent_route("Approve or deny an authorization request", kDecisionSchema));
 
-    router.add(
-        Method::post, "/oauth2/token",
-        http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
-            if (!is_form(request)) {
-                co_return oauth_form_error("The body must be application/x-www-form-urlencoded.");
-            }
-            auto form = parse_oauth_params(request.body);
-            if (!form) co_return oauth_form_error("The form is malformed.");
-            std::string authorization(request.header("authorization").value_or(""));
-            OAuthAnswer answer;
-            co_await context.run_database(
-                [&] { answer = provider.token(*form, authorization, context.client_address); });
-            co_return oauth_response(answer);
-        }),
-        protocol_route("Token endpoint: codes, refresh tokens and client credentials"));
+    router.add(Method::post, "/oauth2/token",
+               form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
+                                         const std::string& client_address) {
+                   return provider.token(form, authorization, client_address);
+               }),
+               protocol_route("Token endpoint: codes, refresh tokens and client credentials"));
 
-    router.add(
-        Method::post, "/oauth2/revoke",
-        http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
-            if (!is_form(request)) {
-                co_return oauth_form_error("The body must be application/x-www-form-urlencoded.");
-            }
-            auto form = parse_oauth_params(request.body);
-            if (!form) co_return oauth_form_error("The form is malformed.");
-            std::string authorization(request.header("authorization").value_or(""));
-            OAuthAnswer answer;
-            co_await context.run_database(
-                [&] { answer = provider.revoke(*form, authorization, context.client_address); });
-            co_return oauth_response(answer);
-        }),
-        protocol_route("Revoke a refresh or access token (RFC 7009)"));
+    router.add(Method::post, "/oauth2/revoke",
+               form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
+                                         const std::string& client_address) {
+                   return provider.revoke(form, authorization, client_address);
+               }),
+               protocol_route("Revoke a refresh or access token (RFC 7009)"));
 
-    router.add(
-        Method::post, "/oauth2/introspect",
-        http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
-            if (!is_form(request)) {
-                co_return oauth_form_error("The body must be application/x-www-form-urlencoded.");
-            }
-            auto form = parse_oauth_params(request.body);
-            if (!form) co_return oauth_form_error("The form is malformed.");
-            std::string authorization(request.header("authorization").value_or(""));
-            OAuthAnswer answer;
-            co_await context.run_database(
-                [&] { answer = provider.introspect(*form, authorization); });
-            co_return oauth_response(answer);
-        }),
-        protocol_route("Introspect a token (RFC 7662); confidential clients"));
+    router.add(Method::post, "/oauth2/introspect",
+               form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
+                                         const std::string&) {
+                   return provider.introspect(form, authorization);
+               }),
+               protocol_route("Introspect a token (RFC 7662); confidential clients"));
 
     for (Method method : {Method::get, Method::post}) {
         router.add(method, "/oauth2/userinfo",
