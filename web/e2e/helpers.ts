@@ -5,6 +5,16 @@ const kWcagTags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best
 
 /** Fails the test with every WCAG 2.2 AA (and best-practice) violation axe finds on the page. */
 export async function expectNoAxeViolations(page: Page, testInfo: TestInfo, name: string) {
+  // A colour mid-transition (a chip turning green) is not what a person reads: let running
+  // CSS transitions and animations finish before axe measures contrast.
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((animation) => animation.effect?.getTiming().iterations !== Infinity)
+        .map((animation) => animation.finished.catch(() => undefined)),
+    ),
+  );
   const results = await new AxeBuilder({ page }).withTags(kWcagTags).analyze();
   await testInfo.attach(`axe-${name}.json`, {
     body: JSON.stringify(results.violations, null, 2),
