@@ -187,6 +187,66 @@ public:
     Result<void> transact(const std::function<Result<void>(Transaction&)>& work);
 };
 
+/// Group commit: write transactions of concurrent callers coalesced into one database commit.
+///
+/// `submit()` queues `work`; one committer thread takes everything queued, runs each member's work
+/// in its own SAVEPOINT of one shared transaction and commits once, so an SQLite commit (one WAL
+/// fsync with `synchronous = full`) is paid once per batch instead of once per caller. Each
+/// caller's `done` is called only after the shared commit succeeded (or with the error that kept
+/// its work from being committed): an acknowledged member is exactly as durable as one committed
+/// alone.
+///
+/// - A member whose work fails (or throws) is rolled back to its savepoint and gets that error;
+///   the other members of the batch are unaffected.
+/// - If the shared transaction itself breaks (a savepoint cannot be released or rolled back, e.g.
+///   SQLite rolled the whole transaction back after an I/O error) the members that had already
+///   run in it get `unavailable` and nothing of theirs is committed; the rest of the batch runs in
+///   a fresh transaction. If the COMMIT fails, every member of the batch gets its error.
+/// - Members run one after another, in submission order, each seeing the earlier members' writes:
+///   the same outcome as running them serially. Work must be short (it holds the writer for the
+///   whole batch), must not call `Database::begin()` or `transact()` (the committer holds the
+///   write transaction), and may run on the committer thread, not the caller's.
+/// - `done` runs on the committer thread: it must be quick and must not call `transact()` on this
+///   GroupCommit (post the rest of the work elsewhere, e.g. back to an I/O thread).
+///
+/// Works on both backends (PostgreSQL has SAVEPOINT too; there every member costs two extra
+/// round trips and batches share one pooled connection). Thread safe. The destructor runs what
+/// was submitted before it, then joins the committer thread; destroy it before the Database.
+///
+///     db::GroupCommit group(database);
+///     group.submit([&](db::Transaction& tx) { return mark_used(tx, token_hash); },
+///                  [](Result<void> committed) { /* durable, or why not */ });
+class GroupCommit {
+public:
+    using Work = std::function<Result<void>(Transaction&)>;
+    using Done = std::function<void(Result<void>)>;
+
+    /// At most `max_batch` members share one commit (bounds the wait of the first member).
+    explicit GroupCommit(Database& database, std::size_t max_batch = 256);
+    GroupCommit(const GroupCommit&) = delete;
+    GroupCommit& operator=(const GroupCommit&) = delete;
+    ~GroupCommit();
+
+    /// Queues `work`; `done` gets the outcome once it is committed or refused. After the
+    /// destructor began, `done` is called at once with `unavailable`.
+    void submit(Work work, Done done);
+
+    /// Submits and waits: Database::transact through the group. Fails with `internal` when called
+    /// from the committer thread (it would wait for itself).
+    Result<void> transact(const Work& work);
+
+    /// Commits made so far and members committed by them (for metrics and tests).
+    struct Stats {
+        std::uint64_t commits = 0;
+        std::uint64_t members = 0;
+    };
+    Stats stats() const;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
 /// Opens (and for SQLite creates) the store described by `options`. The directory of an SQLite
 /// file must exist. Fails with `invalid_argument` for bad options and `unavailable` when the file
 /// cannot be opened or PostgreSQL cannot be reached after `connect_retries` (the message names the
