@@ -10,11 +10,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -208,9 +211,23 @@ struct Firewall::Impl {
     std::map<std::string, std::vector<int>, std::less<>> exclusions;
     bool blocking = true;
     std::string configuration;
-    /// Null when switched off by the settings.
+    /// Null when switched off by the settings or not built yet. Written once, by the builder
+    /// thread, before `prefilter_built` is set; read only after seeing it set (acquire), so
+    /// request threads never see a half-built prefilter.
     std::unique_ptr<internal::Prefilter> prefilter;
     std::string prefilter_reason = "switched off (firewall.prefilter = false)";
+    std::atomic<bool> prefilter_built{false};
+    /// Lets await_prefilter() sleep until the build is done.
+    mutable std::mutex build_mutex;
+    mutable std::condition_variable build_done;
+    /// Declared last: destroyed first, joining the builder before the members it writes go.
+    std::jthread builder;
+
+    /// The prefilter once built and active; null before (every request to the engine).
+    const internal::Prefilter* ready_prefilter() const {
+        if (!prefilter_built.load(std::memory_order_acquire)) return nullptr;
+        return prefilter != nullptr && prefilter->active() ? prefilter.get() : nullptr;
+    }
 };
 
 Firewall::Firewall() : impl_(std::make_unique<Impl>()) {}
@@ -263,7 +280,9 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
         return load_error("(nimbus supplement)", impl.rules.getParserError());
     }
     impl.configuration += supplement;
-    if (settings.prefilter) {
+    if (!settings.prefilter) {
+        impl.prefilter_built.store(true, std::memory_order_release);
+    } else {
         // The prefilter reads the same rules text the engine loaded, in the same order.
         std::vector<internal::RulesText> texts;
         texts.push_back({"(generated configuration)", generate_configuration(settings), ""});
@@ -274,12 +293,28 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
             texts.push_back({file.string(), text.str(), file.parent_path().string()});
         }
         texts.push_back({"(nimbus supplement)", supplement, ""});
-        impl.prefilter = internal::Prefilter::build(texts, settings.paranoia_level);
-        impl.prefilter_reason = impl.prefilter->reason();
-        if (!impl.prefilter->active()) {
-            log::warn("firewall prefilter inactive; every request goes to the engine",
-                      {{"reason", impl.prefilter_reason}});
-        }
+        // Compiling the CRS expressions for the prefilter takes hundreds of milliseconds: it
+        // is done on a thread of its own so the start does not wait, and until it is done
+        // every request goes to the engine (the same verdicts, only slower).
+        impl.prefilter_reason = "not built yet";
+        impl.builder =
+            std::jthread([&impl, texts = std::move(texts), level = settings.paranoia_level,
+                          hook = settings.before_prefilter_build] {
+                if (hook) hook();
+                auto built = internal::Prefilter::build(texts, level);
+                std::string reason = built->reason();
+                if (!built->active()) {
+                    log::warn("firewall prefilter inactive; every request goes to the engine",
+                              {{"reason", reason}});
+                }
+                {
+                    std::lock_guard lock(impl.build_mutex);
+                    impl.prefilter = std::move(built);
+                    impl.prefilter_reason = std::move(reason);
+                    impl.prefilter_built.store(true, std::memory_order_release);
+                }
+                impl.build_done.notify_all();
+            });
     }
     return std::shared_ptr<const Firewall>(std::move(firewall));
 }
@@ -335,15 +370,29 @@ FirewallVerdict Firewall::inspect(const http::Request& request, std::string_view
 }
 
 bool Firewall::clears(const http::Request& request, std::string_view client_address) const {
-    return impl_->prefilter != nullptr && impl_->prefilter->clears(request, client_address);
+    const internal::Prefilter* prefilter = impl_->ready_prefilter();
+    return prefilter != nullptr && prefilter->clears(request, client_address);
 }
 
-bool Firewall::prefilter_active() const {
-    return impl_->prefilter != nullptr && impl_->prefilter->active();
+std::string Firewall::prefilter_refusal(const http::Request& request,
+                                        std::string_view client_address) const {
+    const internal::Prefilter* prefilter = impl_->ready_prefilter();
+    if (prefilter == nullptr) return prefilter_reason();
+    return prefilter->refusal(request, client_address);
 }
+
+bool Firewall::prefilter_active() const { return impl_->ready_prefilter() != nullptr; }
 
 std::string Firewall::prefilter_reason() const {
-    return prefilter_active() ? std::string() : impl_->prefilter_reason;
+    if (prefilter_active()) return {};
+    std::lock_guard lock(impl_->build_mutex);  // the builder may be writing it
+    return impl_->prefilter_reason;
+}
+
+void Firewall::await_prefilter() const {
+    std::unique_lock lock(impl_->build_mutex);
+    impl_->build_done.wait(lock,
+                           [&] { return impl_->prefilter_built.load(std::memory_order_acquire); });
 }
 
 namespace {

@@ -80,7 +80,7 @@ const std::map<int, std::string_view>& hand_checked() {
         {912120, "DoS protection unconfigured"},
         {912130, "DoS protection unconfigured"},
         // Protocol rules: shape_ok() checks each.
-        {911100, "method: shape_ok allows only GET HEAD POST PUT PATCH DELETE"},
+        {911100, "method: shape_ok allows only GET HEAD POST PUT PATCH DELETE OPTIONS"},
         {920100, "request line: shape_ok requires a plain origin-form target"},
         {920160, "Content-Length digits: shape_ok"},
         {920180, "POST without Content-Length: shape_ok requires it"},
@@ -95,13 +95,13 @@ const std::map<int, std::string_view>& hand_checked() {
         {920400, "file size limits unset"},
         {920410, "file size limits unset"},
         {920430, "protocol: always HTTP/1.1"},
-        {920470, "Content-Type format: shape_ok allows application/json only"},
+        {920470, "Content-Type format: shape_ok allows JSON and urlencoded only"},
         {920600, "Accept format: shape_ok allows a plain media-range list only"},
         {920620, "several Content-Type headers: shape_ok refuses them"},
         {922100, "multipart only: shape_ok refuses multipart"},
         {922110, "multipart only: shape_ok refuses multipart"},
         {922120, "multipart only: shape_ok refuses multipart"},
-        {920500, "backup file names: shape_ok refuses a dot in the path"},
+        {920500, "backup file names: shape_ok refuses a '~' in the path"},
         // Score sums and the evaluation: zero when nothing scored.
         {949060, "sums the per-level scores"},
         {949061, "sums the per-level scores"},
@@ -121,13 +121,13 @@ const std::map<int, std::string_view>& hand_checked() {
         {920330, "empty User-Agent: shape_ok requires a non-empty one when present"},
         {920340, "Content-Length without Content-Type: shape_ok"},
         {920350, "numeric Host: shape_ok refuses a Host of digits, dots and colons"},
-        {920420, "Content-Type allowed: shape_ok allows application/json only"},
-        {920440, "restricted extension: shape_ok refuses a dot in the path"},
+        {920420, "Content-Type allowed: shape_ok allows JSON and urlencoded only"},
+        {920440, "restricted extension: shape_ok checks it against tx.restricted_extensions"},
         {920450, "restricted headers: shape_ok refuses proxy, lock-token, content-range, if"},
         {920480, "charset allowed: shape_ok allows utf-8 only"},
         {920170, "GET/HEAD with a body: shape_ok refuses one"},
         {920171, "GET/HEAD with Transfer-Encoding: shape_ok refuses it"},
-        {920240, "urlencoded body: shape_ok allows JSON bodies only"},
+        {920240, "urlencoded body: needs an invalid %-escape, which clears() refuses"},
         {920260, "%u escapes: shape_ok refuses %u"},
         {920220, "URL encoding: shape_ok requires valid %HH"},
         {920120, "multipart file names: shape_ok refuses multipart"},
@@ -262,7 +262,34 @@ struct Rule {
     std::string data_dir;
 };
 
-std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>& removed) {
+/// The values `setvar:tx.restricted_extensions=...` gives anywhere in the rules (920440 checks
+/// a path's extension against the one in force, which is one of these).
+struct PolicyLists {
+    std::vector<std::string> restricted_extensions;
+    bool extensions_known = true;  ///< false when a value is built from macros (%{...})
+};
+
+void read_policy(const std::vector<std::string>& actions, PolicyLists& policy) {
+    static constexpr std::string_view kSet = "tx.restricted_extensions=";
+    for (const auto& action : actions) {
+        if (!action.starts_with("setvar:")) continue;
+        std::string_view assignment = std::string_view(action).substr(7);
+        bool quoted = assignment.starts_with('\'');
+        if (quoted) assignment.remove_prefix(1);
+        std::string name(assignment.substr(0, kSet.size()));
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (name != kSet) continue;
+        std::string_view value = assignment.substr(kSet.size());
+        if (quoted && value.ends_with('\'')) value.remove_suffix(1);
+        if (value.find("%{") != std::string_view::npos) policy.extensions_known = false;
+        std::string list(value);
+        for (char& c : list) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        policy.restricted_extensions.push_back(std::move(list));
+    }
+}
+
+std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>& removed,
+                             PolicyLists& policy) {
     std::vector<Rule> rules;
     for (const auto& file : files) {
         int level = 0;
@@ -278,6 +305,7 @@ std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>&
             if (!is_rule && !is_action) continue;
             std::string actions_text = is_rule ? (args.size() > 3 ? args[3] : "") : args[1];
             auto actions = split_actions(actions_text);
+            read_policy(actions, policy);
             bool chains = std::find(actions.begin(), actions.end(), "chain") != actions.end();
             if (is_rule && args[1] == "TX:EXECUTING_PARANOIA_LEVEL" &&
                 args[2].starts_with("@lt ")) {
@@ -516,6 +544,12 @@ bool plain(std::string_view text) {
                        [](char c) { return plain_char(static_cast<unsigned char>(c)); });
 }
 
+/// Records why a request goes to the engine (for refusal()) and says so.
+bool refuse(std::string* why, std::string_view reason) {
+    if (why != nullptr) *why = reason;
+    return false;
+}
+
 /// t:normalisePath changes a text with an empty, "." or ".." segment; such texts go to the
 /// engine rather than being normalised here.
 bool path_normal(std::string_view text) {
@@ -675,6 +709,104 @@ std::string compressed(std::string_view text) {
     return out;
 }
 
+constexpr std::string_view kFormType = "application/x-www-form-urlencoded";
+
+/// Whether the body is urlencoded (shape_ok admits JSON and this type only).
+bool form_body(const http::Request& request) {
+    auto type = request.header("content-type");
+    return type && lower(*type).starts_with(kFormType);
+}
+
+/// The ARGS ModSecurity's JSON processor (libmodsecurity 3.0.9, yajl) makes of `text`, a JSON
+/// object without backslashes that boost::json accepted: an object member is PREFIX.KEY, an
+/// array element PREFIX.array_N (N from 0 in each array), the top object's prefix is "json";
+/// a value is the string between its quotes, a number as written, "true"/"false", and "" for
+/// null; empty objects and arrays add nothing. Seen in its debug log ("Adding request
+/// argument (JSON)") and tested against the engine in firewall_prefilter_test.cpp.
+class JsonArguments {
+public:
+    JsonArguments(std::string_view text, std::vector<std::pair<std::string, std::string>>& out)
+        : text_(text), out_(out) {}
+
+    bool run() {
+        skip_space();
+        return value("json") && (skip_space(), at_ == text_.size());
+    }
+
+private:
+    void skip_space() {
+        while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' ||
+                                      text_[at_] == '\n' || text_[at_] == '\r')) {
+            ++at_;
+        }
+    }
+
+    bool take(char c) {
+        skip_space();
+        if (at_ >= text_.size() || text_[at_] != c) return false;
+        ++at_;
+        return true;
+    }
+
+    std::optional<std::string> string() {
+        if (!take('"')) return std::nullopt;
+        std::size_t close = text_.find('"', at_);
+        if (close == std::string_view::npos) return std::nullopt;
+        std::string out(text_.substr(at_, close - at_));
+        at_ = close + 1;
+        return out;
+    }
+
+    bool value(const std::string& name) {
+        skip_space();
+        if (at_ >= text_.size()) return false;
+        char c = text_[at_];
+        if (c == '{') {
+            ++at_;
+            if (take('}')) return true;
+            do {
+                auto key = string();
+                if (!key || !take(':') || !value(name + "." + *key)) return false;
+            } while (take(','));
+            return take('}');
+        }
+        if (c == '[') {
+            ++at_;
+            if (take(']')) return true;
+            int index = 0;
+            do {
+                if (!value(name + ".array_" + std::to_string(index++))) return false;
+            } while (take(','));
+            return take(']');
+        }
+        if (c == '"') {
+            auto text = string();
+            if (!text) return false;
+            out_.emplace_back(name, std::move(*text));
+            return true;
+        }
+        std::size_t end = at_;
+        while (end < text_.size() &&
+               std::string_view("+-.0123456789eEtruefalsn").find(text_[end]) !=
+                   std::string_view::npos) {
+            ++end;
+        }
+        std::string scalar(text_.substr(at_, end - at_));
+        if (scalar.empty()) return false;
+        at_ = end;
+        out_.emplace_back(name, scalar == "null" ? std::string() : std::move(scalar));
+        return true;
+    }
+
+    std::string_view text_;
+    std::size_t at_ = 0;
+    std::vector<std::pair<std::string, std::string>>& out_;
+};
+
+bool json_arguments(std::string_view text, std::vector<std::pair<std::string, std::string>>& out) {
+    return JsonArguments(text, out).run();
+}
+
 }  // namespace
 
 struct Prefilter::Impl {
@@ -704,8 +836,13 @@ struct Prefilter::Impl {
     bool base64_phrases = false;
     LiteralSet literals;
     std::vector<LiteralUse> uses;  // per literal
+    /// Every value tx.restricted_extensions is given (lower case), for 920440.
+    std::vector<std::string> restricted_extensions;
+    bool extensions_known = true;
 
-    bool shape_ok(const http::Request& request) const;
+    bool shape_ok(const http::Request& request, std::string* why) const;
+    bool check(const http::Request& request, std::string_view client_address,
+               std::string* why) const;
 };
 
 Prefilter::Prefilter() : impl_(std::make_unique<Impl>()) {}
@@ -721,7 +858,10 @@ std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
     std::unique_ptr<Prefilter> prefilter(new Prefilter());
     Impl& impl = *prefilter->impl_;
     std::set<int> removed;
-    auto rules = read_rules(files, removed);
+    PolicyLists policy;
+    auto rules = read_rules(files, removed, policy);
+    impl.restricted_extensions = policy.restricted_extensions;
+    impl.extensions_known = policy.extensions_known;
 
     re2::RE2::Options options;
     options.set_encoding(re2::RE2::Options::EncodingLatin1);
@@ -841,7 +981,7 @@ std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
     return prefilter;
 }
 
-bool Prefilter::Impl::shape_ok(const http::Request& request) const {
+bool Prefilter::Impl::shape_ok(const http::Request& request, std::string* why) const {
     // 911100, 920180: methods CRS allows here; POST, PUT and PATCH carry a Content-Length.
     switch (request.method) {
         case http::Method::get:
@@ -849,12 +989,28 @@ bool Prefilter::Impl::shape_ok(const http::Request& request) const {
         case http::Method::delete_:
         case http::Method::post:
         case http::Method::put:
-        case http::Method::patch: break;
-        case http::Method::options: return false;
+        case http::Method::patch:
+        // OPTIONS is in the generated tx.allowed_methods; "OPTIONS *" has no origin-form
+        // target and is refused below. No CRS rule looks for OPTIONS itself.
+        case http::Method::options: break;
     }
     // 920100, 920220, 920260, 920440, 920500: an origin-form target of plain characters.
-    if (!request.target.starts_with('/')) return false;
-    if (request.path.find('.') != std::string::npos) return false;
+    if (!request.target.starts_with('/')) return refuse(why, "target not origin-form");
+    // 920500 (REQUEST_FILENAME "\.[^.~]+~(?:/.*|)$"): needs a '~' after a dot.
+    if (request.path.find('~') != std::string::npos) return refuse(why, "'~' in the path");
+    // 920440: REQUEST_BASENAME "\.([^.]+)$" makes tx.extension ".EXT/" (lower case), which
+    // scores when it occurs within tx.restricted_extensions. Every value that list is ever
+    // given is tried, so whichever is in force, a path that passes here does not score.
+    if (std::size_t dot = request.path.rfind('.');
+        dot != std::string::npos && request.path.find('/', dot) == std::string::npos) {
+        if (!extensions_known) return refuse(why, "restricted extensions unknown");
+        std::string extension = "." + lower(std::string_view(request.path).substr(dot + 1)) + "/";
+        for (const auto& list : restricted_extensions) {
+            if (list.find(extension) != std::string::npos) {
+                return refuse(why, "restricted extension " + extension);
+            }
+        }
+    }
     int hosts = 0;
     int content_types = 0;
     bool content_length = false;
@@ -865,12 +1021,12 @@ bool Prefilter::Impl::shape_ok(const http::Request& request) const {
         if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
             })) {
-            return false;
+            return refuse(why, "header name characters");
         }
         // 920450: restricted headers. 920190: ranges. 920171/920181: chunked bodies.
         if (name == "proxy" || name == "lock-token" || name == "content-range" || name == "if" ||
             name == "range" || name == "request-range" || name == "transfer-encoding") {
-            return false;
+            return refuse(why, "restricted header");
         }
         if (name == "host") {
             ++hosts;
@@ -878,63 +1034,80 @@ bool Prefilter::Impl::shape_ok(const http::Request& request) const {
             if (value.empty() || std::all_of(value.begin(), value.end(), [](char c) {
                     return (c >= '0' && c <= '9') || c == '.' || c == ':';
                 })) {
-                return false;
+                return refuse(why, "host empty or an IP address");
             }
         } else if (name == "content-length") {
             // 920160: digits only.
             if (value.empty() || !std::all_of(value.begin(), value.end(),
                                               [](char c) { return c >= '0' && c <= '9'; })) {
-                return false;
+                return refuse(why, "content-length not digits");
             }
             content_length = true;
         } else if (name == "content-type") {
-            // 920420, 920470, 920480, 920530, 920240, 922xxx: JSON, optionally utf-8.
+            // 920420, 920470, 920480, 920530, 922xxx: JSON or urlencoded, optionally utf-8.
             ++content_types;
             std::string type = lower(value);
             if (type != "application/json" && type != "application/json; charset=utf-8" &&
-                type != "application/json;charset=utf-8") {
-                return false;
+                type != "application/json;charset=utf-8" && type != kFormType &&
+                type != std::string(kFormType) + "; charset=utf-8") {
+                return refuse(why, "content-type not application/json");
             }
         } else if (name == "connection") {
             // 920210: one token.
             std::string token = lower(value);
-            if (token != "keep-alive" && token != "close") return false;
+            if (token != "keep-alive" && token != "close")
+                return refuse(why, "connection not keep-alive or close");
         } else if (name == "accept" || name == "user-agent") {
             // 920310, 920311, 920330: present means non-empty.
-            if (value.empty()) return false;
+            if (value.empty()) return refuse(why, "empty accept or user-agent");
         }
         if (name == "accept") {
             // 920600: a list of type/subtype with optional q values, nothing else.
             static const std::regex kAccept(
                 R"(^(?:(?:\*|[a-z0-9][a-z0-9.+-]*)/(?:\*|[a-z0-9][a-z0-9.+-]*)(?:;q=[01](?:\.\d{1,3})?)?)(?:, ?(?:\*|[a-z0-9][a-z0-9.+-]*)/(?:\*|[a-z0-9][a-z0-9.+-]*)(?:;q=[01](?:\.\d{1,3})?)?)*$)");
-            if (!std::regex_match(lower(value), kAccept)) return false;
+            if (!std::regex_match(lower(value), kAccept))
+                return refuse(why, "accept not a plain media-range list");
         }
         // 920270 and the decoding transformations: printable, plain characters only.
-        if (!plain(value)) return false;
+        if (!plain(value)) return refuse(why, "header value not plain");
     }
     // 920280: one Host. 920620: at most one Content-Type.
-    if (hosts != 1 || content_types > 1) return false;
+    if (hosts != 1 || content_types > 1) return refuse(why, "host count or content-type count");
     bool bodyless = request.method == http::Method::get || request.method == http::Method::head ||
-                    request.method == http::Method::delete_;
+                    request.method == http::Method::delete_ ||
+                    request.method == http::Method::options;
     if (bodyless) {
         // 920170: GET and HEAD without a body (DELETE alike, to keep one rule).
-        if (!request.body.empty()) return false;
+        if (!request.body.empty()) return refuse(why, "body on a bodyless method");
         if (auto length = request.header("content-length"); length && *length != "0") {
-            return false;
+            return refuse(why, "content-length on a bodyless method");
         }
     } else {
         // 920180: a Content-Length; 920340: a Content-Type when the body is not empty.
-        if (!content_length) return false;
-        if (!request.body.empty() && content_types != 1) return false;
+        if (!content_length) return refuse(why, "no content-length");
+        if (!request.body.empty() && content_types != 1)
+            return refuse(why, "body without one content-type");
     }
     return true;
 }
 
 bool Prefilter::clears(const http::Request& request, std::string_view client_address) const {
-    const Impl& impl = *impl_;
-    if (!impl.active || !impl.shape_ok(request)) return false;
+    return impl_->check(request, client_address, nullptr);
+}
+
+std::string Prefilter::refusal(const http::Request& request,
+                               std::string_view client_address) const {
+    std::string why;
+    return impl_->check(request, client_address, &why) ? std::string() : why;
+}
+
+bool Prefilter::Impl::check(const http::Request& request, std::string_view client_address,
+                            std::string* why) const {
+    const Impl& impl = *this;
+    if (!impl.active) return refuse(why, "inactive");
+    if (!impl.shape_ok(request, why)) return false;
     if (request.target.size() > kMaxScreenedBytes || request.body.size() > kMaxScreenedBytes) {
-        return false;
+        return refuse(why, "longer than the screened size");
     }
 
     // Every string a rule may see, by the class of variables it belongs to.
@@ -948,41 +1121,49 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
     // The target: a plain path, and a query of name=value pairs whose decoded forms are plain.
     if (!plain(request.path) || request.path.find(' ') != std::string::npos ||
         request.path.find('?') != std::string::npos) {
-        return false;
+        return refuse(why, "path not plain");
     }
     strings.emplace_back(request.path, kUri);
     strings.emplace_back(request.path.substr(request.path.rfind('/') + 1), kUri);  // basename
-    if (!request.query.empty()) {
-        std::string_view query = request.query;
+    // An urlencoded text (the query, or a form body): each decoded name and value is an
+    // argument; the raw and the decoded text are `raw_class` strings.
+    auto add_urlencoded = [&](std::string_view encoded, StringClass raw_class) {
+        std::string_view rest = encoded;
         while (true) {
-            std::size_t amp = query.find('&');
-            std::string_view pair = query.substr(0, amp);
+            std::size_t amp = rest.find('&');
+            std::string_view pair = rest.substr(0, amp);
             std::size_t equals = pair.find('=');
             auto name = url_decode(pair.substr(0, equals));
             auto value = url_decode(equals == std::string_view::npos ? std::string_view()
                                                                      : pair.substr(equals + 1));
-            if (!name || !value || !plain(*name) || !plain(*value)) return false;
-            strings.emplace_back(*name, kArgs);
-            strings.emplace_back(*value, kArgs);
+            if (!name || !value || !plain(*name) || !plain(*value)) {
+                return refuse(why, "argument not plain");
+            }
+            strings.emplace_back(std::move(*name), kArgs);
+            strings.emplace_back(std::move(*value), kArgs);
             if (amp == std::string_view::npos) break;
-            query.remove_prefix(amp + 1);
+            rest.remove_prefix(amp + 1);
         }
-        // The raw query: plain characters, its separators and escapes; nothing that
+        // The raw text: plain characters, its separators and escapes; nothing that
         // t:htmlEntityDecode would read as an entity once decoded.
-        if (!std::all_of(request.query.begin(), request.query.end(), [](char c) {
+        if (!std::all_of(encoded.begin(), encoded.end(), [](char c) {
                 return c == '&' || c == '%' || plain_char(static_cast<unsigned char>(c));
             })) {
-            return false;
+            return refuse(why, "raw urlencoded text not plain");
         }
-        auto decoded_query = url_decode(request.query);
-        if (!decoded_query || !entity_free(request.query) || !entity_free(*decoded_query)) {
-            return false;
+        auto decoded = url_decode(encoded);
+        if (!decoded || !entity_free(encoded) || !entity_free(*decoded)) {
+            return refuse(why, "urlencoded escapes or entities");
         }
-        strings.emplace_back(request.query, kUri);
-        strings.emplace_back(*decoded_query, kUri);
-        strings.emplace_back(request.target, kUri);
-        strings.emplace_back(request.path + "?" + *decoded_query, kUri);
-    }
+        strings.emplace_back(std::string(encoded), raw_class);
+        strings.emplace_back(*decoded, raw_class);
+        if (raw_class == kUri) {
+            strings.emplace_back(request.target, kUri);
+            strings.emplace_back(request.path + "?" + *decoded, kUri);
+        }
+        return true;
+    };
+    if (!request.query.empty() && !add_urlencoded(request.query, kUri)) return false;
 
     for (const auto& header : request.headers) {
         strings.emplace_back(header.name, kHeaders);
@@ -1005,48 +1186,35 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
         }
     }
 
-    // A JSON body: its keys and scalar values are ARGS, named json.key.key by ModSecurity.
     if (!request.body.empty()) {
-        // The raw body is REQUEST_BODY; no escapes (a backslash would decode to something else).
-        if (!plain(request.body)) return false;
-        boost::system::error_code error;
-        boost::json::value document = boost::json::parse(request.body, error);
-        if (error || !document.is_object()) return false;
-        strings.emplace_back(request.body, kBody);
-        struct Frame {
-            const boost::json::object* object;
-            std::string prefix;
-        };
-        std::vector<Frame> stack{{&document.as_object(), "json"}};
-        while (!stack.empty()) {
-            Frame frame = stack.back();
-            stack.pop_back();
-            for (const auto& [key, value] : *frame.object) {
-                std::string name = frame.prefix + "." + std::string(key);
-                strings.emplace_back(std::string(key), kArgs);
-                strings.emplace_back(name, kArgs);
-                if (value.is_object()) {
-                    stack.push_back({&value.as_object(), name});
-                } else if (value.is_string()) {
-                    strings.emplace_back(std::string(value.as_string()), kArgs);
-                } else if (value.is_int64() || value.is_uint64() || value.is_bool()) {
-                    // Integers and booleans serialise as the client wrote them (JSON has no
-                    // leading zeros or '+'); "-0" is the one exception, refused below.
-                    strings.emplace_back(boost::json::serialize(value), kArgs);
-                } else if (value.is_null()) {
-                    strings.emplace_back("", kArgs);
-                    strings.emplace_back("null", kArgs);
-                } else {
-                    return false;  // arrays and fractions are left to the engine
-                }
+        if (form_body(request)) {
+            // ARGS_POST as the query's ARGS_GET; REQUEST_BODY raw and decoded, as the query
+            // string is (920240 needs an invalid escape, which url_decode refuses).
+            if (!add_urlencoded(request.body, kBody)) return false;
+        } else {
+            // A JSON body. The raw body is REQUEST_BODY; no escapes (a backslash would
+            // decode to something else, in the JSON parser and in the transformations).
+            if (!plain(request.body)) return refuse(why, "body not plain");
+            // boost::json decides validity (it accepts no more than yajl: no comments, no
+            // trailing commas, no leading zeros; a depth beyond its limit is refused); the
+            // names and values are read from the text itself, as ModSecurity's JSON
+            // processor makes them (json_arguments()).
+            boost::system::error_code error;
+            boost::json::value document = boost::json::parse(request.body, error);
+            if (error || !document.is_object()) return refuse(why, "body not a JSON object");
+            strings.emplace_back(request.body, kBody);
+            std::vector<std::pair<std::string, std::string>> arguments;
+            if (!json_arguments(request.body, arguments)) return refuse(why, "JSON shape");
+            for (auto& [name, value] : arguments) {
+                strings.emplace_back(std::move(name), kArgs);
+                strings.emplace_back(std::move(value), kArgs);
             }
         }
-        if (request.body.find("-0") != std::string::npos) return false;
     }
     // t:normalisePath would change empty and dot segments: such texts go to the engine.
     for (const auto& [text, string_class] : strings) {
         if ((impl.normalise_classes & (1U << string_class)) != 0 && !path_normal(text)) {
-            return false;
+            return refuse(why, "path not normal");
         }
     }
 
@@ -1065,7 +1233,7 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
             const Impl::LiteralUse& use = impl.uses[static_cast<std::size_t>(literal)];
             if ((use.phrase_classes & (1U << string_class)) != 0 &&
                 (!base64_only || impl.base64_phrases)) {
-                return false;
+                return refuse(why, "a phrase rule's phrase in: " + text);
             }
             if (use.atom[string_class] >= 0) atoms.push_back(use.atom[string_class]);
         }
@@ -1085,6 +1253,14 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
                 return !impl.base64_rules.contains(ids[static_cast<std::size_t>(index)]);
             });
         }
+        if (!potential.empty() && why != nullptr) {
+            std::string ids;
+            for (int index : potential) {
+                ids += fmt::format(
+                    " {}", impl.by_class[string_class].rule_ids[static_cast<std::size_t>(index)]);
+            }
+            *why = "rules" + ids + " could match: " + text;
+        }
         return potential.empty();
     };
     std::array<char, kFingerprintBytes> fingerprint{};
@@ -1103,12 +1279,12 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
         std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
         std::string command = cmd_line(plus_as_space);
         if ((impl.normalise_classes & (1U << string_class)) != 0 && !path_normal(command)) {
-            return false;
+            return refuse(why, "cmdLine makes a path not normal");
         }
         // libinjection sees the decoded text (942100, 941100: t:urlDecodeUni, no lower case).
         if (injection(text, string_class) ||
             (plus_as_space != text && injection(plus_as_space, string_class))) {
-            return false;
+            return refuse(why, "libinjection finds SQL or XSS in: " + text);
         }
         // Most texts (ids, tokens, numbers) are their own variants: screen each text once.
         std::array<std::string, kVariants> variants = {text,
@@ -1121,19 +1297,19 @@ bool Prefilter::clears(const http::Request& request, std::string_view client_add
             const std::string& variant = variants[index];
             bool seen = std::find(variants.begin(), variants.begin() + static_cast<long>(index),
                                   variant) != variants.begin() + static_cast<long>(index);
-            if (!seen && !screen(variant, string_class)) return false;
+            if (!seen && !screen(variant, string_class)) return false;  // why: screen()
         }
         // Decoded bytes may be anything: a vertical tab is white space to PCRE's \s but not
         // to RE2's, so it is screened as a space.
         std::string decoded = base64_decoded(plus_as_space);
         std::replace(decoded.begin(), decoded.end(), '\v', ' ');
         if (string_class == kArgs && !screen(decoded, string_class, /*base64_only=*/true)) {
-            return false;
+            return false;  // why: screen()
         }
         if ((impl.comment_classes & (1U << string_class)) != 0 &&
             plus_as_space.find("/*") != std::string::npos &&
             !screen(compressed(replace_comments(plus_as_space)), string_class)) {
-            return false;
+            return false;  // why: screen()
         }
     }
     return true;

@@ -41,6 +41,8 @@ public:
     /// True when no rule could score `request` seen from `client_address`: the engine would
     /// pass it with no rule matched. False means "ask the engine", never "attack".
     bool clears(const http::Request& request, std::string_view client_address) const;
+    /// Why clears() is false (the first check that fails); empty when it is true.
+    std::string refusal(const http::Request& request, std::string_view client_address) const;
 
 private:
     Prefilter();

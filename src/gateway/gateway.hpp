@@ -69,6 +69,9 @@ struct FirewallSettings {
     /// Clear requests no rule could score without running the engine (docs/gateway.md,
     /// "Prefilter"); the verdict is the same either way.
     bool prefilter = true;
+    /// Called on the thread that builds the prefilter, before it starts; tests block in it to
+    /// see the firewall before the prefilter is ready. Empty in production.
+    std::function<void()> before_prefilter_build;
 };
 
 /// What the firewall made of one request.
@@ -108,11 +111,21 @@ public:
     /// `request`, so inspect() would pass it with no rule matched and may be skipped. False
     /// means only "ask inspect()". Always false when the prefilter is off or inactive.
     bool clears(const http::Request& request, std::string_view client_address) const;
-    /// Whether clears() can ever be true: the prefilter is on and could analyse every scoring
-    /// rule (it switches itself off, with prefilter_reason(), for rules it cannot analyse).
+    /// Whether clears() can be true now: the prefilter is on, built, and could analyse every
+    /// scoring rule (it switches itself off, with prefilter_reason(), for rules it cannot
+    /// analyse). The prefilter is built on a thread of its own after create() returns, so the
+    /// start does not wait for it; until it is ready every request goes to the engine.
     bool prefilter_active() const;
-    /// Why the prefilter is inactive; empty when it is active.
+    /// Why the prefilter is inactive (or not built yet); empty when it is active.
     std::string prefilter_reason() const;
+    /// Waits until the prefilter is built (or was never to be built); for tests and
+    /// benchmarks that need its verdicts from the first request.
+    void await_prefilter() const;
+    /// Why clears() is false for `request` (the first check it fails: a request shape, or the
+    /// rule ids whose patterns could match and the text), or empty when it clears; for tests
+    /// and for finding which rules keep everyday requests on the engine.
+    std::string prefilter_refusal(const http::Request& request,
+                                  std::string_view client_address) const;
 
     /// The generated configuration, for `nimbus` diagnostics and tests.
     const std::string& generated_configuration() const;
