@@ -1,25 +1,20 @@
-import Alert from '@mui/material/Alert';
-import AlertTitle from '@mui/material/AlertTitle';
-import Button from '@mui/material/Button';
 import Grid from '@mui/material/Grid';
 import MenuItem from '@mui/material/MenuItem';
 import Stack from '@mui/material/Stack';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
-import TableContainer from '@mui/material/TableContainer';
-import TableHead from '@mui/material/TableHead';
-import TableRow from '@mui/material/TableRow';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { fieldError } from '../../api/fieldError';
 import { toProblem } from '../../api/problem';
-import { LoadingState } from '../../components/LoadingState';
+import { ListTable } from '../../components/ListTable';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
 import { ProblemAlert } from '../../components/ProblemAlert';
+import { RowActionButton } from '../../components/RowActionButton';
+import { SecretAlert } from '../../components/SecretAlert';
 import { SectionCard } from '../../components/SectionCard';
-import { VisuallyHidden } from '../../components/VisuallyHidden';
+import { useCursorList } from '../../components/useCursorList';
 import { OrgGate } from '../orgs/OrgGate';
 import type { Org } from '../orgs/types';
 import {
@@ -38,15 +33,7 @@ function lines(text: string): string[] {
 
 function Created({ client, onDone }: { client: OAuthClient; onDone: () => void }) {
   return (
-    <Alert
-      severity="success"
-      action={
-        <Button color="inherit" size="small" onClick={onDone}>
-          Done
-        </Button>
-      }
-    >
-      <AlertTitle>Client “{client.name}” registered</AlertTitle>
+    <SecretAlert title={`Client “${client.name}” registered`} onDone={onDone}>
       <Stack spacing={1}>
         <TextField
           label="Client ID"
@@ -68,7 +55,7 @@ function Created({ client, onDone }: { client: OAuthClient; onDone: () => void }
           </>
         )}
       </Stack>
-    </Alert>
+    </SecretAlert>
   );
 }
 
@@ -83,8 +70,7 @@ function RegisterForm({ org }: { org: Org }) {
   const redirectError = problem?.errors?.find((error) =>
     error.pointer.startsWith('/redirect_uris'),
   )?.message;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const submit = () => {
     void create({
       orgId: org.id,
       name: name.trim(),
@@ -102,16 +88,22 @@ function RegisterForm({ org }: { org: Org }) {
   };
   return (
     <SectionCard title="Register a client">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {created !== null && (
-          <Created
-            client={created}
-            onDone={() => {
-              setCreated(null);
-            }}
-          />
-        )}
-        {problem !== undefined && <ProblemAlert problem={problem} />}
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Register client"
+        submitting={state.isLoading}
+        notice={
+          created !== null && (
+            <Created
+              client={created}
+              onDone={() => {
+                setCreated(null);
+              }}
+            />
+          )
+        }
+      >
         <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2}>
           <TextField
             label="Client name"
@@ -157,73 +149,47 @@ function RegisterForm({ org }: { org: Org }) {
           error={fieldError(problem, '/scopes') !== undefined}
           helperText={fieldError(problem, '/scopes') ?? 'Separated by spaces.'}
         />
-        <div>
-          <Button type="submit" variant="contained" loading={state.isLoading}>
-            Register client
-          </Button>
-        </div>
-      </Stack>
+      </MutationForm>
     </SectionCard>
   );
 }
 
 function ClientsContent({ org }: { org: Org }) {
-  const clients = useListOAuthClientsQuery(org.id);
+  const clients = useCursorList(useListOAuthClientsQuery(org.id));
   const [remove, removing] = useDeleteOAuthClientMutation();
   return (
     <Grid container spacing={2}>
       <Grid size={12}>
         <SectionCard title="Clients">
           {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
-          {clients.data === undefined ? (
-            clients.isError ? (
-              <ProblemAlert problem={toProblem(clients.error)} />
-            ) : (
-              <LoadingState label="Loading clients" />
-            )
-          ) : clients.data.data.length === 0 ? (
-            <Typography color="text.secondary">No clients registered.</Typography>
-          ) : (
-            <TableContainer>
-              <Table size="small" aria-label="OAuth clients">
-                <TableHead>
-                  <TableRow>
-                    <TableCell>Name</TableCell>
-                    <TableCell>Client ID</TableCell>
-                    <TableCell>Type</TableCell>
-                    <TableCell>Redirect URIs</TableCell>
-                    <TableCell>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </TableCell>
-                  </TableRow>
-                </TableHead>
-                <TableBody>
-                  {clients.data.data.map((client) => (
-                    <TableRow key={client.id}>
-                      <TableCell>{client.name}</TableCell>
-                      <TableCell sx={{ fontFamily: 'monospace' }}>{client.id}</TableCell>
-                      <TableCell>{client.type}</TableCell>
-                      <TableCell sx={{ overflowWrap: 'anywhere' }}>
-                        {client.redirect_uris.join(' ')}
-                      </TableCell>
-                      <TableCell align="right">
-                        <Button
-                          size="small"
-                          color="error"
-                          aria-label={`Delete the client ${client.name}`}
-                          onClick={() => {
-                            void remove({ orgId: org.id, clientId: client.id });
-                          }}
-                        >
-                          Delete
-                        </Button>
-                      </TableCell>
-                    </TableRow>
-                  ))}
-                </TableBody>
-              </Table>
-            </TableContainer>
-          )}
+          <ListTable
+            list={clients}
+            label="OAuth clients"
+            loadingLabel="Loading clients"
+            emptyText="No clients registered."
+            columns={['Name', 'Client ID', 'Type', 'Redirect URIs']}
+            rowKey={(client) => client.id}
+            renderCells={(client) => (
+              <>
+                <TableCell>{client.name}</TableCell>
+                <TableCell sx={{ fontFamily: 'monospace' }}>{client.id}</TableCell>
+                <TableCell>{client.type}</TableCell>
+                <TableCell sx={{ overflowWrap: 'anywhere' }}>
+                  {client.redirect_uris.join(' ')}
+                </TableCell>
+                <TableCell align="right">
+                  <RowActionButton
+                    label={`Delete the client ${client.name}`}
+                    onClick={() => {
+                      void remove({ orgId: org.id, clientId: client.id });
+                    }}
+                  >
+                    Delete
+                  </RowActionButton>
+                </TableCell>
+              </>
+            )}
+          />
         </SectionCard>
       </Grid>
       <Grid size={12}>

@@ -1,25 +1,20 @@
-import Alert from '@mui/material/Alert';
-import AlertTitle from '@mui/material/AlertTitle';
-import Button from '@mui/material/Button';
 import Grid from '@mui/material/Grid';
-import Stack from '@mui/material/Stack';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
-import TableContainer from '@mui/material/TableContainer';
-import TableHead from '@mui/material/TableHead';
-import TableRow from '@mui/material/TableRow';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { fieldError } from '../../api/fieldError';
 import { toProblem } from '../../api/problem';
 import { DateTime } from '../../components/DateTime';
+import { ListTable } from '../../components/ListTable';
 import { LoadingState } from '../../components/LoadingState';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
 import { ProblemAlert } from '../../components/ProblemAlert';
+import { RowActionButton } from '../../components/RowActionButton';
+import { SecretAlert } from '../../components/SecretAlert';
 import { SectionCard } from '../../components/SectionCard';
-import { VisuallyHidden } from '../../components/VisuallyHidden';
+import { useCursorList } from '../../components/useCursorList';
 import { OrgGate } from './OrgGate';
 import {
   useCreateApiKeyMutation,
@@ -32,15 +27,7 @@ import type { CreatedApiKey, Org } from './types';
 
 function NewKey({ created, onDone }: { created: CreatedApiKey; onDone: () => void }) {
   return (
-    <Alert
-      severity="success"
-      action={
-        <Button color="inherit" size="small" onClick={onDone}>
-          Done
-        </Button>
-      }
-    >
-      <AlertTitle>Key “{created.name}” created</AlertTitle>
+    <SecretAlert title={`Key “${created.name}” created`} onDone={onDone}>
       <Typography variant="body2" sx={{ mb: 1 }}>
         Copy it now: it is shown only this once.
       </Typography>
@@ -54,7 +41,7 @@ function NewKey({ created, onDone }: { created: CreatedApiKey; onDone: () => voi
           event.target.select();
         }}
       />
-    </Alert>
+    </SecretAlert>
   );
 }
 
@@ -65,8 +52,7 @@ function CreateKeyForm({ org, held }: { org: Org; held: string[] }) {
   const [permissions, setPermissions] = useState<string[]>([]);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const submit = () => {
     void create({ orgId: org.id, name: name.trim(), permissions })
       .unwrap()
       .then((key) => {
@@ -80,16 +66,22 @@ function CreateKeyForm({ org, held }: { org: Org; held: string[] }) {
   const offered = (catalog.data?.permissions ?? []).filter((item) => held.includes(item.name));
   return (
     <SectionCard title="New API key">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {created !== null && (
-          <NewKey
-            created={created}
-            onDone={() => {
-              setCreated(null);
-            }}
-          />
-        )}
-        {problem !== undefined && <ProblemAlert problem={problem} />}
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Create key"
+        submitting={state.isLoading}
+        notice={
+          created !== null && (
+            <NewKey
+              created={created}
+              onDone={() => {
+                setCreated(null);
+              }}
+            />
+          )
+        }
+      >
         <TextField
           label="Key name"
           value={name}
@@ -111,79 +103,49 @@ function CreateKeyForm({ org, held }: { org: Org; held: string[] }) {
             error={fieldError(problem, '/permissions')}
           />
         )}
-        <div>
-          <Button type="submit" variant="contained" loading={state.isLoading}>
-            Create key
-          </Button>
-        </div>
-      </Stack>
+      </MutationForm>
     </SectionCard>
   );
 }
 
 function KeysContent({ org }: { org: Org }) {
-  const keys = useListApiKeysQuery(org.id);
+  const keys = useCursorList(useListApiKeysQuery(org.id));
   const [revoke, revoking] = useRevokeApiKeyMutation();
   return (
     <Grid container spacing={2}>
       <Grid size={12}>
         <SectionCard title="Active keys">
           {revoking.isError && <ProblemAlert problem={toProblem(revoking.error)} />}
-          {keys.data === undefined ? (
-            keys.isError ? (
-              <ProblemAlert problem={toProblem(keys.error)} />
-            ) : (
-              <LoadingState label="Loading API keys" />
-            )
-          ) : keys.data.data.length === 0 ? (
-            <Typography color="text.secondary">No API keys yet.</Typography>
-          ) : (
-            <TableContainer>
-              <Table size="small" aria-label="API keys">
-                <TableHead>
-                  <TableRow>
-                    <TableCell>Name</TableCell>
-                    <TableCell>Permissions</TableCell>
-                    <TableCell>Created</TableCell>
-                    <TableCell>Last used</TableCell>
-                    <TableCell>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </TableCell>
-                  </TableRow>
-                </TableHead>
-                <TableBody>
-                  {keys.data.data.map((key) => (
-                    <TableRow key={key.id}>
-                      <TableCell>{key.name}</TableCell>
-                      <TableCell>{key.permissions.join(', ')}</TableCell>
-                      <TableCell>
-                        <DateTime value={key.created_at} />
-                      </TableCell>
-                      <TableCell>
-                        {key.last_used_at === null ? (
-                          'never'
-                        ) : (
-                          <DateTime value={key.last_used_at} />
-                        )}
-                      </TableCell>
-                      <TableCell align="right">
-                        <Button
-                          size="small"
-                          color="error"
-                          aria-label={`Revoke the key ${key.name}`}
-                          onClick={() => {
-                            void revoke({ orgId: org.id, keyId: key.id });
-                          }}
-                        >
-                          Revoke
-                        </Button>
-                      </TableCell>
-                    </TableRow>
-                  ))}
-                </TableBody>
-              </Table>
-            </TableContainer>
-          )}
+          <ListTable
+            list={keys}
+            label="API keys"
+            loadingLabel="Loading API keys"
+            emptyText="No API keys yet."
+            columns={['Name', 'Permissions', 'Created', 'Last used']}
+            rowKey={(key) => key.id}
+            renderCells={(key) => (
+              <>
+                <TableCell>{key.name}</TableCell>
+                <TableCell>{key.permissions.join(', ')}</TableCell>
+                <TableCell>
+                  <DateTime value={key.created_at} />
+                </TableCell>
+                <TableCell>
+                  {key.last_used_at === null ? 'never' : <DateTime value={key.last_used_at} />}
+                </TableCell>
+                <TableCell align="right">
+                  <RowActionButton
+                    label={`Revoke the key ${key.name}`}
+                    onClick={() => {
+                      void revoke({ orgId: org.id, keyId: key.id });
+                    }}
+                  >
+                    Revoke
+                  </RowActionButton>
+                </TableCell>
+              </>
+            )}
+          />
         </SectionCard>
       </Grid>
       <Grid size={12}>

@@ -1,25 +1,20 @@
-import Button from '@mui/material/Button';
+import Alert from '@mui/material/Alert';
 import Grid from '@mui/material/Grid';
 import MenuItem from '@mui/material/MenuItem';
 import Stack from '@mui/material/Stack';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
-import TableContainer from '@mui/material/TableContainer';
-import TableHead from '@mui/material/TableHead';
-import TableRow from '@mui/material/TableRow';
 import TextField from '@mui/material/TextField';
-import Typography from '@mui/material/Typography';
-import Alert from '@mui/material/Alert';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { fieldError } from '../../api/fieldError';
 import { toProblem } from '../../api/problem';
 import { DateTime } from '../../components/DateTime';
-import { LoadingState } from '../../components/LoadingState';
+import { ListTable } from '../../components/ListTable';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
 import { ProblemAlert } from '../../components/ProblemAlert';
+import { RowActionButton } from '../../components/RowActionButton';
 import { SectionCard } from '../../components/SectionCard';
-import { VisuallyHidden } from '../../components/VisuallyHidden';
+import { useCursorList } from '../../components/useCursorList';
 import { OrgGate } from './OrgGate';
 import {
   useInviteMutation,
@@ -39,7 +34,7 @@ interface OrgProps {
 }
 
 function MembersCard({ org, can, roles }: OrgProps) {
-  const members = useListMembersQuery(org.id);
+  const members = useCursorList(useListMembersQuery(org.id));
   const [updateRole, updating] = useUpdateMemberRoleMutation();
   const [remove, removing] = useRemoveMemberMutation();
   const mayChangeRoles = can('org.members.update_role');
@@ -48,82 +43,62 @@ function MembersCard({ org, can, roles }: OrgProps) {
     <SectionCard title="Members">
       {updating.isError && <ProblemAlert problem={toProblem(updating.error)} />}
       {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
-      {members.data === undefined ? (
-        members.isError ? (
-          <ProblemAlert problem={toProblem(members.error)} />
-        ) : (
-          <LoadingState label="Loading members" />
-        )
-      ) : (
-        <TableContainer>
-          <Table size="small" aria-label="Members">
-            <TableHead>
-              <TableRow>
-                <TableCell>Name</TableCell>
-                <TableCell>Email</TableCell>
-                <TableCell>Role</TableCell>
-                <TableCell>Joined</TableCell>
-                <TableCell>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </TableCell>
-              </TableRow>
-            </TableHead>
-            <TableBody>
-              {members.data.data.map((member) => (
-                <TableRow key={member.user_id}>
-                  <TableCell>{member.name || '—'}</TableCell>
-                  <TableCell>{member.email}</TableCell>
-                  <TableCell>
-                    {mayChangeRoles && member.role !== 'owner' ? (
-                      <TextField
-                        select
-                        size="small"
-                        label={`Role of ${member.email}`}
-                        value={member.role}
-                        onChange={(event) => {
-                          void updateRole({
-                            orgId: org.id,
-                            userId: member.user_id,
-                            role: event.target.value,
-                          });
-                        }}
-                        sx={{ minWidth: 160 }}
-                      >
-                        {roles
-                          .filter((role) => role.id !== 'owner')
-                          .map((role) => (
-                            <MenuItem key={role.id} value={role.id}>
-                              {role.name}
-                            </MenuItem>
-                          ))}
-                      </TextField>
-                    ) : (
-                      member.role_name || member.role
-                    )}
-                  </TableCell>
-                  <TableCell>
-                    <DateTime value={member.joined_at} />
-                  </TableCell>
-                  <TableCell align="right">
-                    {mayRemove && member.role !== 'owner' && (
-                      <Button
-                        size="small"
-                        color="error"
-                        aria-label={`Remove ${member.email}`}
-                        onClick={() => {
-                          void remove({ orgId: org.id, userId: member.user_id });
-                        }}
-                      >
-                        Remove
-                      </Button>
-                    )}
-                  </TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        </TableContainer>
-      )}
+      <ListTable
+        list={members}
+        label="Members"
+        loadingLabel="Loading members"
+        columns={['Name', 'Email', 'Role', 'Joined']}
+        rowKey={(member) => member.user_id}
+        renderCells={(member) => (
+          <>
+            <TableCell>{member.name || '—'}</TableCell>
+            <TableCell>{member.email}</TableCell>
+            <TableCell>
+              {mayChangeRoles && member.role !== 'owner' ? (
+                <TextField
+                  select
+                  size="small"
+                  label={`Role of ${member.email}`}
+                  value={member.role}
+                  onChange={(event) => {
+                    void updateRole({
+                      orgId: org.id,
+                      userId: member.user_id,
+                      role: event.target.value,
+                    });
+                  }}
+                  sx={{ minWidth: 160 }}
+                >
+                  {roles
+                    .filter((role) => role.id !== 'owner')
+                    .map((role) => (
+                      <MenuItem key={role.id} value={role.id}>
+                        {role.name}
+                      </MenuItem>
+                    ))}
+                </TextField>
+              ) : (
+                member.role_name || member.role
+              )}
+            </TableCell>
+            <TableCell>
+              <DateTime value={member.joined_at} />
+            </TableCell>
+            <TableCell align="right">
+              {mayRemove && member.role !== 'owner' && (
+                <RowActionButton
+                  label={`Remove ${member.email}`}
+                  onClick={() => {
+                    void remove({ orgId: org.id, userId: member.user_id });
+                  }}
+                >
+                  Remove
+                </RowActionButton>
+              )}
+            </TableCell>
+          </>
+        )}
+      />
     </SectionCard>
   );
 }
@@ -134,8 +109,7 @@ function InviteForm({ org, roles }: OrgProps) {
   const [role, setRole] = useState('member');
   const [sentTo, setSentTo] = useState<string | null>(null);
   const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const submit = () => {
     const address = email.trim();
     void invite({ orgId: org.id, email: address, role })
       .unwrap()
@@ -146,11 +120,16 @@ function InviteForm({ org, roles }: OrgProps) {
       .catch(() => undefined);
   };
   return (
-    <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-      {problem !== undefined && <ProblemAlert problem={problem} />}
-      {sentTo !== null && state.isSuccess && (
-        <Alert severity="success">Invitation sent to {sentTo}.</Alert>
-      )}
+    <MutationForm
+      onSubmit={submit}
+      problem={problem}
+      submitLabel="Send invitation"
+      submitting={state.isLoading}
+      notice={
+        sentTo !== null &&
+        state.isSuccess && <Alert severity="success">Invitation sent to {sentTo}.</Alert>
+      }
+    >
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2}>
         <TextField
           label="Email to invite"
@@ -184,18 +163,13 @@ function InviteForm({ org, roles }: OrgProps) {
             ))}
         </TextField>
       </Stack>
-      <div>
-        <Button type="submit" variant="contained" loading={state.isLoading}>
-          Send invitation
-        </Button>
-      </div>
-    </Stack>
+    </MutationForm>
   );
 }
 
 function InvitationsCard(props: OrgProps) {
   const { org, can } = props;
-  const invitations = useListInvitationsQuery(org.id);
+  const invitations = useCursorList(useListInvitationsQuery(org.id));
   const [revoke, revoking] = useRevokeInvitationMutation();
   const mayInvite = can('org.members.invite');
   return (
@@ -203,63 +177,44 @@ function InvitationsCard(props: OrgProps) {
       <Stack spacing={2}>
         {mayInvite && <InviteForm {...props} />}
         {revoking.isError && <ProblemAlert problem={toProblem(revoking.error)} />}
-        {invitations.data === undefined ? (
-          invitations.isError ? (
-            <ProblemAlert problem={toProblem(invitations.error)} />
-          ) : (
-            <LoadingState label="Loading invitations" />
-          )
-        ) : invitations.data.data.length === 0 ? (
-          <Typography color="text.secondary">No open invitations.</Typography>
-        ) : (
-          <TableContainer>
-            <Table size="small" aria-label="Open invitations">
-              <TableHead>
-                <TableRow>
-                  <TableCell>Email</TableCell>
-                  <TableCell>Role</TableCell>
-                  <TableCell>Expires</TableCell>
-                  <TableCell>
-                    <VisuallyHidden>Actions</VisuallyHidden>
-                  </TableCell>
-                </TableRow>
-              </TableHead>
-              <TableBody>
-                {invitations.data.data.map((invitation) => (
-                  <TableRow key={invitation.id}>
-                    <TableCell>{invitation.email}</TableCell>
-                    <TableCell>{invitation.role}</TableCell>
-                    <TableCell>
-                      <DateTime value={invitation.expires_at} />
-                    </TableCell>
-                    <TableCell align="right">
-                      {mayInvite && (
-                        <Button
-                          size="small"
-                          color="error"
-                          aria-label={`Revoke the invitation of ${invitation.email}`}
-                          onClick={() => {
-                            void revoke({ orgId: org.id, invitationId: invitation.id });
-                          }}
-                        >
-                          Revoke
-                        </Button>
-                      )}
-                    </TableCell>
-                  </TableRow>
-                ))}
-              </TableBody>
-            </Table>
-          </TableContainer>
-        )}
+        <ListTable
+          list={invitations}
+          label="Open invitations"
+          loadingLabel="Loading invitations"
+          emptyText="No open invitations."
+          columns={['Email', 'Role', 'Expires']}
+          rowKey={(invitation) => invitation.id}
+          renderCells={(invitation) => (
+            <>
+              <TableCell>{invitation.email}</TableCell>
+              <TableCell>{invitation.role}</TableCell>
+              <TableCell>
+                <DateTime value={invitation.expires_at} />
+              </TableCell>
+              <TableCell align="right">
+                {mayInvite && (
+                  <RowActionButton
+                    label={`Revoke the invitation of ${invitation.email}`}
+                    onClick={() => {
+                      void revoke({ orgId: org.id, invitationId: invitation.id });
+                    }}
+                  >
+                    Revoke
+                  </RowActionButton>
+                )}
+              </TableCell>
+            </>
+          )}
+        />
       </Stack>
     </SectionCard>
   );
 }
 
 function MembersContent({ org, can }: { org: Org; can: (permission: string) => boolean }) {
-  const roles = useListRolesQuery(org.id);
-  const props = { org, can, roles: roles.data?.data ?? [] };
+  // The roles of the pages loaded (the first holds up to 100), offered in the role menus.
+  const roles = useCursorList(useListRolesQuery(org.id));
+  const props = { org, can, roles: roles.items ?? [] };
   return (
     <Grid container spacing={2}>
       <Grid size={12}>

@@ -1,22 +1,19 @@
-import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Grid from '@mui/material/Grid';
 import Stack from '@mui/material/Stack';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
-import TableContainer from '@mui/material/TableContainer';
-import TableHead from '@mui/material/TableHead';
-import TableRow from '@mui/material/TableRow';
 import TextField from '@mui/material/TextField';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { fieldError } from '../../api/fieldError';
 import { toProblem } from '../../api/problem';
+import { ListTable } from '../../components/ListTable';
 import { LoadingState } from '../../components/LoadingState';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
 import { ProblemAlert } from '../../components/ProblemAlert';
+import { RowActionButton } from '../../components/RowActionButton';
 import { SectionCard } from '../../components/SectionCard';
-import { VisuallyHidden } from '../../components/VisuallyHidden';
+import { useCursorList } from '../../components/useCursorList';
 import { OrgGate } from './OrgGate';
 import {
   useCreateRoleMutation,
@@ -34,8 +31,7 @@ function CreateRoleForm({ org }: { org: Org }) {
   const [description, setDescription] = useState('');
   const [permissions, setPermissions] = useState<string[]>([]);
   const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const submit = () => {
     void create({ orgId: org.id, name: name.trim(), description: description.trim(), permissions })
       .unwrap()
       .then(() => {
@@ -47,8 +43,12 @@ function CreateRoleForm({ org }: { org: Org }) {
   };
   return (
     <SectionCard title="New custom role">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {problem !== undefined && <ProblemAlert problem={problem} />}
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Create role"
+        submitting={state.isLoading}
+      >
         <TextField
           label="Role name"
           value={name}
@@ -79,18 +79,13 @@ function CreateRoleForm({ org }: { org: Org }) {
             error={fieldError(problem, '/permissions')}
           />
         )}
-        <div>
-          <Button type="submit" variant="contained" loading={state.isLoading}>
-            Create role
-          </Button>
-        </div>
-      </Stack>
+      </MutationForm>
     </SectionCard>
   );
 }
 
 function RolesContent({ org, can }: { org: Org; can: (permission: string) => boolean }) {
-  const roles = useListRolesQuery(org.id);
+  const roles = useCursorList(useListRolesQuery(org.id));
   const [remove, removing] = useDeleteRoleMutation();
   const mayManage = can('org.roles.manage');
   return (
@@ -98,65 +93,42 @@ function RolesContent({ org, can }: { org: Org; can: (permission: string) => boo
       <Grid size={12}>
         <SectionCard title="Roles">
           {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
-          {roles.data === undefined ? (
-            roles.isError ? (
-              <ProblemAlert problem={toProblem(roles.error)} />
-            ) : (
-              <LoadingState label="Loading roles" />
-            )
-          ) : (
-            <TableContainer>
-              <Table size="small" aria-label="Roles">
-                <TableHead>
-                  <TableRow>
-                    <TableCell>Role</TableCell>
-                    <TableCell>Permissions</TableCell>
-                    <TableCell>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </TableCell>
-                  </TableRow>
-                </TableHead>
-                <TableBody>
-                  {roles.data.data.map((role) => (
-                    <TableRow key={role.id}>
-                      <TableCell sx={{ verticalAlign: 'top' }}>
-                        <strong>{role.name}</strong>{' '}
-                        {role.builtin && <Chip size="small" label="built-in" />}
-                        <br />
-                        {role.description}
-                      </TableCell>
-                      <TableCell>
-                        <Stack direction="row" sx={{ flexWrap: 'wrap', gap: 0.5 }}>
-                          {role.permissions.map((permission) => (
-                            <Chip
-                              key={permission}
-                              size="small"
-                              variant="outlined"
-                              label={permission}
-                            />
-                          ))}
-                        </Stack>
-                      </TableCell>
-                      <TableCell align="right">
-                        {mayManage && !role.builtin && (
-                          <Button
-                            size="small"
-                            color="error"
-                            aria-label={`Delete the role ${role.name}`}
-                            onClick={() => {
-                              void remove({ orgId: org.id, roleId: role.id });
-                            }}
-                          >
-                            Delete
-                          </Button>
-                        )}
-                      </TableCell>
-                    </TableRow>
-                  ))}
-                </TableBody>
-              </Table>
-            </TableContainer>
-          )}
+          <ListTable
+            list={roles}
+            label="Roles"
+            loadingLabel="Loading roles"
+            columns={['Role', 'Permissions']}
+            rowKey={(role) => role.id}
+            renderCells={(role) => (
+              <>
+                <TableCell sx={{ verticalAlign: 'top' }}>
+                  <strong>{role.name}</strong>{' '}
+                  {role.builtin && <Chip size="small" label="built-in" />}
+                  <br />
+                  {role.description}
+                </TableCell>
+                <TableCell>
+                  <Stack direction="row" sx={{ flexWrap: 'wrap', gap: 0.5 }}>
+                    {role.permissions.map((permission) => (
+                      <Chip key={permission} size="small" variant="outlined" label={permission} />
+                    ))}
+                  </Stack>
+                </TableCell>
+                <TableCell align="right">
+                  {mayManage && !role.builtin && (
+                    <RowActionButton
+                      label={`Delete the role ${role.name}`}
+                      onClick={() => {
+                        void remove({ orgId: org.id, roleId: role.id });
+                      }}
+                    >
+                      Delete
+                    </RowActionButton>
+                  )}
+                </TableCell>
+              </>
+            )}
+          />
         </SectionCard>
       </Grid>
       {mayManage && (
