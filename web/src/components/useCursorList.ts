@@ -1,39 +1,65 @@
 import type { SerializedError } from '@reduxjs/toolkit';
 import type { FetchBaseQueryError } from '@reduxjs/toolkit/query';
+import { useMemo } from 'react';
+import type { CursorPage } from '../api/cursorPages';
 import { toProblem, type Problem } from '../api/problem';
 
-/** What `useCursorList` reads of an RTK Query list query (`{"data": [...]}` answers). */
-export interface ListQuery<T> {
-  data?: { data: T[] };
+/**
+ * What `useCursorList` reads of an RTK Query infinite query over `CursorPage`s
+ * (`useListMembersInfiniteQuery(orgId)` and the like); the hook's whole result fits.
+ */
+export interface InfiniteListQuery<T> {
+  data?: { pages: CursorPage<T>[] };
   error?: FetchBaseQueryError | SerializedError;
   isError: boolean;
+  hasNextPage: boolean;
+  isFetchingNextPage: boolean;
+  isFetchNextPageError: boolean;
+  fetchNextPage: () => unknown;
   refetch: () => unknown;
 }
 
-/** A list as the shared list table shows it. */
+/** A list read page by page, as the shared list table shows it. */
 export interface CursorList<T> {
-  /** The items, in the server's order; undefined before the answer. */
+  /** Every item of the pages loaded so far, in the server's order; undefined before the first. */
   items: T[] | undefined;
-  /** Why the list failed (nothing to show); undefined otherwise. */
+  /** Why the first page failed (nothing to show); undefined otherwise. */
   problem: Problem | undefined;
-  /** Loads the list again. */
+  /** Why the last "show more" failed; the items loaded before it stay. */
+  moreProblem: Problem | undefined;
+  /** Whether the server named a next page (`next_cursor` not null). */
+  hasMore: boolean;
+  /** Whether the next page is on its way. */
+  loadingMore: boolean;
+  /** Asks for the next page; its items are appended to `items`. */
+  showMore: () => void;
+  /** Loads the list again from its first page. */
   retry: () => void;
 }
 
 /**
- * A list endpoint's answer as items, problem and retry, for `ListTable`.
+ * Follows a list endpoint's `next_cursor`: the items of every page loaded so far, and whether
+ * and how to load the next. Works the same against a server that does not page (one page whose
+ * `next_cursor` is null or absent).
  *
  * ```tsx
- * const members = useCursorList(useListMembersQuery(org.id));
+ * const members = useCursorList(useListMembersInfiniteQuery(org.id));
  * return <ListTable list={members} ... />;
  * ```
  */
-export function useCursorList<T>(query: ListQuery<T>): CursorList<T> {
-  const { data, error, isError, refetch } = query;
-  const items = data?.data;
+export function useCursorList<T>(query: InfiniteListQuery<T>): CursorList<T> {
+  const { data, error, isError, hasNextPage, isFetchingNextPage, isFetchNextPageError } = query;
+  const { fetchNextPage, refetch } = query;
+  const items = useMemo(() => data?.pages.flatMap((page) => page.data), [data]);
   return {
     items,
     problem: items === undefined && isError ? toProblem(error) : undefined,
+    moreProblem: items !== undefined && isFetchNextPageError ? toProblem(error) : undefined,
+    hasMore: hasNextPage,
+    loadingMore: isFetchingNextPage,
+    showMore: () => {
+      void fetchNextPage();
+    },
     retry: () => {
       void refetch();
     },

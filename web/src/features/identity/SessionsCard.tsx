@@ -7,11 +7,11 @@ import { ProblemAlert } from '../../components/ProblemAlert';
 import { RowActionButton } from '../../components/RowActionButton';
 import { SectionCard } from '../../components/SectionCard';
 import { useCursorList } from '../../components/useCursorList';
-import { useListSessionsQuery, useRevokeSessionMutation } from './identityApi';
+import { useListSessionsInfiniteQuery, useRevokeSessionMutation } from './identityApi';
 
 /** The account's open sessions, each with a button to sign it out. */
 export function SessionsCard() {
-  const sessions = useCursorList(useListSessionsQuery(undefined));
+  const sessions = useCursorList(useListSessionsInfiniteQuery(undefined));
   const [revoke, revoking] = useRevokeSessionMutation();
   return (
     <SectionCard title="Sessions">
@@ -19,6 +19,7 @@ export function SessionsCard() {
       <ListTable
         list={sessions}
         label="Open sessions"
+        itemsName="sessions"
         loadingLabel="Loading sessions"
         columns={['Device', 'IP address', 'Signed in', 'Last active']}
         retryable

@@ -1,4 +1,5 @@
 import { baseApi } from '../../api/baseApi';
+import { cursorPages, withCursor, type Cursor } from '../../api/cursorPages';
 import type { TokenAnswer } from '../../api/session';
 import type { LoginRequest, Me, MfaChallenge, Page, Session, SignupRequest } from './types';
 
@@ -57,8 +58,9 @@ export const identityApi = baseApi.injectEndpoints({
     changeEmail: build.mutation<{ status: string }, { new_email: string; password: string }>({
       query: (body) => ({ url: '/api/v1/me/email', method: 'POST', body }),
     }),
-    listSessions: build.query<Page<Session>, undefined>({
-      query: () => '/api/v1/me/sessions',
+    listSessions: build.infiniteQuery<Page<Session>, undefined, Cursor>({
+      infiniteQueryOptions: cursorPages,
+      query: ({ pageParam }) => withCursor('/api/v1/me/sessions', pageParam),
       providesTags: ['Sessions'],
     }),
     revokeSession: build.mutation<undefined, string>({
@@ -80,6 +82,6 @@ export const {
   useDeleteMeMutation,
   useChangePasswordMutation,
   useChangeEmailMutation,
-  useListSessionsQuery,
+  useListSessionsInfiniteQuery,
   useRevokeSessionMutation,
 } = identityApi;

@@ -20,7 +20,7 @@ import type { Org } from '../orgs/types';
 import {
   useCreateOAuthClientMutation,
   useDeleteOAuthClientMutation,
-  useListOAuthClientsQuery,
+  useListOAuthClientsInfiniteQuery,
   type OAuthClient,
 } from './oauthApi';
 
@@ -155,7 +155,7 @@ function RegisterForm({ org }: { org: Org }) {
 }
 
 function ClientsContent({ org }: { org: Org }) {
-  const clients = useCursorList(useListOAuthClientsQuery(org.id));
+  const clients = useCursorList(useListOAuthClientsInfiniteQuery(org.id));
   const [remove, removing] = useDeleteOAuthClientMutation();
   return (
     <Grid container spacing={2}>
@@ -165,6 +165,7 @@ function ClientsContent({ org }: { org: Org }) {
           <ListTable
             list={clients}
             label="OAuth clients"
+            itemsName="clients"
             loadingLabel="Loading clients"
             emptyText="No clients registered."
             columns={['Name', 'Client ID', 'Type', 'Redirect URIs']}

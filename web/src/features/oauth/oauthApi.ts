@@ -1,4 +1,5 @@
 import { baseApi } from '../../api/baseApi';
+import { cursorPages, withCursor, type Cursor, type CursorPage } from '../../api/cursorPages';
 
 /** A registered OAuth client of an organization. */
 export interface OAuthClient {
@@ -37,8 +38,9 @@ const clients = (orgId: string) => `/api/v1/orgs/${encodeURIComponent(orgId)}/oa
 
 export const oauthApi = baseApi.injectEndpoints({
   endpoints: (build) => ({
-    listOAuthClients: build.query<{ data: OAuthClient[] }, string>({
-      query: (orgId) => clients(orgId),
+    listOAuthClients: build.infiniteQuery<CursorPage<OAuthClient>, string, Cursor>({
+      infiniteQueryOptions: cursorPages,
+      query: ({ queryArg: orgId, pageParam }) => withCursor(clients(orgId), pageParam),
       providesTags: ['OAuthClients'],
     }),
     createOAuthClient: build.mutation<OAuthClient, { orgId: string } & NewOAuthClient>({
@@ -69,7 +71,7 @@ export const oauthApi = baseApi.injectEndpoints({
 });
 
 export const {
-  useListOAuthClientsQuery,
+  useListOAuthClientsInfiniteQuery,
   useCreateOAuthClientMutation,
   useDeleteOAuthClientMutation,
   useGetAuthorizationRequestQuery,

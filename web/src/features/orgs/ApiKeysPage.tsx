@@ -19,7 +19,7 @@ import { OrgGate } from './OrgGate';
 import {
   useCreateApiKeyMutation,
   useGetPermissionCatalogQuery,
-  useListApiKeysQuery,
+  useListApiKeysInfiniteQuery,
   useRevokeApiKeyMutation,
 } from './orgsApi';
 import { PermissionPicker } from './PermissionPicker';
@@ -109,7 +109,7 @@ function CreateKeyForm({ org, held }: { org: Org; held: string[] }) {
 }
 
 function KeysContent({ org }: { org: Org }) {
-  const keys = useCursorList(useListApiKeysQuery(org.id));
+  const keys = useCursorList(useListApiKeysInfiniteQuery(org.id));
   const [revoke, revoking] = useRevokeApiKeyMutation();
   return (
     <Grid container spacing={2}>
@@ -119,6 +119,7 @@ function KeysContent({ org }: { org: Org }) {
           <ListTable
             list={keys}
             label="API keys"
+            itemsName="API keys"
             loadingLabel="Loading API keys"
             emptyText="No API keys yet."
             columns={['Name', 'Permissions', 'Created', 'Last used']}

@@ -18,9 +18,9 @@ import { useCursorList } from '../../components/useCursorList';
 import { OrgGate } from './OrgGate';
 import {
   useInviteMutation,
-  useListInvitationsQuery,
-  useListMembersQuery,
-  useListRolesQuery,
+  useListInvitationsInfiniteQuery,
+  useListMembersInfiniteQuery,
+  useListRolesInfiniteQuery,
   useRemoveMemberMutation,
   useRevokeInvitationMutation,
   useUpdateMemberRoleMutation,
@@ -34,7 +34,7 @@ interface OrgProps {
 }
 
 function MembersCard({ org, can, roles }: OrgProps) {
-  const members = useCursorList(useListMembersQuery(org.id));
+  const members = useCursorList(useListMembersInfiniteQuery(org.id));
   const [updateRole, updating] = useUpdateMemberRoleMutation();
   const [remove, removing] = useRemoveMemberMutation();
   const mayChangeRoles = can('org.members.update_role');
@@ -46,6 +46,7 @@ function MembersCard({ org, can, roles }: OrgProps) {
       <ListTable
         list={members}
         label="Members"
+        itemsName="members"
         loadingLabel="Loading members"
         columns={['Name', 'Email', 'Role', 'Joined']}
         rowKey={(member) => member.user_id}
@@ -169,7 +170,7 @@ function InviteForm({ org, roles }: OrgProps) {
 
 function InvitationsCard(props: OrgProps) {
   const { org, can } = props;
-  const invitations = useCursorList(useListInvitationsQuery(org.id));
+  const invitations = useCursorList(useListInvitationsInfiniteQuery(org.id));
   const [revoke, revoking] = useRevokeInvitationMutation();
   const mayInvite = can('org.members.invite');
   return (
@@ -180,6 +181,7 @@ function InvitationsCard(props: OrgProps) {
         <ListTable
           list={invitations}
           label="Open invitations"
+          itemsName="invitations"
           loadingLabel="Loading invitations"
           emptyText="No open invitations."
           columns={['Email', 'Role', 'Expires']}
@@ -213,7 +215,7 @@ function InvitationsCard(props: OrgProps) {
 
 function MembersContent({ org, can }: { org: Org; can: (permission: string) => boolean }) {
   // The roles of the pages loaded (the first holds up to 100), offered in the role menus.
-  const roles = useCursorList(useListRolesQuery(org.id));
+  const roles = useCursorList(useListRolesInfiniteQuery(org.id));
   const props = { org, can, roles: roles.items ?? [] };
   return (
     <Grid container spacing={2}>

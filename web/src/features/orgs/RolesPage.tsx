@@ -19,7 +19,7 @@ import {
   useCreateRoleMutation,
   useDeleteRoleMutation,
   useGetPermissionCatalogQuery,
-  useListRolesQuery,
+  useListRolesInfiniteQuery,
 } from './orgsApi';
 import { PermissionPicker } from './PermissionPicker';
 import type { Org } from './types';
@@ -85,7 +85,7 @@ function CreateRoleForm({ org }: { org: Org }) {
 }
 
 function RolesContent({ org, can }: { org: Org; can: (permission: string) => boolean }) {
-  const roles = useCursorList(useListRolesQuery(org.id));
+  const roles = useCursorList(useListRolesInfiniteQuery(org.id));
   const [remove, removing] = useDeleteRoleMutation();
   const mayManage = can('org.roles.manage');
   return (
@@ -96,6 +96,7 @@ function RolesContent({ org, can }: { org: Org; can: (permission: string) => boo
           <ListTable
             list={roles}
             label="Roles"
+            itemsName="roles"
             loadingLabel="Loading roles"
             columns={['Role', 'Permissions']}
             rowKey={(role) => role.id}

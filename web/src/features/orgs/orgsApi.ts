@@ -1,4 +1,5 @@
 import { baseApi } from '../../api/baseApi';
+import { cursorPages, withCursor, type Cursor } from '../../api/cursorPages';
 import type {
   ApiKey,
   CreatedApiKey,
@@ -31,8 +32,9 @@ export const orgsApi = baseApi.injectEndpoints({
       query: ({ orgId, ...body }) => ({ url: org(orgId), method: 'PATCH', body }),
       invalidatesTags: ['Orgs'],
     }),
-    listMembers: build.query<List<Member>, string>({
-      query: (orgId) => `${org(orgId)}/members`,
+    listMembers: build.infiniteQuery<List<Member>, string, Cursor>({
+      infiniteQueryOptions: cursorPages,
+      query: ({ queryArg: orgId, pageParam }) => withCursor(`${org(orgId)}/members`, pageParam),
       providesTags: ['Members'],
     }),
     updateMemberRole: build.mutation<Member, { orgId: string; userId: string; role: string }>({
@@ -50,8 +52,9 @@ export const orgsApi = baseApi.injectEndpoints({
       }),
       invalidatesTags: ['Members'],
     }),
-    listInvitations: build.query<List<Invitation>, string>({
-      query: (orgId) => `${org(orgId)}/invitations`,
+    listInvitations: build.infiniteQuery<List<Invitation>, string, Cursor>({
+      infiniteQueryOptions: cursorPages,
+      query: ({ queryArg: orgId, pageParam }) => withCursor(`${org(orgId)}/invitations`, pageParam),
       providesTags: ['Invitations'],
     }),
     invite: build.mutation<Invitation, { orgId: string; email: string; role: string }>({
@@ -79,8 +82,9 @@ export const orgsApi = baseApi.injectEndpoints({
     getPermissionCatalog: build.query<PermissionCatalog, undefined>({
       query: () => '/api/v1/permissions',
     }),
-    listRoles: build.query<List<Role>, string>({
-      query: (orgId) => `${org(orgId)}/roles`,
+    listRoles: build.infiniteQuery<List<Role>, string, Cursor>({
+      infiniteQueryOptions: cursorPages,
+      query: ({ queryArg: orgId, pageParam }) => withCursor(`${org(orgId)}/roles`, pageParam),
       providesTags: ['Roles'],
     }),
     createRole: build.mutation<
@@ -97,8 +101,9 @@ export const orgsApi = baseApi.injectEndpoints({
       }),
       invalidatesTags: ['Roles'],
     }),
-    listApiKeys: build.query<List<ApiKey>, string>({
-      query: (orgId) => `${org(orgId)}/api-keys`,
+    listApiKeys: build.infiniteQuery<List<ApiKey>, string, Cursor>({
+      infiniteQueryOptions: cursorPages,
+      query: ({ queryArg: orgId, pageParam }) => withCursor(`${org(orgId)}/api-keys`, pageParam),
       providesTags: ['ApiKeys'],
     }),
     createApiKey: build.mutation<
@@ -123,19 +128,19 @@ export const {
   useGetOrgQuery,
   useCreateOrgMutation,
   useUpdateOrgMutation,
-  useListMembersQuery,
+  useListMembersInfiniteQuery,
   useUpdateMemberRoleMutation,
   useRemoveMemberMutation,
-  useListInvitationsQuery,
+  useListInvitationsInfiniteQuery,
   useInviteMutation,
   useRevokeInvitationMutation,
   usePreviewInvitationMutation,
   useAcceptInvitationMutation,
   useGetPermissionCatalogQuery,
-  useListRolesQuery,
+  useListRolesInfiniteQuery,
   useCreateRoleMutation,
   useDeleteRoleMutation,
-  useListApiKeysQuery,
+  useListApiKeysInfiniteQuery,
   useCreateApiKeyMutation,
   useRevokeApiKeyMutation,
 } = orgsApi;
