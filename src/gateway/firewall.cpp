@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -28,6 +29,7 @@
 #include "core/metrics.hpp"
 #include "gateway/firewall_prefilter.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/rules_location.hpp"
 
 namespace nimbus::gateway {
 namespace {
@@ -149,19 +151,46 @@ Result<std::vector<fs::path>> crs_rule_files(const std::string& crs_dir) {
     return files;
 }
 
-/// libmodsecurity's parser reports "... File: 0x55d1... at line: 3" (a pointer where the file
-/// name should be); the caller knows the file, so keep the reason and the line only.
-Error load_error(const std::string& file, const std::string& parser_error) {
-    static const std::regex kLocation(R"(\s*File:\s*\S*\s*at line:\s*(\d+)\s*)");
-    std::smatch match;
-    std::string line = "?";
-    std::string reason = parser_error;
-    if (std::regex_search(parser_error, match, kLocation)) {
-        line = match[1].str();
-        reason = std::string(match.prefix()) + std::string(match.suffix());
+/// The error for a rules text that did not load, naming the file and the line. When
+/// libmodsecurity's message names no line ("Rule id: N is duplicated"), `locate` finds it by
+/// loading ever longer prefixes of the file (rules_location.hpp); it runs only on this path.
+Error load_error(const std::string& file, const std::string& parser_error,
+                 const std::function<int()>& locate = {}) {
+    internal::ParserMessage message = internal::parse_parser_message(parser_error);
+    if (message.line == 0 && locate) message.line = locate();
+    std::string line = message.line > 0 ? std::to_string(message.line) : "unknown";
+    return Error::invalid(
+        fmt::format("firewall rules file {} line {}: {}", file, line, message.reason));
+}
+
+/// Whether `prefix` of rules file `files[index]` loads after everything loaded before it (the
+/// generated configuration and the files before it), for locating an error. Tried on its own
+/// first: most errors are in the text itself, and that costs no reload of the CRS.
+bool prefix_loads(const std::string& configuration, const std::vector<fs::path>& files,
+                  std::size_t index, std::string_view prefix, bool with_earlier_files) {
+    modsecurity::RulesSet scratch;
+    if (scratch.load(configuration.c_str(), "generated") < 0) return false;
+    if (with_earlier_files) {
+        for (std::size_t earlier = 0; earlier < index; ++earlier) {
+            if (scratch.loadFromUri(files[earlier].c_str()) < 0) return false;
+        }
     }
-    reason.erase(std::remove(reason.begin(), reason.end(), '\n'), reason.end());
-    return Error::invalid(fmt::format("firewall rules file {} line {}: {}", file, line, reason));
+    return scratch.load(std::string(prefix).c_str(), files[index].string()) >= 0;
+}
+
+/// The line of `files[index]` that does not load (0 when none is found).
+int locate_failing_line(const std::string& configuration, const std::vector<fs::path>& files,
+                        std::size_t index) {
+    std::ifstream in(files[index]);
+    std::stringstream text;
+    text << in.rdbuf();
+    for (bool with_earlier_files : {false, true}) {
+        int line = internal::first_failing_line(text.str(), [&](std::string_view prefix) {
+            return prefix_loads(configuration, files, index, prefix, with_earlier_files);
+        });
+        if (line > 0) return line;
+    }
+    return 0;
 }
 
 }  // namespace
@@ -270,9 +299,11 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
     }
     // One load per file (rather than one configuration of Include lines) so that an error
     // names the file it came from.
-    for (const auto& file : *files) {
-        if (impl.rules.loadFromUri(file.c_str()) < 0) {
-            return load_error(file.string(), impl.rules.getParserError());
+    for (std::size_t index = 0; index < files->size(); ++index) {
+        if (impl.rules.loadFromUri((*files)[index].c_str()) < 0) {
+            return load_error((*files)[index].string(), impl.rules.getParserError(), [&] {
+                return locate_failing_line(impl.configuration, *files, index);
+            });
         }
     }
     std::string supplement = generate_supplement();

@@ -220,6 +220,55 @@ TEST(Firewall, BrokenRulesFileStopsTheStartNamingFileAndLine) {
     EXPECT_THAT(created.error().message, HasSubstr("line 3"));
 }
 
+/// A rules file whose line `broken_line` is `directive` and every other line a valid rule or
+/// a comment, with a continued (backslash) rule before it so line numbers must be counted.
+std::string rules_with_broken_line(int broken_line, const std::string& directive) {
+    std::string text =
+        "# local rules\n"
+        "SecRule ARGS \"@rx nimbus-a\" \\\n"
+        "    \"id:10011,phase:2,deny,log\"\n";
+    int line = 4;
+    for (int rule = 10012; line < broken_line; ++rule, ++line) {
+        text += "SecRule ARGS \"@rx nimbus-" + std::to_string(rule) +
+                "\" \"id:" + std::to_string(rule) + ",phase:2,deny,log\"\n";
+    }
+    text += directive + "\n";
+    text += "SecRule ARGS \"@rx nimbus-z\" \"id:10099,phase:2,deny,log\"\n";
+    return text;
+}
+
+TEST(Firewall, EveryKindOfBrokenRuleIsReportedWithItsLine) {
+    struct Case {
+        std::string name;
+        int line;
+        std::string directive;
+        std::string reason;  // a fragment of the reason
+    };
+    const std::vector<Case> cases = {
+        {"unknown action", 7, R"(SecRule ARGS "@rx x" "id:10050,phase:2,bogus")", "action"},
+        {"unknown directive", 5, "SecBogusDirective On", "SecBogusDirective"},
+        {"rule without id", 9, R"(SecRule ARGS "@rx x" "phase:2,deny")", "must have an ID"},
+        // libmodsecurity names no line for these two: the prefix search finds it.
+        {"id twice in the file", 8, R"(SecRule ARGS "@rx x" "id:10011,phase:2,deny")",
+         "duplicated"},
+        {"id of a CRS rule", 6, R"(SecRule ARGS "@rx x" "id:942100,phase:2,deny")", "duplicated"},
+    };
+    for (const auto& test_case : cases) {
+        TempFile broken(rules_with_broken_line(test_case.line, test_case.directive));
+        FirewallSettings settings;
+        settings.prefilter = false;
+        settings.extra_rules_file = broken.path();
+        auto created = Firewall::create(settings);
+        ASSERT_FALSE(created) << test_case.name;
+        EXPECT_THAT(created.error().message,
+                    HasSubstr("firewall rules file " + broken.path() + " line " +
+                              std::to_string(test_case.line) + ": "))
+            << test_case.name;
+        EXPECT_THAT(created.error().message, HasSubstr(test_case.reason)) << test_case.name;
+        EXPECT_THAT(created.error().message, ::testing::Not(HasSubstr("File:"))) << test_case.name;
+    }
+}
+
 TEST(Firewall, ExtraRulesFileAddsRules) {
     TempFile extra(
         "SecRule ARGS:q \"@streq forbidden-word\" "
