@@ -18,6 +18,7 @@ Usage: bench/gateway.py [--duration SECONDS] [--binary PATH]; bench/run.py runs 
 (NIMBUS_BENCH_GATEWAY=0 skips it).
 """
 import argparse
+import http.client
 import json
 import os
 import pathlib
@@ -35,6 +36,7 @@ import run as base  # noqa: E402  (the shared server, wrk and port helpers)
 
 ROOT = base.ROOT
 CORPUS = ROOT / "tests" / "integration" / "gateway" / "corpus" / "benign.jsonl"
+ATTACKS = ROOT / "tests" / "integration" / "gateway" / "corpus" / "attacks.jsonl"
 CRS_DIR = pathlib.Path("/usr/share/modsecurity-crs")
 CRS_SETUP = pathlib.Path("/etc/modsecurity/crs/crs-setup.conf")
 MODSECURITY_MODULE = pathlib.Path("/usr/lib/nginx/modules/ngx_http_modsecurity_module.so")
@@ -108,6 +110,56 @@ def access_token(url):
     if status != 200:
         raise RuntimeError(f"login answered {status}")
     return tokens["access_token"]
+
+
+def metric(url, name):
+    """The value of an unlabelled Prometheus counter, 0 when absent."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def wait_prefilter(url):
+    """The prefilter is built after the start: send a plain request until one is cleared, so
+    the measurement sees the steady state (a firewall with its prefilter off never is)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        call(url, "GET", "/api/v1/me")
+        if metric(url, "nimbus_firewall_prefilter_cleared_total") > 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the firewall prefilter did not clear a plain request within 20 s")
+
+
+def verdicts(url, corpus, ours):
+    """Which requests of a corpus file the firewall in front of `url` refused: Nimbus answers
+    them as problem+json (firewall-blocked, or unparseable-body for a body its parser rejects),
+    nginx with its own HTML page; answers of the Nimbus behind nginx are not refusals."""
+    port = int(url.rsplit(":", 1)[1])
+    refused = []
+    for line in pathlib.Path(corpus).read_text().splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        headers = dict(entry["headers"])
+        headers["Host"] = HOST
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        body = entry["body"].encode() if entry["body"] else None
+        connection.request(entry["method"], entry["target"], body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode(errors="replace")
+        connection.close()
+        if ours:
+            by_firewall = ("/problems/firewall-blocked" in text or
+                           "/problems/unparseable-body" in text)
+        else:
+            by_firewall = (response.status in (400, 403) and
+                           "text/html" in (response.getheader("Content-Type") or ""))
+        if by_firewall:
+            refused.append(entry["name"])
+    return refused
 
 
 def step_means_us(url):
@@ -279,7 +331,7 @@ def row(figures, steps=None):
 
 
 def gateway_suite(binary, duration, work):
-    results = {"layers": {}, "corpus": {}, "nginx": {}}
+    results = {"layers": {}, "corpus": {}, "nginx": {}, "detection": {}}
     data_dir = str(pathlib.Path(work) / "gateway-data")
     setup = Nimbus(binary, data_dir, LAYERS["baseline"])
     try:
@@ -305,6 +357,11 @@ def gateway_suite(binary, duration, work):
         server = Nimbus(binary, data_dir, {"firewall.enabled": "true",
                                            "rate_limit.enabled": "false", **settings})
         try:
+            if settings["firewall.prefilter"] == "true":
+                wait_prefilter(server.url)
+                results["detection"]["nimbus"] = {
+                    "attacks": verdicts(server.url, ATTACKS, ours=True),
+                    "benign": verdicts(server.url, CORPUS, ours=True)}
             figures = wrk(server.url, duration, "corpus.lua", [script])
             results["corpus"][name] = row(figures, step_means_us(server.url))
         finally:
@@ -317,6 +374,10 @@ def gateway_suite(binary, duration, work):
                                   ("nginx without ModSecurity", False)):
             nginx = Nginx(work, upstream.port, modsecurity)
             try:
+                if modsecurity:
+                    results["detection"]["nginx"] = {
+                        "attacks": verdicts(nginx.url, ATTACKS, ours=False),
+                        "benign": verdicts(nginx.url, CORPUS, ours=False)}
                 results["corpus"][name + " -> nimbus"] = row(
                     wrk(nginx.url, duration, "corpus.lua", [script]))
                 for kind in kinds:
@@ -347,6 +408,17 @@ def print_results(results):
     if ours and theirs:
         print(f"\nNimbus with its firewall serves {ours['requests_per_s'] / theirs['requests_per_s']:.1f}x "
               "the requests/s of nginx + ModSecurity + CRS on the benign corpus")
+    detection = results.get("detection", {})
+    if "nimbus" in detection and "nginx" in detection:
+        attacks = sum(1 for line in ATTACKS.read_text().splitlines() if line.strip())
+        benign = sum(1 for line in CORPUS.read_text().splitlines() if line.strip())
+        for name, found in detection.items():
+            print(f"{name:<8} refused {len(found['attacks'])}/{attacks} attacks, "
+                  f"{len(found['benign'])}/{benign} benign requests")
+        same = all(sorted(detection["nimbus"][kind]) == sorted(detection["nginx"][kind])
+                   for kind in ("attacks", "benign"))
+        print("detection identical on both corpora" if same else
+              "detection DIFFERS: " + json.dumps(detection))
 
 
 def main():

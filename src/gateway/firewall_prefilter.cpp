@@ -354,11 +354,12 @@ std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>&
 /// The groups of strings a rule may look at; a rule's patterns are screened only against the
 /// strings of the groups its variables name.
 enum StringClass : std::uint8_t {
-    kArgs,     // ARGS and names (query, JSON body), cookies and their names, files, XML
-    kHeaders,  // header values and names
-    kUri,      // path, raw and decoded target, query string
-    kLine,     // request line, method, protocol, client address
-    kBody,     // the raw body
+    kArgs,      // ARGS values (query, form and JSON body), cookie values, files, XML
+    kHeaders,   // header values and names
+    kUri,       // path, raw and decoded target, query string
+    kLine,      // request line, method, protocol, client address
+    kBody,      // the raw body
+    kArgNames,  // ARGS_NAMES (query, form, JSON names) and cookie names
     kClassCount
 };
 
@@ -368,16 +369,16 @@ enum StringClass : std::uint8_t {
 unsigned classes_of(const std::string& variables) {
     static const std::map<std::string, StringClass, std::less<>> kClasses = {
         {"ARGS", kArgs},
-        {"ARGS_NAMES", kArgs},
+        {"ARGS_NAMES", kArgNames},
         {"ARGS_GET", kArgs},
-        {"ARGS_GET_NAMES", kArgs},
+        {"ARGS_GET_NAMES", kArgNames},
         {"ARGS_POST", kArgs},
-        {"ARGS_POST_NAMES", kArgs},
+        {"ARGS_POST_NAMES", kArgNames},
         {"REQUEST_COOKIES", kArgs},
-        {"REQUEST_COOKIES_NAMES", kArgs},
+        {"REQUEST_COOKIES_NAMES", kArgNames},
         {"XML", kArgs},
         {"FILES", kArgs},
-        {"FILES_NAMES", kArgs},
+        {"FILES_NAMES", kArgNames},
         {"REQUEST_HEADERS", kHeaders},
         {"REQUEST_HEADERS_NAMES", kHeaders},
         {"REQUEST_FILENAME", kUri},
@@ -531,17 +532,127 @@ private:
 // The strings a request shows the rules
 
 /// Characters the screen admits in every decoded string: printable ASCII but '%' (a second
-/// URL decoding would change the text), '&' (HTML entities) and '\\' (JavaScript, CSS and
-/// escape-sequence decoding). On these, the decoding transformations the rules apply are the
-/// identity, and the others (lower case, '+' as a space, cmdLine, white space removal and
-/// compression, base64) are computed exactly by variants().
+/// URL decoding would change the text) and '\\' (JavaScript, CSS and escape-sequence
+/// decoding); tab, line feed and carriage return (white space alike to PCRE and RE2, and to
+/// the variants below); and UTF-8 sequences, whose transformations (t:utf8toUnicode, then
+/// t:urlDecodeUni) are computed as variants (unicode_forms()). '&' is admitted where it
+/// starts no entity (entity_free()). On these, the decoding transformations the rules apply
+/// are the identity, and the others (lower case, '+' as a space, cmdLine, white space removal
+/// and compression, path normalisation, base64) are computed exactly by the variants.
 bool plain_char(unsigned char c) {
-    return c >= ' ' && c <= '~' && c != '%' && c != '&' && c != '\\';
+    return (c >= ' ' && c <= '~' && c != '%' && c != '\\') || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// The length of the well-formed UTF-8 sequence (2 to 4 bytes, no overlong form, no
+/// surrogate, at most U+10FFFF) starting at `at`, or 0; its code point in `code_point`.
+std::size_t utf8_sequence(std::string_view text, std::size_t at, std::uint32_t& code_point) {
+    constexpr unsigned kContinuationMask = 0xC0;
+    constexpr unsigned kContinuation = 0x80;
+    constexpr unsigned kPayloadBits = 6;
+    auto lead = static_cast<unsigned char>(text[at]);
+    std::size_t length = 0;
+    std::uint32_t minimum = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+        code_point = lead & 0x1FU;
+        minimum = 0x80;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        code_point = lead & 0x0FU;
+        minimum = 0x800;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        code_point = lead & 0x07U;
+        minimum = 0x10000;
+    } else {
+        return 0;
+    }
+    if (at + length > text.size()) return 0;
+    for (std::size_t index = 1; index < length; ++index) {
+        auto next = static_cast<unsigned char>(text[at + index]);
+        if ((next & kContinuationMask) != kContinuation) return 0;
+        code_point = (code_point << kPayloadBits) | (next & 0x3FU);
+    }
+    if (code_point < minimum || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+        return 0;
+    }
+    return length;
+}
+
+bool ascii(std::string_view text) {
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+/// No '&' that t:htmlEntityDecode would read as the start of an entity: &lt &gt &amp &quot
+/// &nbsp (with or without ';') and numeric &#N / &#xH (libmodsecurity 3.0.9 decodes these and
+/// leaves others, such as &apos; or a lone &, as they are).
+bool entity_free(std::string_view text) {
+    for (std::size_t at = text.find('&'); at != std::string_view::npos;
+         at = text.find('&', at + 1)) {
+        std::string next = lower(text.substr(at + 1, 4));
+        if (next.starts_with("lt") || next.starts_with("gt") || next.starts_with("amp") ||
+            next.starts_with("quot") || next.starts_with("nbsp") || next.starts_with('#')) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool plain(std::string_view text) {
-    return std::all_of(text.begin(), text.end(),
-                       [](char c) { return plain_char(static_cast<unsigned char>(c)); });
+    for (std::size_t at = 0; at < text.size(); ++at) {
+        auto c = static_cast<unsigned char>(text[at]);
+        if (c >= 0x80) {
+            std::uint32_t code_point = 0;
+            std::size_t length = utf8_sequence(text, at, code_point);
+            if (length == 0) return false;
+            at += length - 1;
+        } else if (!plain_char(c)) {
+            return false;
+        }
+    }
+    return entity_free(text);
+}
+
+/// What t:utf8toUnicode makes of a plain text (each non-ASCII character as "%u" and its code
+/// point in at least four lower-case hex digits), and what t:urlDecodeUni then makes of that
+/// (libmodsecurity 3.0.9 without a unicode map: the byte of the third and fourth hex digit,
+/// plus 0x20 for full-width ASCII U+FF01..U+FF5E; a fifth digit stays as it is). Both were
+/// read off the engine's debug log and are tested against it.
+struct UnicodeForms {
+    std::string escaped;  ///< t:utf8toUnicode
+    std::string decoded;  ///< then t:urlDecodeUni
+};
+
+UnicodeForms unicode_forms(std::string_view text) {
+    constexpr std::uint32_t kFourDigits = 0xFFFF;
+    constexpr std::uint32_t kFullWidthHigh = 0xFF;
+    constexpr unsigned kFullWidthShift = 0x20;
+    constexpr unsigned kFullWidthLimit = 0x5F;
+    UnicodeForms forms;
+    for (std::size_t at = 0; at < text.size(); ++at) {
+        auto c = static_cast<unsigned char>(text[at]);
+        std::uint32_t code_point = 0;
+        std::size_t length = c >= 0x80 ? utf8_sequence(text, at, code_point) : 0;
+        if (length == 0) {
+            forms.escaped += static_cast<char>(c);
+            forms.decoded += static_cast<char>(c);
+            continue;
+        }
+        at += length - 1;
+        std::string hex = fmt::format("{:04x}", code_point);
+        forms.escaped += "%u" + hex;
+        // %uHHHH: the low byte of the four digits; a fifth digit is left as text.
+        std::uint32_t four = code_point > kFourDigits ? code_point >> 4 : code_point;
+        unsigned byte = four & 0xFFU;
+        if ((four >> 8) == kFullWidthHigh && byte > 0 && byte < kFullWidthLimit) {
+            byte += kFullWidthShift;
+        }
+        forms.decoded += static_cast<char>(byte);
+        if (code_point > kFourDigits) forms.decoded += hex.substr(4);
+    }
+    return forms;
 }
 
 /// Records why a request goes to the engine (for refusal()) and says so.
@@ -550,10 +661,9 @@ bool refuse(std::string* why, std::string_view reason) {
     return false;
 }
 
-/// t:normalisePath changes a text with an empty, "." or ".." segment; such texts go to the
-/// engine rather than being normalised here.
+/// t:normalisePath changes a text with a "." or ".." segment; such texts go to the engine
+/// rather than being normalised here. Runs of '/' it collapses (collapse_slashes()).
 bool path_normal(std::string_view text) {
-    if (text.find("//") != std::string_view::npos) return false;
     std::size_t at = 0;
     while (at <= text.size()) {
         std::size_t slash = text.find('/', at);
@@ -562,20 +672,6 @@ bool path_normal(std::string_view text) {
         if (segment == "." || segment == "..") return false;
         if (slash == std::string_view::npos) break;
         at = slash + 1;
-    }
-    return true;
-}
-
-/// No '&' that t:htmlEntityDecode would read as the start of an entity (&lt &gt &amp &quot
-/// &nbsp, with or without ';'; '#' is never admitted).
-bool entity_free(std::string_view text) {
-    for (std::size_t at = text.find('&'); at != std::string_view::npos;
-         at = text.find('&', at + 1)) {
-        std::string next = lower(text.substr(at + 1, 4));
-        if (next.starts_with("lt") || next.starts_with("gt") || next.starts_with("amp") ||
-            next.starts_with("quot") || next.starts_with("nbsp")) {
-            return false;
-        }
     }
     return true;
 }
@@ -672,11 +768,28 @@ std::string cmd_line(std::string_view text) {
     return out;
 }
 
-/// t:removeWhitespace on the admitted characters (the only white space is ' ').
+/// White space to t:compressWhitespace (isspace() in the C locale).
+bool space_char(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/// t:removeWhitespace: libmodsecurity 3.0.9 removes white space and the byte 0xA0 (NBSP, also
+/// the second byte of some UTF-8 characters such as U+00E0).
 std::string without_spaces(std::string_view text) {
+    constexpr unsigned char kNbsp = 0xA0;
     std::string out;
     for (char c : text) {
-        if (c != ' ') out += c;
+        if (!space_char(c) && static_cast<unsigned char>(c) != kNbsp) out += c;
+    }
+    return out;
+}
+
+/// t:normalisePath on a text without dot segments: runs of '/' become one.
+std::string collapse_slashes(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '/' && !out.empty() && out.back() == '/') continue;
+        out += c;
     }
     return out;
 }
@@ -699,11 +812,17 @@ std::string replace_comments(std::string_view text) {
     return out;
 }
 
-/// t:compressWhitespace: runs of spaces become one.
+/// t:compressWhitespace: each run of white space becomes one space (0xA0 is kept).
 std::string compressed(std::string_view text) {
     std::string out;
+    bool in_space = false;
     for (char c : text) {
-        if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+        if (space_char(c)) {
+            if (!in_space) out += ' ';
+            in_space = true;
+            continue;
+        }
+        in_space = false;
         out += c;
     }
     return out;
@@ -723,6 +842,22 @@ bool form_body(const http::Request& request) {
 /// a value is the string between its quotes, a number as written, "true"/"false", and "" for
 /// null; empty objects and arrays add nothing. Seen in its debug log ("Adding request
 /// argument (JSON)") and tested against the engine in firewall_prefilter_test.cpp.
+/// Appends a code point below U+10000 as UTF-8.
+void append_utf8(std::string& out, unsigned code) {
+    constexpr unsigned kOneByte = 0x80;
+    constexpr unsigned kTwoBytes = 0x800;
+    if (code < kOneByte) {
+        out += static_cast<char>(code);
+    } else if (code < kTwoBytes) {
+        out += static_cast<char>(0xC0U | (code >> 6));
+        out += static_cast<char>(0x80U | (code & 0x3FU));
+    } else {
+        out += static_cast<char>(0xE0U | (code >> 12));
+        out += static_cast<char>(0x80U | ((code >> 6) & 0x3FU));
+        out += static_cast<char>(0x80U | (code & 0x3FU));
+    }
+}
+
 class JsonArguments {
 public:
     JsonArguments(std::string_view text, std::vector<std::pair<std::string, std::string>>& out)
@@ -748,12 +883,48 @@ private:
         return true;
     }
 
+    /// A string with its escapes decoded as yajl decodes them (\\uXXXX as UTF-8); a surrogate
+    /// escape refuses the request rather than model surrogate pairs.
     std::optional<std::string> string() {
+        constexpr int kHexDigits = 4;
+        constexpr unsigned kSurrogateFirst = 0xD800;
+        constexpr unsigned kSurrogateLast = 0xDFFF;
         if (!take('"')) return std::nullopt;
-        std::size_t close = text_.find('"', at_);
-        if (close == std::string_view::npos) return std::nullopt;
-        std::string out(text_.substr(at_, close - at_));
-        at_ = close + 1;
+        std::string out;
+        while (at_ < text_.size() && text_[at_] != '"') {
+            char c = text_[at_++];
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (at_ >= text_.size()) return std::nullopt;
+            char escape = text_[at_++];
+            switch (escape) {
+                case '"':
+                case '\\':
+                case '/': out += escape; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'n': out += '\n'; break;
+                case 'r': out += '\r'; break;
+                case 't': out += '\t'; break;
+                case 'u': {
+                    if (at_ + kHexDigits > text_.size()) return std::nullopt;
+                    unsigned code = 0;
+                    for (int digit = 0; digit < kHexDigits; ++digit) {
+                        int value = hex_value(text_[at_++]);
+                        if (value < 0) return std::nullopt;
+                        code = code * 16 + static_cast<unsigned>(value);
+                    }
+                    if (code >= kSurrogateFirst && code <= kSurrogateLast) return std::nullopt;
+                    append_utf8(out, code);
+                    break;
+                }
+                default: return std::nullopt;
+            }
+        }
+        if (at_ >= text_.size()) return std::nullopt;
+        ++at_;
         return out;
     }
 
@@ -818,7 +989,7 @@ struct Prefilter::Impl {
     /// What finding a literal means, per class of the string it was found in.
     struct LiteralUse {
         unsigned phrase_classes = 0;  // a phrase of a phrase rule over these classes
-        std::array<int, kClassCount> atom{-1, -1, -1, -1, -1};  // RE2 atom index per class
+        std::array<int, kClassCount> atom{-1, -1, -1, -1, -1, -1};  // RE2 atom index per class
     };
 
     bool active = false;
@@ -830,6 +1001,9 @@ struct Prefilter::Impl {
     unsigned xss_classes = 0;
     unsigned normalise_classes = 0;
     unsigned comment_classes = 0;
+    // Classes whose rules apply a transformation that reads backslashes as escapes or
+    // separators (JavaScript, CSS, escape sequences, Windows paths).
+    unsigned backslash_classes = 0;
     // Rules that also look at base64-decoded arguments (t:base64Decode), and whether any of
     // them is a phrase rule.
     std::set<int> base64_rules;
@@ -889,6 +1063,10 @@ std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
         for (const auto& transformation : rule.transformations) {
             if (transformation.starts_with("normali")) impl.normalise_classes |= classes;
             if (transformation == "replaceComments") impl.comment_classes |= classes;
+            if (transformation == "jsDecode" || transformation == "cssDecode" ||
+                transformation == "escapeSeqDecode" || transformation.starts_with("normali")) {
+                impl.backslash_classes |= classes;
+            }
             if (transformation == "base64Decode") {
                 impl.base64_rules.insert(rule.id);
                 if (rule.op != "rx") impl.base64_phrases = true;
@@ -996,6 +1174,12 @@ bool Prefilter::Impl::shape_ok(const http::Request& request, std::string* why) c
     }
     // 920100, 920220, 920260, 920440, 920500: an origin-form target of plain characters.
     if (!request.target.starts_with('/')) return refuse(why, "target not origin-form");
+    // 920100 reads the request line: white space, control or non-ASCII bytes in the target
+    // would break its pattern; clients percent-encode them.
+    if (!std::all_of(request.target.begin(), request.target.end(),
+                     [](char c) { return c > ' ' && c <= '~' && c != '\\'; })) {
+        return refuse(why, "target bytes");
+    }
     // 920500 (REQUEST_FILENAME "\.[^.~]+~(?:/.*|)$"): needs a '~' after a dot.
     if (request.path.find('~') != std::string::npos) return refuse(why, "'~' in the path");
     // 920440: REQUEST_BASENAME "\.([^.]+)$" makes tx.extension ".EXT/" (lower case), which
@@ -1139,7 +1323,7 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
             if (!name || !value || !plain(*name) || !plain(*value)) {
                 return refuse(why, "argument not plain");
             }
-            strings.emplace_back(std::move(*name), kArgs);
+            strings.emplace_back(std::move(*name), kArgNames);
             strings.emplace_back(std::move(*value), kArgs);
             if (amp == std::string_view::npos) break;
             rest.remove_prefix(amp + 1);
@@ -1160,6 +1344,8 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
         if (raw_class == kUri) {
             strings.emplace_back(request.target, kUri);
             strings.emplace_back(request.path + "?" + *decoded, kUri);
+            // REQUEST_LINE as a rule decoding it sees it (99001: t:urlDecodeUni).
+            strings.emplace_back(method + " " + request.path + "?" + *decoded + " HTTP/1.1", kLine);
         }
         return true;
     };
@@ -1176,7 +1362,7 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
                 std::string_view cookie = cookies.substr(0, semicolon);
                 while (cookie.starts_with(' ')) cookie.remove_prefix(1);
                 std::size_t equals = cookie.find('=');
-                strings.emplace_back(cookie.substr(0, equals), kArgs);
+                strings.emplace_back(cookie.substr(0, equals), kArgNames);
                 if (equals != std::string_view::npos) {
                     strings.emplace_back(cookie.substr(equals + 1), kArgs);
                 }
@@ -1194,7 +1380,15 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
         } else {
             // A JSON body. The raw body is REQUEST_BODY; no escapes (a backslash would
             // decode to something else, in the JSON parser and in the transformations).
-            if (!plain(request.body)) return refuse(why, "body not plain");
+            if (impl.backslash_classes & (1U << kBody)) {
+                if (!plain(request.body)) return refuse(why, "body not plain");
+            } else {
+                // No REQUEST_BODY rule decodes backslashes: the raw body may carry JSON's
+                // escapes (the decoded ARGS are checked on their own).
+                std::string without = request.body;
+                std::replace(without.begin(), without.end(), '\\', '/');
+                if (!plain(without)) return refuse(why, "body not plain");
+            }
             // boost::json decides validity (it accepts no more than yajl: no comments, no
             // trailing commas, no leading zeros; a depth beyond its limit is refused); the
             // names and values are read from the text itself, as ModSecurity's JSON
@@ -1206,15 +1400,10 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
             std::vector<std::pair<std::string, std::string>> arguments;
             if (!json_arguments(request.body, arguments)) return refuse(why, "JSON shape");
             for (auto& [name, value] : arguments) {
-                strings.emplace_back(std::move(name), kArgs);
+                if (!plain(name) || !plain(value)) return refuse(why, "JSON string not plain");
+                strings.emplace_back(std::move(name), kArgNames);
                 strings.emplace_back(std::move(value), kArgs);
             }
-        }
-    }
-    // t:normalisePath would change empty and dot segments: such texts go to the engine.
-    for (const auto& [text, string_class] : strings) {
-        if ((impl.normalise_classes & (1U << string_class)) != 0 && !path_normal(text)) {
-            return refuse(why, "path not normal");
         }
     }
 
@@ -1270,16 +1459,15 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
                 libinjection_sqli(text.data(), text.size(), fingerprint.data()) != 0) ||
                ((impl.xss_classes & bit) != 0 && libinjection_xss(text.data(), text.size()) != 0);
     };
-    for (const auto& [text, string_class] : strings) {
-        // The texts the rules' transformations make of this one (see the list in the header
-        // comment): itself, with '+' as a space (URL decoding), and from that cmdLine (which
-        // must also leave paths normal), without spaces, with spaces compressed, and for
-        // arguments base64-decoded. screen() tries each in both letter cases.
+    // One text as the rules of its class may see it after their transformations: the
+    // variants listed in the header comment, each screened in both letter cases.
+    auto screen_text = [&](const std::string& text, StringClass string_class) {
+        unsigned bit = 1U << string_class;
         std::string plus_as_space = text;
         std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
         std::string command = cmd_line(plus_as_space);
-        if ((impl.normalise_classes & (1U << string_class)) != 0 && !path_normal(command)) {
-            return refuse(why, "cmdLine makes a path not normal");
+        if ((impl.normalise_classes & bit) != 0 && (!path_normal(text) || !path_normal(command))) {
+            return refuse(why, "a dot segment t:normalisePath would resolve");
         }
         // libinjection sees the decoded text (942100, 941100: t:urlDecodeUni, no lower case).
         if (injection(text, string_class) ||
@@ -1297,18 +1485,58 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
             const std::string& variant = variants[index];
             bool seen = std::find(variants.begin(), variants.begin() + static_cast<long>(index),
                                   variant) != variants.begin() + static_cast<long>(index);
-            if (!seen && !screen(variant, string_class)) return false;  // why: screen()
+            if (seen) continue;
+            // Removing white space may join "& lt" into an entity a later decoding reads.
+            if (!entity_free(variant)) return refuse(why, "a variant with an entity: " + text);
+            if (!screen(variant, string_class)) return false;  // why: screen()
+            // t:normalisePath collapses runs of '/' (dot segments were refused above).
+            if ((impl.normalise_classes & bit) != 0 && variant.find("//") != std::string::npos &&
+                !screen(collapse_slashes(variant), string_class)) {
+                return false;  // why: screen()
+            }
         }
         // Decoded bytes may be anything: a vertical tab is white space to PCRE's \s but not
         // to RE2's, so it is screened as a space.
         std::string decoded = base64_decoded(plus_as_space);
         std::replace(decoded.begin(), decoded.end(), '\v', ' ');
-        if (string_class == kArgs && !screen(decoded, string_class, /*base64_only=*/true)) {
+        if ((string_class == kArgs || string_class == kArgNames) &&
+            !screen(decoded, string_class, /*base64_only=*/true)) {
             return false;  // why: screen()
         }
-        if ((impl.comment_classes & (1U << string_class)) != 0 &&
-            plus_as_space.find("/*") != std::string::npos &&
+        if ((impl.comment_classes & bit) != 0 && plus_as_space.find("/*") != std::string::npos &&
             !screen(compressed(replace_comments(plus_as_space)), string_class)) {
+            return false;  // why: screen()
+        }
+        return true;
+    };
+    for (const auto& [text, string_class] : strings) {
+        if (!screen_text(text, string_class)) return false;
+        if (ascii(text)) continue;
+        // Non-ASCII text: rules with t:utf8toUnicode see it escaped ("%u00e9"), and with
+        // t:urlDecodeUni after it, each character as one byte (full-width ASCII as ASCII).
+        // '+' becomes a space in that same decoding pass, before the characters are read.
+        std::string plus_as_space = text;
+        std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
+        UnicodeForms forms = unicode_forms(text);
+        UnicodeForms spaced = unicode_forms(plus_as_space);
+        // The single bytes must be ones the later decodings (entities, JavaScript, CSS,
+        // removeNulls, path normalisation) leave alone, and white space RE2 and PCRE agree on.
+        bool decoded_plain =
+            entity_free(spaced.decoded) && spaced.decoded.find_first_of("%\\") == std::string::npos;
+        if (!decoded_plain) return refuse(why, "a character decodes to a special byte: " + text);
+        if (injection(spaced.decoded, string_class)) {
+            return refuse(why, "libinjection finds SQL or XSS in the decoded form of: " + text);
+        }
+        // Control bytes are ordinary characters to both regex engines, but for white space:
+        // a vertical tab is \\s to PCRE, not to RE2, so it is screened as a space; NUL bytes
+        // are screened as they are and as t:removeNulls leaves the text.
+        std::string decoded = spaced.decoded;
+        std::replace(decoded.begin(), decoded.end(), '\v', ' ');
+        std::string without_nulls = decoded;
+        std::erase(without_nulls, '\0');
+        if (!screen_text(forms.escaped, string_class) ||
+            !screen_text(spaced.escaped, string_class) || !screen_text(decoded, string_class) ||
+            (without_nulls != decoded && !screen_text(without_nulls, string_class))) {
             return false;  // why: screen()
         }
     }

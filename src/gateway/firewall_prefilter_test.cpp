@@ -116,6 +116,64 @@ TEST(FirewallPrefilter, AgreesWithTheEngineOnTheBenignCorpus) {
     EXPECT_GE(cleared, static_cast<int>(benign.size()) / 3);
 }
 
+/// Attacks in the shapes the prefilter reads itself (Unicode, JSON escapes and arrays, forms,
+/// entities, extensions, OPTIONS, newlines): none may be cleared, and the engine blocks each.
+TEST(FirewallPrefilter, ClearsNoAttackInTheShapesItModels) {
+    struct Case {
+        std::string name;
+        http::Method method;
+        std::string target;
+        std::string content_type;
+        std::string body;
+    };
+    const std::vector<Case> cases = {
+        {"full-width tags in the query", http::Method::get,
+         "/api/v1/search?q=%EF%BC%9Cscript%EF%BC%9Ealert(1)%EF%BC%9C/script%EF%BC%9E", "", ""},
+        {"full-width quote in the query", http::Method::get,
+         "/api/v1/search?q=1%EF%BC%87%20or%20%EF%BC%871%EF%BC%87=%EF%BC%871", "", ""},
+        {"JSON \\u escapes of a script tag", http::Method::post, "/api/v1/notes",
+         "application/json", R"({"text": "\u003cscript\u003ealert(1)\u003c/script\u003e"})"},
+        {"JSON escaped quotes around SQL", http::Method::post, "/api/v1/notes", "application/json",
+         R"({"text": "x\" OR \"1\"=\"1\" union select password from users"})"},
+        {"script in a JSON array", http::Method::post, "/api/v1/notes", "application/json",
+         R"({"tags": ["ok", ["<script>alert(1)</script>"]]})"},
+        {"SQL in a JSON array of objects", http::Method::post, "/api/v1/notes", "application/json",
+         R"({"steps": [{"q": "1 union select password from users--"}]})"},
+        {"numeric entities in JSON", http::Method::post, "/api/v1/notes", "application/json",
+         R"({"text": "&#60;script&#62;alert(1)&#60;/script&#62;"})"},
+        {"named entities in a form", http::Method::post, "/api/v1/notes",
+         "application/x-www-form-urlencoded",
+         "text=%26lt%3Bscript%26gt%3Balert(1)%26lt%3B/script%26gt%3B"},
+        {"SQL in a form", http::Method::post, "/login", "application/x-www-form-urlencoded",
+         "email=a%40b.c&password=x%27%20or%20%271%27%3D%271"},
+        {"traversal with doubled slashes", http::Method::get,
+         "/api/v1/files?path=..//..//..//etc//passwd", "", ""},
+        {"URL with doubled slashes to a shell", http::Method::post, "/api/v1/webhooks",
+         "application/json", R"({"url": "http://x//bin//bash -c id"})"},
+        {"restricted extension", http::Method::get, "/api/v1/backup.sql", "", ""},
+        {"backup file", http::Method::get, "/api/v1/index.php~", "", ""},
+        {"OPTIONS with SQL", http::Method::options, "/api/v1/orgs?id=1%20union%20select%201,2", "",
+         ""},
+        {"header injection in a JSON name", http::Method::post, "/api/v1/notes", "application/json",
+         R"({"a\r\nSet-Cookie: x": "1"})"},
+        {"PHP across a newline", http::Method::post, "/api/v1/notes", "application/json",
+         R"({"text": "# notes\n<?php system($_GET['c']); ?>"})"},
+    };
+    for (const auto& test : cases) {
+        std::vector<http::Header> headers{
+            {"host", "api.example.com"}, {"accept", "application/json"}, {"user-agent", "cli/1.0"}};
+        if (!test.content_type.empty()) {
+            headers.push_back({"content-type", test.content_type});
+            headers.push_back({"content-length", std::to_string(test.body.size())});
+        }
+        http::Request request = make_request(test.method, test.target, headers, test.body);
+        EXPECT_FALSE(firewall().clears(request, kClient)) << test.name;
+        auto verdict = firewall().inspect(request, "/test", kClient);
+        EXPECT_EQ(verdict.outcome, FirewallVerdict::Outcome::blocked)
+            << test.name << " rules " << ::testing::PrintToString(verdict.rule_ids);
+    }
+}
+
 /// Words rules look for, and words they do not; plus characters of both kinds.
 const std::vector<std::string>& vocabulary() {
     static const std::vector<std::string> kWords = {
@@ -139,7 +197,14 @@ const std::vector<std::string>& vocabulary() {
         "delete from", "update set", "alter table", "create user", "--", "/*", "*/", "/..", "../",
         "//", "%2e%2e", "%00", "%u0041", "&lt", "&amp", "&#x3c", "'", "\"", "`", "<", ">", "(", ")",
         ";", "|", "$", "{", "}", "\\", "#", "^", "~", "!", "+", "%", "&", "=", ":", ",", ".", "/",
-        " ", "  ", "\t", "*", "@", "[", "]", "?"};
+        " ", "  ", "\t", "*", "@", "[", "]", "?",
+        // shapes the prefilter models: Unicode (full-width '<' and '\'', a character whose
+        // low byte is '%', NUL or a vertical tab), entities, JSON escapes, slashes, newlines
+        "Jos\xC3\xA9", "\xE6\x9D\xB1\xE4\xBA\xAC", "\xEF\xBC\x9Cscript\xEF\xBC\x9E",
+        "\xEF\xBC\x87 or 1=1", "\xC4\xA5", "\xE4\xB8\x80", "\xC4\x8B", "\xF0\x9F\x8E\x89",
+        "\xE2\x80\x93", "\xC3\xA0", "&#60;", "&#x3c;", "Caf\xC3\xA9 & Bar", "a & b",
+        "\\u003cscript\\u003e", "\\\"quoted\\\"", "\\n", "https://a.example/b//c", "..//..//",
+        "line\nbreak", "# title\n\n* item"};
     return kWords;
 }
 
@@ -155,6 +220,10 @@ public:
         http::Method method = pick(kMethods);
         std::string target = "/api/v1/" + segment();
         if (chance(3)) target += "/" + segment();
+        if (chance(6)) {
+            target += pick(std::vector<std::string>{".json", ".tar.gz", ".bak", ".sql", ".php",
+                                                    ".config", "~", ".js", ".old/x"});
+        }
         if (chance(2)) {
             target += "?" + param() + "=" + encode(text());
             while (chance(3)) target += "&" + param() + "=" + encode(text());
@@ -188,11 +257,28 @@ public:
             if (chance(2)) object[param()] = static_cast<std::int64_t>(random_() % 1000);
             if (chance(3)) object["nested"] = boost::json::object{{param(), text()}};
             if (chance(6)) object["tags"] = boost::json::array{boost::json::value(text())};
+            if (chance(8)) {
+                object["points"] = boost::json::array{boost::json::array{1, 0.5},
+                                                      boost::json::object{{param(), text()}}};
+            }
             body = boost::json::serialize(object);
+            // JSON escapes as clients write them ("\u00e9", "\/"), and some the parser
+            // needs ("\\"), written into the text itself.
+            if (chance(6)) {
+                std::size_t quote = body.find("\":\"");
+                if (quote != std::string::npos) {
+                    body.insert(quote + 3, pick(std::vector<std::string>{
+                                               "\\u00e9", "\\u003c", "\\/", "\\\\", "\\n",
+                                               "\\u0027", "\\ud83c\\udf89", "\\u0000"}));
+                }
+            }
+            bool form = chance(6);
+            if (form) body = param() + "=" + encode(text()) + "&" + param() + "=" + encode(text());
             if (chance(15)) body.pop_back();  // malformed
             if (!chance(15)) {
-                headers.push_back({"content-type", chance(8) ? "application/x-www-form-urlencoded"
-                                                             : "application/json"});
+                headers.push_back({"content-type", form || chance(8)
+                                                       ? "application/x-www-form-urlencoded"
+                                                       : "application/json"});
             }
             if (!chance(15)) headers.push_back({"content-length", std::to_string(body.size())});
         }
