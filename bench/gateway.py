@@ -124,9 +124,14 @@ def metric(url, name):
 def wait_prefilter(url):
     """The prefilter is built after the start: send a plain request until one is cleared, so
     the measurement sees the steady state (a firewall with its prefilter off never is)."""
+    port = int(url.rsplit(":", 1)[1])
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        call(url, "GET", "/api/v1/me")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/api/v1/me", headers={
+            "Host": HOST, "Accept": "application/json", "User-Agent": "nimbus-bench/1.0"})
+        connection.getresponse().read()
+        connection.close()
         if metric(url, "nimbus_firewall_prefilter_cleared_total") > 0:
             return
         time.sleep(0.05)
@@ -330,7 +335,7 @@ def row(figures, steps=None):
     return out
 
 
-def gateway_suite(binary, duration, work):
+def gateway_suite(binary, duration, work, corpus_only=False):
     results = {"layers": {}, "corpus": {}, "nginx": {}, "detection": {}}
     data_dir = str(pathlib.Path(work) / "gateway-data")
     setup = Nimbus(binary, data_dir, LAYERS["baseline"])
@@ -341,7 +346,7 @@ def gateway_suite(binary, duration, work):
         setup.stop()
     kinds = ["GET"] + (["POST"] if post_status not in (405,) else [])
 
-    for layer, settings in LAYERS.items():
+    for layer, settings in ({} if corpus_only else LAYERS).items():
         for kind in kinds:
             server = Nimbus(binary, data_dir, settings)
             try:
@@ -357,11 +362,12 @@ def gateway_suite(binary, duration, work):
         server = Nimbus(binary, data_dir, {"firewall.enabled": "true",
                                            "rate_limit.enabled": "false", **settings})
         try:
-            if settings["firewall.prefilter"] == "true":
+            with_prefilter = settings["firewall.prefilter"] == "true"
+            if with_prefilter:
                 wait_prefilter(server.url)
-                results["detection"]["nimbus"] = {
-                    "attacks": verdicts(server.url, ATTACKS, ours=True),
-                    "benign": verdicts(server.url, CORPUS, ours=True)}
+            results["detection"]["nimbus" if with_prefilter else "nimbus, engine only"] = {
+                "attacks": verdicts(server.url, ATTACKS, ours=True),
+                "benign": verdicts(server.url, CORPUS, ours=True)}
             figures = wrk(server.url, duration, "corpus.lua", [script])
             results["corpus"][name] = row(figures, step_means_us(server.url))
         finally:
@@ -409,16 +415,27 @@ def print_results(results):
         print(f"\nNimbus with its firewall serves {ours['requests_per_s'] / theirs['requests_per_s']:.1f}x "
               "the requests/s of nginx + ModSecurity + CRS on the benign corpus")
     detection = results.get("detection", {})
-    if "nimbus" in detection and "nginx" in detection:
+    if "nimbus" in detection:
         attacks = sum(1 for line in ATTACKS.read_text().splitlines() if line.strip())
         benign = sum(1 for line in CORPUS.read_text().splitlines() if line.strip())
         for name, found in detection.items():
-            print(f"{name:<8} refused {len(found['attacks'])}/{attacks} attacks, "
+            print(f"{name:<20} refused {len(found['attacks'])}/{attacks} attacks, "
                   f"{len(found['benign'])}/{benign} benign requests")
-        same = all(sorted(detection["nimbus"][kind]) == sorted(detection["nginx"][kind])
-                   for kind in ("attacks", "benign"))
-        print("detection identical on both corpora" if same else
-              "detection DIFFERS: " + json.dumps(detection))
+        # The prefilter must change no verdict: the same requests refused with and without it.
+        engine = detection.get("nimbus, engine only")
+        if engine is not None:
+            same = all(sorted(detection["nimbus"][kind]) == sorted(engine[kind])
+                       for kind in ("attacks", "benign"))
+            print("prefilter on and off: " + ("the same verdicts on both corpora" if same else
+                                              "verdicts DIFFER: " + json.dumps(detection)))
+        # Against nginx the rule sets differ on purpose (docs/gateway.md): Nimbus adds 99001
+        # (JNDI in any header) and removes 933210 (it matches Markdown links).
+        if "nginx" in detection:
+            for kind in ("attacks", "benign"):
+                ours_only = sorted(set(detection["nimbus"][kind]) - set(detection["nginx"][kind]))
+                theirs_only = sorted(set(detection["nginx"][kind]) - set(detection["nimbus"][kind]))
+                print(f"{kind}: refused by Nimbus only {ours_only or '-'}; "
+                      f"by nginx only {theirs_only or '-'}")
 
 
 def main():
@@ -426,11 +443,13 @@ def main():
     parser.add_argument("--duration", type=int, default=int(os.environ.get("NIMBUS_BENCH_SECONDS", "5")))
     parser.add_argument("--binary", default=os.environ.get(
         "NIMBUS_BENCH_BINARY", str(ROOT / "build" / "release" / "src" / "app" / "nimbus")))
+    parser.add_argument("--corpus-only", action="store_true",
+                        help="skip the layers; only the corpus against nginx")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="nimbus-gateway-bench-")
     os.chmod(work, 0o755)
     try:
-        results = gateway_suite(args.binary, args.duration, work)
+        results = gateway_suite(args.binary, args.duration, work, args.corpus_only)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_results(results)

@@ -9,10 +9,12 @@
 //    phrase lists. libinjection (@detectSQLi, @detectXSS) is called directly.
 // 3. Every other scoring rule (counts, negated patterns, protocol checks) must be one this file
 //    checks by hand (kHandChecked); one that is not makes the prefilter inactive.
-// 4. A request is screened only when every string the rules see consists of plain characters
-//    on which the transformations the rules apply (URL, HTML entity, JS, CSS decoding, comment
-//    removal, path normalisation, ...) change nothing but letter case, whitespace and a few
-//    separators; those few changes are applied here as variants and screened too.
+// 4. A request is screened only when every string the rules see consists of characters on
+//    which the decoding transformations (URL, HTML entity, JS, CSS) change nothing; the ones
+//    that do change such text (letter case, '+' as a space, white space, cmdLine, comments,
+//    doubled slashes, base64, and for UTF-8 utf8toUnicode and urlDecodeUni after it) are
+//    computed here as variants, exactly as libmodsecurity 3.0.9 computes them, and screened
+//    too. JSON names follow its processor (json.a.array_0.b).
 // 5. It is cleared when no literal formula of any pattern rule is satisfied by the literals
 //    found in those strings (and their variants), libinjection finds nothing, and every
 //    hand-checked rule is known not to fire. Otherwise the engine decides, as before.
@@ -23,12 +25,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -49,6 +53,15 @@ namespace {
 constexpr int kMinAtomLength = 1;
 /// The texts screened for each string (clears()).
 constexpr std::size_t kVariants = 6;
+/// The per-thread cache of clean header texts: at most this many, each at most this long.
+constexpr std::size_t kCachedHeaders = 1024;
+constexpr std::size_t kCachedHeaderBytes = 1024;
+
+std::uint64_t next_prefilter_id() {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 /// libinjection wants a buffer of at least 8 bytes for the fingerprint.
 constexpr std::size_t kFingerprintBytes = 8;
 /// Strings longer than this go to the engine: CRS's length rules are off by default, but the
@@ -86,7 +99,7 @@ const std::map<int, std::string_view>& hand_checked() {
         {920180, "POST without Content-Length: shape_ok requires it"},
         {920181, "Transfer-Encoding: shape_ok refuses it"},
         {920250, "UTF-8 validation off (tx.crs_validate_utf8_encoding unset)"},
-        {920270, "byte range 1-255: shape_ok allows printable ASCII only"},
+        {920270, "byte range 1-255: plain() admits no NUL byte"},
         {920280, "Host missing: shape_ok requires it"},
         {920360, "argument limits unset"},
         {920370, "argument limits unset"},
@@ -510,11 +523,20 @@ public:
 
     /// Appends the index of every literal occurring in `text` (already lower case) to `hits`
     /// (an index may appear more than once).
-    void scan(std::string_view text, std::vector<int>& hits) const {
+    /// As scan(), but each index once: `seen` (one entry per literal) holds `stamp` for the
+    /// literals already reported; the caller passes a new stamp for each text.
+    void scan_distinct(std::string_view text, std::vector<int>& hits,
+                       std::vector<std::uint32_t>& seen, std::uint32_t stamp) const {
+        seen.resize(literals_.size());
         int state = 0;
         for (unsigned char c : text) {
             state = next_[state * classes_ + byte_class_[c]];
-            hits.insert(hits.end(), outputs_[state].begin(), outputs_[state].end());
+            for (int index : outputs_[state]) {
+                auto& mark = seen[static_cast<std::size_t>(index)];
+                if (mark == stamp) continue;
+                mark = stamp;
+                hits.push_back(index);
+            }
         }
     }
 
@@ -643,14 +665,15 @@ UnicodeForms unicode_forms(std::string_view text) {
         at += length - 1;
         std::string hex = fmt::format("{:04x}", code_point);
         forms.escaped += "%u" + hex;
-        // %uHHHH: the low byte of the four digits; a fifth digit is left as text.
-        std::uint32_t four = code_point > kFourDigits ? code_point >> 4 : code_point;
+        // %uHHHH: the low byte of the first four digits; further digits are left as text.
+        constexpr unsigned kDigitBits = 4;
+        std::uint32_t four = code_point >> (kDigitBits * (hex.size() - 4));
         unsigned byte = four & 0xFFU;
         if ((four >> 8) == kFullWidthHigh && byte > 0 && byte < kFullWidthLimit) {
             byte += kFullWidthShift;
         }
         forms.decoded += static_cast<char>(byte);
-        if (code_point > kFourDigits) forms.decoded += hex.substr(4);
+        if (code_point > kFourDigits) forms.decoded += hex.substr(4);  // one or two digits
     }
     return forms;
 }
@@ -993,6 +1016,8 @@ struct Prefilter::Impl {
     };
 
     bool active = false;
+    /// Unique per built prefilter (never reused), so per-thread caches never outlive it.
+    std::uint64_t id = next_prefilter_id();
     std::string reason;
     std::size_t rules = 0;
     std::array<ClassExpressions, kClassCount> by_class;
@@ -1408,6 +1433,9 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
     }
 
     std::vector<int> hits;
+    // Literal marks for scan_distinct(), kept by the thread between requests.
+    thread_local std::vector<std::uint32_t> seen;
+    thread_local std::uint32_t stamp = 0;
     std::vector<int> atoms;
     std::vector<int> potential;
     // One text as a rule of `string_class` would see it: any phrase of a phrase rule over the
@@ -1416,7 +1444,11 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
     auto screen = [&](const std::string& text, StringClass string_class, bool base64_only = false) {
         std::string lowered = lower(text);
         hits.clear();
-        impl.literals.scan(lowered, hits);
+        if (++stamp == 0) {  // wrapped: forget every mark
+            std::fill(seen.begin(), seen.end(), 0);
+            stamp = 1;
+        }
+        impl.literals.scan_distinct(lowered, hits, seen, stamp);
         atoms.clear();
         for (int literal : hits) {
             const Impl::LiteralUse& use = impl.uses[static_cast<std::size_t>(literal)];
@@ -1509,8 +1541,28 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
         }
         return true;
     };
+    // Header values repeat from request to request (User-Agent, Accept, a client's token):
+    // each thread remembers the header texts it found clean with this prefilter, by the text
+    // itself (no hash that a crafted text could collide with), bounded in count and length.
+    struct HeaderCache {
+        std::uint64_t prefilter_id = 0;
+        std::unordered_set<std::string> clean;
+    };
+    thread_local HeaderCache header_cache;
+    if (header_cache.prefilter_id != id) {
+        header_cache.clean.clear();
+        header_cache.prefilter_id = id;
+    }
     for (const auto& [text, string_class] : strings) {
+        // ASCII only: for other texts the Unicode forms below are screened after screen_text().
+        bool cacheable =
+            string_class == kHeaders && text.size() <= kCachedHeaderBytes && ascii(text);
+        if (cacheable && header_cache.clean.contains(text)) continue;
         if (!screen_text(text, string_class)) return false;
+        if (cacheable) {
+            if (header_cache.clean.size() >= kCachedHeaders) header_cache.clean.clear();
+            header_cache.clean.insert(text);
+        }
         if (ascii(text)) continue;
         // Non-ASCII text: rules with t:utf8toUnicode see it escaped ("%u00e9"), and with
         // t:urlDecodeUni after it, each character as one byte (full-width ASCII as ASCII).
@@ -1528,7 +1580,7 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
             return refuse(why, "libinjection finds SQL or XSS in the decoded form of: " + text);
         }
         // Control bytes are ordinary characters to both regex engines, but for white space:
-        // a vertical tab is \\s to PCRE, not to RE2, so it is screened as a space; NUL bytes
+        // a vertical tab is \s to PCRE, not to RE2, so it is screened as a space; NUL bytes
         // are screened as they are and as t:removeNulls leaves the text.
         std::string decoded = spaced.decoded;
         std::replace(decoded.begin(), decoded.end(), '\v', ' ');

@@ -202,9 +202,9 @@ const std::vector<std::string>& vocabulary() {
         // low byte is '%', NUL or a vertical tab), entities, JSON escapes, slashes, newlines
         "Jos\xC3\xA9", "\xE6\x9D\xB1\xE4\xBA\xAC", "\xEF\xBC\x9Cscript\xEF\xBC\x9E",
         "\xEF\xBC\x87 or 1=1", "\xC4\xA5", "\xE4\xB8\x80", "\xC4\x8B", "\xF0\x9F\x8E\x89",
-        "\xE2\x80\x93", "\xC3\xA0", "&#60;", "&#x3c;", "Caf\xC3\xA9 & Bar", "a & b",
-        "\\u003cscript\\u003e", "\\\"quoted\\\"", "\\n", "https://a.example/b//c", "..//..//",
-        "line\nbreak", "# title\n\n* item"};
+        "\xE2\x80\x93", "\xC3\xA0", "\xF4\x8F\xBF\xBD", "&#60;", "&#x3c;", "Caf\xC3\xA9 & Bar",
+        "a & b", "\\u003cscript\\u003e", "\\\"quoted\\\"", "\\n", "https://a.example/b//c",
+        "..//..//", "line\nbreak", "# title\n\n* item"};
     return kWords;
 }
 
