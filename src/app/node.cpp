@@ -370,6 +370,7 @@ int serve(const config::Config& config) {
                  log::warn("firewall blocks not recorded", {{"error", error.message}});
              }});
     std::unique_ptr<http::Middleware> firewall_step;
+    gateway::FirewallStatus firewall_status;  // what GET /api/v1/admin/firewall reports
     if (config.firewall.enabled) {
         auto settings = firewall_settings(config);
         if (!settings) {
@@ -396,7 +397,15 @@ int serve(const config::Config& config) {
             });
         log::info("firewall ready", {{"mode", config.firewall.mode},
                                      {"paranoia_level", config.firewall.paranoia_level}});
+        firewall_status = {
+            .enabled = true,
+            .blocking = settings->blocking,
+            .paranoia_level = settings->paranoia_level,
+            .inbound_anomaly_threshold = settings->inbound_anomaly_threshold,
+            .rule_exclusions = static_cast<std::int64_t>(settings->exclusions.size()),
+            .firewall = *firewall};
     }
+    gateway::add_firewall_status_route(router, std::move(firewall_status));
     auto ip_settings = ip_rules_settings(config.firewall);
     if (!ip_settings) {
         log::error("cannot build the IP rules", {{"error", ip_settings.error().message}});

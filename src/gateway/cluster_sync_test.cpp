@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 
 #include "db/db.hpp"
+#include "events/events.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/rate_limit_internal.hpp"
 #include "http/test_support.hpp"
@@ -78,7 +79,8 @@ protected:
         auto opened = db::open({.sqlite_path = (dir_ / "shared.db").string()});
         EXPECT_TRUE(opened) << opened.error().message;
         node->database = std::move(*opened);
-        std::vector<db::ModuleMigrations> modules = {{"gateway", &migrations()}};
+        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
+                                                     {"gateway", &migrations()}};
         auto migrated = db::migrate_up(*node->database, modules, kNowMs);
         EXPECT_TRUE(migrated) << migrated.error().message;
         node->ip_rules = std::make_unique<IpRules>(*node->database, IpRulesSettings{}, nullptr);

@@ -161,6 +161,24 @@ std::unique_ptr<http::Middleware> make_firewall_step(std::shared_ptr<const Firew
                                                      metrics::Registry* registry,
                                                      FirewallBlockSink on_block = {});
 
+/// What GET /api/v1/admin/firewall reports: the firewall as this node runs it.
+struct FirewallStatus {
+    bool enabled = false;  ///< false: the firewall step is not in the pipeline
+    bool blocking = true;  ///< blocking, or detection only
+    int paranoia_level = 1;
+    int inbound_anomaly_threshold = 5;
+    std::int64_t rule_exclusions = 0;  ///< routes with CRS rules switched off
+    /// Asked on each call whether its prefilter is active (it is built after the start); null
+    /// when the firewall is off.
+    std::shared_ptr<const Firewall> firewall;
+};
+
+/// Adds GET /api/v1/admin/firewall (permission `gateway.firewall.manage`): `{enabled, mode,
+/// paranoia_level, inbound_anomaly_threshold, rule_exclusions, prefilter_active}`, mode being
+/// "blocking", "detection" or "off" (then only `enabled` and `mode`). Recent blocks are audit
+/// entries (`nimbus.gateway.firewall.blocked`, GET /api/v1/admin/audit), not repeated here.
+void add_firewall_status_route(http::Router& router, FirewallStatus status);
+
 // ---------------------------------------------------------------------------------------------
 // IP and country rules
 
@@ -206,6 +224,19 @@ struct IpRule {
     std::int64_t created_at_ms = 0;
 };
 
+/// Who made a runtime change to the gateway (an IP rule, a rate-limit override), for the audit
+/// event the change emits in its transaction (`nimbus.gateway.*`; docs/audit.md).
+struct ChangeActor {
+    std::string actor_id;  ///< the principal's id; empty when the node itself acts (tests, tools)
+    std::string ip;        ///< the client address (RequestContext::client_address)
+};
+
+/// The actor of a change made through an admin route: the caller and its address.
+inline ChangeActor change_actor(const http::RequestContext& context) {
+    return {.actor_id = context.principal ? context.principal->id : std::string(),
+            .ip = context.client_address};
+}
+
 /// Country lookups over Debian's GeoIP databases. Thread safe (lookups read memory-cached data).
 class GeoIp {
 public:
@@ -250,11 +281,15 @@ public:
     /// The stored rules, oldest first.
     Result<std::vector<IpRule>> list() const;
     /// Validates and stores a rule, then reloads. `invalid_argument` for a malformed CIDR or
-    /// country code; `conflict` when the same rule exists.
+    /// country code; `conflict` when the same rule exists. Emits
+    /// `nimbus.gateway.ip_rule.created` (by `actor`) in the same transaction.
     Result<IpRule> add(IpRule::Kind kind, IpRule::Action action, std::string_view value,
-                       std::string_view note, std::int64_t now_ms);
-    /// Deletes a rule, then reloads; `not_found` when there is none with this id.
-    Result<void> remove(std::string_view id);
+                       std::string_view note, std::int64_t now_ms, const ChangeActor& actor = {});
+    /// Deletes a rule, then reloads; `not_found` when there is none with this id. Emits
+    /// `nimbus.gateway.ip_rule.deleted` (with the rule's kind, action and value) in the same
+    /// transaction, stamped `now_ms`.
+    Result<void> remove(std::string_view id, std::int64_t now_ms = 0,
+                        const ChangeActor& actor = {});
 
     /// The client address: the peer, or when the peer is a trusted proxy the rightmost
     /// X-Forwarded-For hop that is not itself a trusted proxy. Malformed hops end the walk.

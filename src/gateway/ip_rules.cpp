@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
@@ -20,6 +21,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "db/db.hpp"
+#include "events/events.hpp"
 #include "gateway/gateway.hpp"
 
 namespace nimbus::gateway {
@@ -90,6 +92,27 @@ Result<void> bump_version(db::Transaction& tx) {
     auto bumped =
         tx.execute("UPDATE gateway_versions SET version = version + 1 WHERE name = 'ip_rules'");
     if (!bumped) return bumped.error();
+    return {};
+}
+
+/// Records a rule change for the audit log, in the changing transaction: the change and its
+/// entry commit together or not at all. Stamped with the change's own time.
+Result<void> emit_rule_event(db::Transaction& tx, std::string_view verb, const IpRule& rule,
+                             const ChangeActor& actor, std::int64_t now_ms) {
+    boost::json::object data{{"target_id", rule.id},
+                             {"kind", to_string(rule.kind)},
+                             {"action", to_string(rule.action)},
+                             {"value", rule.value},
+                             {"note", rule.note}};
+    if (!actor.actor_id.empty()) data["actor_id"] = actor.actor_id;
+    if (!actor.ip.empty()) data["ip"] = actor.ip;
+    ManualClock at(now_ms);
+    auto emitted = events::emit(tx, at,
+                                {.type = "nimbus.gateway.ip_rule." + std::string(verb),
+                                 .source = "/nimbus/gateway",
+                                 .subject = rule.id,
+                                 .data_json = boost::json::serialize(data)});
+    if (!emitted) return emitted.error();
     return {};
 }
 
@@ -358,7 +381,7 @@ Result<void> IpRules::reload_locked() {
 }
 
 Result<IpRule> IpRules::add(IpRule::Kind kind, IpRule::Action action, std::string_view value,
-                            std::string_view note, std::int64_t now_ms) {
+                            std::string_view note, std::int64_t now_ms, const ChangeActor& actor) {
     IpRule rule;
     rule.kind = kind;
     rule.action = action;
@@ -388,6 +411,9 @@ Result<IpRule> IpRules::add(IpRule::Kind kind, IpRule::Action action, std::strin
             return Error::conflict(
                 fmt::format("an {} rule for {} exists already", to_string(action), rule.value));
         }
+        if (auto emitted = emit_rule_event(tx, "created", rule, actor, now_ms); !emitted) {
+            return emitted.error();
+        }
         return bump_version(tx);
     });
     if (!stored) return stored.error();
@@ -399,12 +425,27 @@ Result<IpRule> IpRules::add(IpRule::Kind kind, IpRule::Action action, std::strin
     return rule;
 }
 
-Result<void> IpRules::remove(std::string_view id) {
+Result<void> IpRules::remove(std::string_view id, std::int64_t now_ms, const ChangeActor& actor) {
     std::lock_guard lock(impl_->write_mutex);
     auto removed = impl_->database.transact([&](db::Transaction& tx) -> Result<void> {
+        // Read first: the audit entry says what the deleted rule was.
+        auto rows =
+            tx.query("SELECT kind, action, value, note FROM gateway_ip_rules WHERE id = ?", {id});
+        if (!rows) return rows.error();
+        if (rows->empty()) return Error::not_found(fmt::format("no IP rule {}", id));
+        const db::Row& row = rows->front();
+        IpRule rule{
+            .id = std::string(id),
+            .kind = row.get_text(0) == "country" ? IpRule::Kind::country : IpRule::Kind::cidr,
+            .action = row.get_text(1) == "allow" ? IpRule::Action::allow : IpRule::Action::deny,
+            .value = row.get_text(2),
+            .note = row.get_text(3)};
         auto deleted = tx.execute("DELETE FROM gateway_ip_rules WHERE id = ?", {id});
         if (!deleted) return deleted.error();
         if (*deleted == 0) return Error::not_found(fmt::format("no IP rule {}", id));
+        if (auto emitted = emit_rule_event(tx, "deleted", rule, actor, now_ms); !emitted) {
+            return emitted.error();
+        }
         return bump_version(tx);
     });
     if (!removed) return removed.error();
@@ -613,8 +654,10 @@ void IpRules::add_routes(http::Router& router, const Clock& clock) {
                                                        "The rule is not valid.", std::move(errors));
             }
             std::optional<Result<IpRule>> added;
-            co_await context.run_database(
-                [&] { added = add(*kind, *action, *value, note.value_or(""), clock.now_ms()); });
+            co_await context.run_database([&] {
+                added = add(*kind, *action, *value, note.value_or(""), clock.now_ms(),
+                            change_actor(context));
+            });
             if (!*added) co_return http::Response::from_error(added->error());
             http::Response response = http::Response::json(201, to_json(**added));
             response.set_header("location", std::string(kCollectionPath) + "/" + (*added)->id);
@@ -622,17 +665,17 @@ void IpRules::add_routes(http::Router& router, const Clock& clock) {
         }),
         add_options);
 
-    router.add(
-        http::Method::delete_, std::string(kCollectionPath) + "/{id}",
-        http::Task([this](http::Request&,
-                          http::RequestContext& context) -> boost::asio::awaitable<http::Response> {
-            std::string id(context.path_param("id"));
-            std::optional<Result<void>> removed;
-            co_await context.run_database([&] { removed = remove(id); });
-            if (!*removed) co_return http::Response::from_error(removed->error());
-            co_return http::Response::no_content();
-        }),
-        remove_options);
+    router.add(http::Method::delete_, std::string(kCollectionPath) + "/{id}",
+               http::Task([this, &clock](http::Request&, http::RequestContext& context)
+                              -> boost::asio::awaitable<http::Response> {
+                   std::string id(context.path_param("id"));
+                   std::optional<Result<void>> removed;
+                   co_await context.run_database(
+                       [&] { removed = remove(id, clock.now_ms(), change_actor(context)); });
+                   if (!*removed) co_return http::Response::from_error(removed->error());
+                   co_return http::Response::no_content();
+               }),
+               remove_options);
 }
 
 }  // namespace nimbus::gateway

@@ -4,8 +4,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "db/db.hpp"
+#include "events/events.hpp"
 #include "gateway/gateway.hpp"
 
 namespace nimbus::gateway {
@@ -100,7 +102,8 @@ protected:
         auto opened = db::open(options);
         ASSERT_TRUE(opened) << opened.error().message;
         database_ = std::move(*opened);
-        std::vector<db::ModuleMigrations> modules = {{"gateway", &migrations()}};
+        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
+                                                     {"gateway", &migrations()}};
         auto migrated = db::migrate_up(*database_, modules, kNowMs);
         ASSERT_TRUE(migrated) << migrated.error().message;
     }
@@ -201,6 +204,37 @@ TEST_F(IpRulesTest, BadRulesChangeNothing) {
     ASSERT_FALSE(duplicate);
     EXPECT_EQ(duplicate.error().code, ErrorCode::conflict);
     EXPECT_EQ(rules->list()->size(), 1U);
+}
+
+TEST_F(IpRulesTest, ChangesEmitAuditEventsAndRefusedOnesNone) {
+    auto rules = make();
+    ChangeActor actor{.actor_id = "usr_operator", .ip = "198.51.100.4"};
+    auto added =
+        rules->add(IpRule::Kind::country, IpRule::Action::deny, "fr", "abuse", kNowMs, actor);
+    ASSERT_TRUE(added);
+    ASSERT_FALSE(rules->add(IpRule::Kind::country, IpRule::Action::deny, "FR", "", kNowMs, actor));
+    ASSERT_FALSE(rules->add(IpRule::Kind::cidr, IpRule::Action::deny, "10.0.0.1/8", "", kNowMs));
+    ASSERT_TRUE(rules->remove(added->id, kNowMs + 1, actor));
+    ASSERT_FALSE(rules->remove(added->id, kNowMs + 2, actor));
+
+    auto rows =
+        database_->query("SELECT type, subject, time_ms, data FROM outbox_events ORDER BY seq");
+    ASSERT_TRUE(rows);
+    ASSERT_EQ(rows->size(), 2U);
+    EXPECT_EQ((*rows)[0].get_text(0), "nimbus.gateway.ip_rule.created");
+    EXPECT_EQ((*rows)[1].get_text(0), "nimbus.gateway.ip_rule.deleted");
+    EXPECT_EQ((*rows)[1].get_int(2), kNowMs + 1);
+    for (const auto& row : *rows) {
+        EXPECT_EQ(row.get_text(1), added->id);
+        auto data = boost::json::parse(row.get_text(3)).as_object();
+        EXPECT_EQ(data.at("actor_id").as_string(), "usr_operator");
+        EXPECT_EQ(data.at("ip").as_string(), "198.51.100.4");
+        EXPECT_EQ(data.at("target_id").as_string(), added->id);
+        EXPECT_EQ(data.at("kind").as_string(), "country");
+        EXPECT_EQ(data.at("action").as_string(), "deny");
+        EXPECT_EQ(data.at("value").as_string(), "FR");
+        EXPECT_EQ(data.at("note").as_string(), "abuse");
+    }
 }
 
 TEST_F(IpRulesTest, StepSetsClientAddressAndRefuses) {

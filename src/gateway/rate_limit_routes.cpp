@@ -1,11 +1,13 @@
 // Rate limits: building the limiter, the stored overrides and their admin API.
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <fmt/format.h>
 
 #include "core/clock.hpp"
 #include "core/json.hpp"
 #include "db/db.hpp"
+#include "events/events.hpp"
 #include "gateway/rate_limit_internal.hpp"
 
 namespace nimbus::gateway {
@@ -77,6 +79,27 @@ Result<void> bump_version(db::Transaction& tx) {
     auto bumped = tx.execute(
         "UPDATE gateway_versions SET version = version + 1 WHERE name = 'rate_limit_overrides'");
     if (!bumped) return bumped.error();
+    return {};
+}
+
+/// Records an override change for the audit log in the changing transaction (`set` carries the
+/// new budget); the subject is the key, so changes to one key reach the log in order.
+Result<void> emit_override_event(db::Transaction& tx, const Clock& clock, std::string_view verb,
+                                 const std::string& key, const std::optional<RateLimit>& limit,
+                                 const ChangeActor& actor) {
+    boost::json::object data{{"target_id", key}};
+    if (limit) {
+        data["requests_per_minute"] = limit->requests_per_minute;
+        data["burst"] = limit->burst;
+    }
+    if (!actor.actor_id.empty()) data["actor_id"] = actor.actor_id;
+    if (!actor.ip.empty()) data["ip"] = actor.ip;
+    auto emitted = events::emit(tx, clock,
+                                {.type = "nimbus.gateway.rate_limit_override." + std::string(verb),
+                                 .source = "/nimbus/gateway",
+                                 .subject = "rate_limit_override:" + key,
+                                 .data_json = boost::json::serialize(data)});
+    if (!emitted) return emitted.error();
     return {};
 }
 
@@ -241,6 +264,11 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
                         {key, stored.limit.requests_per_minute, stored.limit.burst,
                          stored.updated_at_ms});
                     if (!written) return written.error();
+                    if (auto emitted = emit_override_event(tx, clock, "set", key, stored.limit,
+                                                           change_actor(context));
+                        !emitted) {
+                        return emitted.error();
+                    }
                     return bump_version(tx);
                 });
             });
@@ -251,33 +279,38 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
         }),
         put_options);
 
-    router.add(http::Method::delete_, item_path,
-               http::Task([&database, limiter](http::Request&, http::RequestContext& context)
-                              -> boost::asio::awaitable<http::Response> {
-                   std::string key(context.path_param("key"));
-                   if (auto valid = validate_override_key(key); !valid)
-                       co_return invalid_key(valid.error());
-                   Result<std::int64_t> deleted = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       Result<void> done =
-                           database.transact([&](db::Transaction& tx) -> Result<void> {
-                               deleted = tx.execute(
-                                   "DELETE FROM gateway_rate_limit_overrides WHERE key = ?", {key});
-                               if (!deleted) return deleted.error();
-                               if (*deleted == 0) return {};
-                               return bump_version(tx);
-                           });
-                       if (!done && deleted) deleted = done.error();
-                   });
-                   if (!deleted) co_return http::Response::from_error(deleted.error());
-                   if (*deleted == 0) {
-                       co_return http::Response::make_problem(404, "not-found", "Not Found",
-                                                              "No override for this key.");
-                   }
-                   limiter->overrides().erase(key);
-                   co_return http::Response::no_content();
-               }),
-               guarded("Delete a runtime rate-limit override", ""));
+    router.add(
+        http::Method::delete_, item_path,
+        http::Task([&database, &clock, limiter](http::Request&, http::RequestContext& context)
+                       -> boost::asio::awaitable<http::Response> {
+            std::string key(context.path_param("key"));
+            if (auto valid = validate_override_key(key); !valid)
+                co_return invalid_key(valid.error());
+            Result<std::int64_t> deleted = Error::internal("not run");
+            co_await context.run_database([&] {
+                Result<void> done = database.transact([&](db::Transaction& tx) -> Result<void> {
+                    deleted =
+                        tx.execute("DELETE FROM gateway_rate_limit_overrides WHERE key = ?", {key});
+                    if (!deleted) return deleted.error();
+                    if (*deleted == 0) return {};
+                    if (auto emitted = emit_override_event(tx, clock, "deleted", key, std::nullopt,
+                                                           change_actor(context));
+                        !emitted) {
+                        return emitted.error();
+                    }
+                    return bump_version(tx);
+                });
+                if (!done && deleted) deleted = done.error();
+            });
+            if (!deleted) co_return http::Response::from_error(deleted.error());
+            if (*deleted == 0) {
+                co_return http::Response::make_problem(404, "not-found", "Not Found",
+                                                       "No override for this key.");
+            }
+            limiter->overrides().erase(key);
+            co_return http::Response::no_content();
+        }),
+        guarded("Delete a runtime rate-limit override", ""));
 }
 
 }  // namespace nimbus::gateway

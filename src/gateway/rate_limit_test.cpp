@@ -13,6 +13,7 @@
 
 #include "core/metrics.hpp"
 #include "db/db.hpp"
+#include "events/events.hpp"
 #include "gateway/rate_limit_internal.hpp"
 
 namespace nimbus::gateway {
@@ -431,6 +432,10 @@ protected:
         auto opened = db::open({.sqlite_path = (dir_ / "test.db").string()});
         ASSERT_TRUE(opened) << opened.error().message;
         database_ = std::move(*opened);
+        // Overrides emit audit events into the outbox.
+        std::vector<db::ModuleMigrations> outbox = {{"events", &events::migrations()}};
+        auto outbox_ready = db::migrate_up(*database_, outbox, kStartMs);
+        ASSERT_TRUE(outbox_ready) << outbox_ready.error().message;
         // The SQL file itself: this test links the rate-limit library, not the whole gateway
         // (whose generated migrations() lives with the firewall).
         for (const char* file : {"002_rate_limit_overrides.sql", "004_cluster_sync.sql"}) {
@@ -526,6 +531,33 @@ TEST_F(OverridesApi, ChangesBumpTheVersionOtherNodesPoll) {
     EXPECT_EQ(version(), before + 1) << "refused changes bump nothing";
     ASSERT_EQ(call(http::Method::delete_, path).status, 204);
     EXPECT_EQ(version(), before + 2);
+}
+
+TEST_F(OverridesApi, ChangesEmitAuditEventsInTheirTransaction) {
+    auto events = [&](const std::string& type) {
+        return database_->query("SELECT subject, data FROM outbox_events WHERE type = ?", {type})
+            .value();
+    };
+    const std::string path = "/api/v1/admin/rate-limits/overrides/ip:203.0.113.9";
+    ASSERT_EQ(call(http::Method::put, path, R"({"requests_per_minute": 30, "burst": 2})").status,
+              200);
+    ASSERT_EQ(call(http::Method::delete_, path).status, 204);
+    // Refused changes emit nothing.
+    EXPECT_EQ(call(http::Method::put, path, R"({"requests_per_minute": -1})").status, 400);
+    EXPECT_EQ(call(http::Method::delete_, path).status, 404);
+
+    auto set = events("nimbus.gateway.rate_limit_override.set");
+    ASSERT_EQ(set.size(), 1U);
+    EXPECT_EQ(set[0].get_text(0), "rate_limit_override:ip:203.0.113.9");
+    auto data = boost::json::parse(set[0].get_text(1)).as_object();
+    EXPECT_EQ(data.at("actor_id").as_string(), "usr_admin");
+    EXPECT_EQ(data.at("target_id").as_string(), "ip:203.0.113.9");
+    EXPECT_EQ(data.at("requests_per_minute").as_int64(), 30);
+    EXPECT_EQ(data.at("burst").as_int64(), 2);
+    auto deleted = events("nimbus.gateway.rate_limit_override.deleted");
+    ASSERT_EQ(deleted.size(), 1U);
+    EXPECT_EQ(boost::json::parse(deleted[0].get_text(1)).at("target_id").as_string(),
+              "ip:203.0.113.9");
 }
 
 TEST_F(OverridesApi, BadInputIs400WithErrorsAndChangesNothing) {

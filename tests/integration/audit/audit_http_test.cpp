@@ -1,6 +1,8 @@
-// The audit log over real sockets: a real server with identity, the outbox dispatcher feeding the
-// audit log, the audit routes and the firewall (OWASP CRS) whose blocks travel through the
-// bounded queue. Mail goes through a real SMTP server (identity_env.cpp's SmtpSink).
+// The audit log over real sockets: a real server with identity (accounts, organizations and
+// operators), the outbox dispatcher feeding the audit log, the audit routes, the firewall (OWASP
+// CRS) whose blocks travel through the bounded queue, and the gateway's admin API (firewall
+// status, IP rules, rate-limit overrides) whose changes are audited. Mail goes through a real SMTP
+// server (identity_env.cpp's SmtpSink).
 #include <sodium.h>
 
 #include <algorithm>
@@ -43,7 +45,8 @@ public:
         std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
                                                      {"mail", &mail::migrations()},
                                                      {"identity", &identity::migrations()},
-                                                     {"audit", &audit::migrations()}};
+                                                     {"audit", &audit::migrations()},
+                                                     {"gateway", &gateway::migrations()}};
         if (!db::migrate_up(db(), modules, clock_.now_ms())) {
             throw std::runtime_error("migrations failed");
         }
@@ -55,6 +58,9 @@ public:
         identity_ = std::make_unique<identity::Service>(db(), clock_, *master_key_, *mailer_,
                                                         IdentityStack::settings());
         if (!identity_->start()) throw std::runtime_error("identity did not start");
+        orgs_ = std::make_unique<identity::Organizations>(db(), clock_, *mailer_,
+                                                          identity::OrgSettings{});
+        if (!orgs_->start()) throw std::runtime_error("organizations did not start");
 
         log_ = std::make_unique<audit::Log>(db(), clock_);
         dispatcher_ = std::make_unique<events::Dispatcher>(
@@ -90,10 +96,24 @@ public:
 
         identity::add_routes(router_, *identity_);
         audit::add_routes(router_, *log_);
-        pipeline_ = http::default_pipeline({.access_log = false,
-                                            .firewall = std::move(firewall_step),
-                                            .authenticate = identity_->make_authenticate_step()},
-                                           nullptr);
+        // The gateway's admin API as app/node.cpp wires it.
+        gateway::add_firewall_status_route(router_, {.enabled = true,
+                                                     .blocking = true,
+                                                     .paranoia_level = 1,
+                                                     .inbound_anomaly_threshold = 5,
+                                                     .firewall = *firewall});
+        ip_rules_ = std::make_unique<gateway::IpRules>(db(), gateway::IpRulesSettings{}, nullptr);
+        if (!ip_rules_->reload()) throw std::runtime_error("IP rules did not load");
+        ip_rules_->add_routes(router_, clock_);
+        auto limiter = gateway::make_rate_limiter({}, db(), clock_, nullptr);
+        if (!limiter) throw std::runtime_error(limiter.error().message);
+        gateway::add_rate_limit_routes(router_, *limiter, db(), clock_);
+        pipeline_ = http::default_pipeline(
+            {.access_log = false,
+             .ip_rules = ip_rules_->make_step(),
+             .firewall = std::move(firewall_step),
+             .authenticate = orgs_->make_authenticate_step(identity_->make_authenticate_step())},
+            nullptr);
         http::ServerOptions options;
         options.port = 0;
         options.threads = 2;
@@ -111,6 +131,7 @@ public:
 
     db::Database& db() { return test_db_->db(); }
     audit::Log& log() { return *log_; }
+    identity::Organizations& orgs() { return *orgs_; }
     audit::EventQueue& queue() { return *queue_; }
     int deliveries() const { return deliveries_.load(); }
 
@@ -162,6 +183,8 @@ private:
     std::unique_ptr<crypto::MasterKey> master_key_;
     std::unique_ptr<mail::Mailer> mailer_;
     std::unique_ptr<identity::Service> identity_;
+    std::unique_ptr<identity::Organizations> orgs_;
+    std::unique_ptr<gateway::IpRules> ip_rules_;
     std::unique_ptr<audit::Log> log_;
     std::unique_ptr<events::Dispatcher> dispatcher_;
     std::unique_ptr<audit::EventQueue> queue_;
@@ -247,7 +270,7 @@ TEST_F(AuditOverHttp, PagesFollowTheCursorToTheEnd) {
     EXPECT_TRUE(std::is_sorted(seqs.rbegin(), seqs.rend()));
 }
 
-TEST_F(AuditOverHttp, BadFiltersAnswer400ProblemAndNonMembers403) {
+TEST_F(AuditOverHttp, BadFiltersAnswer400ProblemAndNonMembers404) {
     std::string token = stack_->signed_in("filters@example.com");
     for (std::string query : {"limit=0", "limit=10000", "cursor=not-a-cursor", "since=yesterday",
                               "until=2026-11-24T25:00:00Z", "action=Nimbus.Identity"}) {
@@ -256,10 +279,11 @@ TEST_F(AuditOverHttp, BadFiltersAnswer400ProblemAndNonMembers403) {
         EXPECT_EQ(response.header("content-type"), "application/problem+json") << query;
         EXPECT_EQ(json_field(response.body, "type"), "/problems/validation-failed") << query;
     }
-    // A user without audit.read in the organization, and one without operator rights.
+    // A user outside the organization (404, as a node answers: membership is not revealed),
+    // and one without operator rights.
     auto org =
         stack_->request("GET", "/api/v1/orgs/org_01J0000000000000000000000/audit", {}, token);
-    EXPECT_EQ(org.status, 403) << org.body;
+    EXPECT_EQ(org.status, 404) << org.body;
     EXPECT_EQ(org.header("content-type"), "application/problem+json");
     auto admin = stack_->request("GET", "/api/v1/admin/audit", {}, token);
     EXPECT_EQ(admin.status, 403) << admin.body;
@@ -318,6 +342,106 @@ TEST_F(AuditOverHttp, RedeliveredEventsAppendNothing) {
     auto report = stack_->log().verify();
     ASSERT_TRUE(report);
     EXPECT_TRUE(report->ok) << report->reason;
+}
+
+}  // namespace
+}  // namespace nimbus::test
+
+namespace nimbus::test {
+namespace {
+
+TEST_F(AuditOverHttp, FirewallStatusIsForOperatorsOnly) {
+    std::string user = stack_->signed_in("not-an-operator@example.com");
+    auto refused = stack_->request("GET", "/api/v1/admin/firewall", {}, user);
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(refused.header("content-type"), "application/problem+json");
+    EXPECT_EQ(refused.body.find("paranoia"), std::string::npos);
+    EXPECT_EQ(stack_->request("GET", "/api/v1/admin/firewall").status, 401);
+
+    std::string operator_token = stack_->signed_in("status-operator@example.com");
+    ASSERT_TRUE(stack_->orgs().set_operator("status-operator@example.com", true));
+    auto status = stack_->request("GET", "/api/v1/admin/firewall", {}, operator_token);
+    ASSERT_EQ(status.status, 200) << status.body;
+    EXPECT_EQ(status.header("cache-control"), "no-store");
+    auto body = parse(status.body);
+    EXPECT_EQ(body["enabled"], boost::json::value(true));
+    EXPECT_EQ(body["mode"], boost::json::value("blocking"));
+    EXPECT_EQ(body["paranoia_level"], boost::json::value(1));
+    EXPECT_EQ(body["inbound_anomaly_threshold"], boost::json::value(5));
+    EXPECT_EQ(body["rule_exclusions"], boost::json::value(0));
+    EXPECT_TRUE(body["prefilter_active"].is_bool()) << status.body;
+}
+
+/// The newest audit entry of `action` whose target is `target`, as an operator reads it.
+boost::json::object audit_entry(AuditStack& stack, const std::string& token,
+                                const std::string& action, const std::string& target) {
+    auto page = stack.request("GET", "/api/v1/admin/audit?action=" + action + "&target=" + target,
+                              {}, token);
+    EXPECT_EQ(page.status, 200) << page.body;
+    auto data = parse(page.body)["data"];
+    if (!data.is_array() || data.as_array().empty()) return {};
+    return data.as_array()[0].as_object();
+}
+
+TEST_F(AuditOverHttp, IpRuleAndOverrideChangesAreLoggedWithActorAndAddress) {
+    std::string token = stack_->signed_in("gateway-operator@example.com");
+    ASSERT_TRUE(stack_->orgs().set_operator("gateway-operator@example.com", true));
+    auto me = parse(stack_->request("GET", "/api/v1/me", {}, token).body);
+    std::string operator_id(me["id"].as_string());
+
+    auto added = stack_->request("POST", "/api/v1/admin/firewall/ip-rules",
+                                 R"({"kind":"cidr","action":"deny","value":"198.51.100.0/24",)"
+                                 R"("note":"scanner"})",
+                                 token);
+    ASSERT_EQ(added.status, 201) << added.body;
+    std::string rule_id(parse(added.body)["id"].as_string());
+    ASSERT_EQ(
+        stack_->request("DELETE", "/api/v1/admin/firewall/ip-rules/" + rule_id, {}, token).status,
+        204);
+    const std::string key = "user:usr_01J0000000000000000000000";
+    ASSERT_EQ(stack_
+                  ->request("PUT", "/api/v1/admin/rate-limits/overrides/" + key,
+                            R"({"requests_per_minute":60,"burst":5})", token)
+                  .status,
+              200);
+    ASSERT_EQ(
+        stack_->request("DELETE", "/api/v1/admin/rate-limits/overrides/" + key, {}, token).status,
+        204);
+    // Refused changes are not audited: a duplicate, a malformed rule, an unknown key.
+    auto bad = stack_->request("POST", "/api/v1/admin/firewall/ip-rules",
+                               R"({"kind":"cidr","action":"deny","value":"10.0.0.1/8"})", token);
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_EQ(
+        stack_->request("DELETE", "/api/v1/admin/rate-limits/overrides/" + key, {}, token).status,
+        404);
+    ASSERT_TRUE(stack_->delivered());
+
+    for (const auto& [action, target] : std::vector<std::pair<std::string, std::string>>{
+             {"nimbus.gateway.ip_rule.created", rule_id},
+             {"nimbus.gateway.ip_rule.deleted", rule_id},
+             {"nimbus.gateway.rate_limit_override.set", key},
+             {"nimbus.gateway.rate_limit_override.deleted", key}}) {
+        auto entry = audit_entry(*stack_, token, action, target);
+        ASSERT_FALSE(entry.empty()) << action;
+        EXPECT_EQ(entry["action"], boost::json::value(action));
+        EXPECT_EQ(entry["actor_id"], boost::json::value(operator_id)) << action;
+        EXPECT_EQ(entry["ip"], boost::json::value("127.0.0.1")) << action;
+        EXPECT_EQ(entry["target_id"], boost::json::value(target)) << action;
+    }
+    auto deleted =
+        audit_entry(*stack_, token, "nimbus.gateway.ip_rule.deleted", rule_id)["details"];
+    EXPECT_EQ(deleted.at("value"), boost::json::value("198.51.100.0/24"));
+    EXPECT_EQ(deleted.at("action"), boost::json::value("deny"));
+    auto set =
+        audit_entry(*stack_, token, "nimbus.gateway.rate_limit_override.set", key)["details"];
+    EXPECT_EQ(set.at("requests_per_minute"), boost::json::value(60));
+    EXPECT_EQ(set.at("burst"), boost::json::value(5));
+    EXPECT_EQ(stack_->count("SELECT COUNT(*) FROM audit_entries WHERE action = "
+                            "'nimbus.gateway.ip_rule.created' AND details LIKE '%10.0.0.1%'"),
+              0);
+    EXPECT_EQ(stack_->count("SELECT COUNT(*) FROM audit_entries WHERE action LIKE "
+                            "'nimbus.gateway.rate_limit_override.%'"),
+              2);
 }
 
 }  // namespace
