@@ -373,8 +373,57 @@ void RedisBuckets::release(std::unique_ptr<Connection> connection) {
     idle_.push_back(std::move(connection));
 }
 
+std::string RefusalCache::signature(std::span<const BucketCheck> checks) {
+    std::string key;
+    for (const auto& check : checks) {
+        // A newline cannot occur in a bucket key (ids and addresses), so the parts stay apart.
+        key += fmt::format("{}\n{}\n{}\n", check.key, check.params.interval_us, check.params.burst);
+    }
+    return key;
+}
+
+std::optional<Decision> RefusalCache::find(const std::string& signature, std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    auto found = entries_.find(signature);
+    if (found == entries_.end()) return std::nullopt;
+    const Entry& entry = found->second;
+    if (now_ms >= entry.until_ms) {
+        entries_.erase(found);
+        return std::nullopt;
+    }
+    std::int64_t elapsed_us = (now_ms - entry.sent_ms) * kMicrosPerMilli;
+    Decision refusal = entry.refusal;
+    refusal.reset_us = std::max<std::int64_t>(0, refusal.reset_us - elapsed_us);
+    refusal.retry_after_us = (entry.until_ms - now_ms) * kMicrosPerMilli;
+    return refusal;
+}
+
+void RefusalCache::remember(std::string signature, const Decision& refusal, std::int64_t sent_ms) {
+    std::int64_t until_ms = sent_ms + refusal.retry_after_us / kMicrosPerMilli;
+    if (refusal.allowed || until_ms <= sent_ms) return;
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= max_entries_ && !entries_.contains(signature)) {
+        std::erase_if(entries_,
+                      [sent_ms](const auto& entry) { return entry.second.until_ms <= sent_ms; });
+        if (entries_.size() >= max_entries_) return;
+    }
+    entries_[std::move(signature)] = {.refusal = refusal, .sent_ms = sent_ms, .until_ms = until_ms};
+}
+
+std::size_t RefusalCache::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
 Result<Decision> RedisBuckets::check(std::span<const BucketCheck> checks) {
     if (checks.empty()) return Decision{.allowed = true};
+    std::string signature = RefusalCache::signature(checks);
+    // Before the command goes out: Redis's answer describes a moment no earlier than this.
+    std::int64_t sent_ms = clock_.now_ms();
+    if (auto refused = refusals_.find(signature, sent_ms)) {
+        local_refusals_.fetch_add(1, std::memory_order_relaxed);
+        return *refused;
+    }
     auto connection = acquire();
     if (!connection) return connection.error();
     std::vector<std::string> args{"EVALSHA", (*connection)->script_sha,
@@ -384,6 +433,7 @@ Result<Decision> RedisBuckets::check(std::span<const BucketCheck> checks) {
         args.push_back(std::to_string(check.params.interval_us));
         args.push_back(std::to_string(check.params.burst));
     }
+    round_trips_.fetch_add(1, std::memory_order_relaxed);
     Reply reply = command((*connection)->context, args);
     if (reply && reply->type == REDIS_REPLY_ERROR &&
         std::string_view(reply->str, reply->len).starts_with("NOSCRIPT")) {
@@ -411,6 +461,7 @@ Result<Decision> RedisBuckets::check(std::span<const BucketCheck> checks) {
                       .reset_us = field(3),
                       .retry_after_us = field(4)};
     release(std::move(*connection));
+    if (!decision.allowed) refusals_.remember(std::move(signature), decision, sent_ms);
     return decision;
 }
 

@@ -126,10 +126,49 @@ struct RedisAddress {
 };
 Result<RedisAddress> parse_redis_url(std::string_view url);
 
+/// Refusals a shared store gave, remembered on this node until their retry time, so that a
+/// caller hammering past its budget costs no round trip. Keyed by the request's whole set of
+/// buckets with their budgets (a changed budget is another key). Refusing locally is exact:
+/// a bucket's state (its TAT) only moves forward — allowed requests push it later, refused ones
+/// leave it — so a set that Redis refused at time t with retry R refuses again at every time
+/// before t + R, whichever node charges it meanwhile. The time is taken before the command
+/// is sent (Redis answered later), and rounded down to milliseconds, so the local refusal ends
+/// no later than Redis's would. Thread safe; bounded by `max_entries`.
+class RefusalCache {
+public:
+    static constexpr std::size_t kDefaultMaxEntries = 100'000;
+
+    explicit RefusalCache(std::size_t max_entries = kDefaultMaxEntries)
+        : max_entries_(max_entries) {}
+
+    /// The key of a request's set of buckets and budgets.
+    static std::string signature(std::span<const BucketCheck> checks);
+    /// The refusal in force for `signature` at `now_ms`, its reset and retry times shortened by
+    /// what has passed; nullopt when there is none (or it ended, which forgets it).
+    std::optional<Decision> find(const std::string& signature, std::int64_t now_ms);
+    /// Remembers a refusal answered to a command sent at `sent_ms`. Refusals shorter than a
+    /// millisecond are not kept; when full, expired entries are dropped, and if none had
+    /// expired this refusal is not kept (the next request asks Redis).
+    void remember(std::string signature, const Decision& refusal, std::int64_t sent_ms);
+    std::size_t size() const;
+
+private:
+    struct Entry {
+        Decision refusal;
+        std::int64_t sent_ms = 0;
+        std::int64_t until_ms = 0;
+    };
+    std::size_t max_entries_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, Entry> entries_;
+};
+
 /// Buckets in Redis, shared by every node: one Lua script checks and charges all of a request's
 /// buckets atomically, with Redis's own clock (so nodes with skewed clocks agree). hiredis is
 /// blocking, so check() is called on the worker pool; connections are pooled. After a failure,
-/// calls fail at once for `kReconnectBackoffMs` instead of each waiting for a timeout.
+/// calls fail at once for `kReconnectBackoffMs` instead of each waiting for a timeout. A set of
+/// buckets Redis refused is refused locally until its retry time (RefusalCache), without a
+/// round trip.
 class RedisBuckets final : public Buckets {
 public:
     static constexpr std::int64_t kReconnectBackoffMs = 1'000;
@@ -139,6 +178,11 @@ public:
 
     Result<Decision> check(std::span<const BucketCheck> checks) override;
     bool blocking() const override { return true; }
+
+    /// Checks answered by Redis (round trips made, failed ones included).
+    std::uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
+    /// Checks refused from the local cache, each a round trip saved.
+    std::uint64_t local_refusals() const { return local_refusals_.load(std::memory_order_relaxed); }
 
 private:
     struct Connection;
@@ -151,6 +195,9 @@ private:
     std::mutex mutex_;
     std::vector<std::unique_ptr<Connection>> idle_;
     std::atomic<std::int64_t> retry_after_ms_{0};
+    RefusalCache refusals_;
+    std::atomic<std::uint64_t> round_trips_{0};
+    std::atomic<std::uint64_t> local_refusals_{0};
 };
 
 /// Per-key budgets set at runtime (admin API), read on every request.

@@ -164,7 +164,20 @@ Result<std::shared_ptr<RateLimiter>> make_rate_limiter(RateLimitSettings setting
     if (settings.redis) {
         auto address = parse_redis_url(settings.redis_url);
         if (!address) return address.error();
-        buckets = std::make_unique<RedisBuckets>(*address, settings.redis_timeout, clock);
+        auto redis = std::make_unique<RedisBuckets>(*address, settings.redis_timeout, clock);
+        if (registry != nullptr) {
+            RedisBuckets* view = redis.get();
+            // The limiter (and so the buckets) lives as long as the node, like the registry.
+            registry->gauge_callback(
+                "nimbus_rate_limit_local_refusals",
+                "Requests refused from this node's memory of a Redis refusal, each a round trip "
+                "saved.",
+                [view] { return static_cast<double>(view->local_refusals()); });
+            registry->gauge_callback("nimbus_rate_limit_redis_round_trips",
+                                     "Rate-limit checks sent to Redis.",
+                                     [view] { return static_cast<double>(view->round_trips()); });
+        }
+        buckets = std::move(redis);
     } else {
         auto memory = std::make_unique<MemoryBuckets>(clock, settings.max_buckets);
         if (registry != nullptr) {

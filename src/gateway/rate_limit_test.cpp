@@ -560,6 +560,56 @@ TEST_F(OverridesApi, ChangesEmitAuditEventsInTheirTransaction) {
               "ip:203.0.113.9");
 }
 
+TEST(RefusalCache, RefusesUntilTheRetryTimeWithShortenedTimes) {
+    RefusalCache cache;
+    std::vector<BucketCheck> checks = {
+        {.key = "user:usr_1", .params = GcraParams::from({.requests_per_minute = 60})},
+        {.key = "org:org_1", .params = GcraParams::from({.requests_per_minute = 600})}};
+    std::string signature = RefusalCache::signature(checks);
+    EXPECT_FALSE(cache.find(signature, kStartMs));
+    cache.remember(signature,
+                   {.allowed = false,
+                    .limit = 60,
+                    .remaining = 0,
+                    .reset_us = 30 * kMicrosPerSecond,
+                    .retry_after_us = 2'500 * kMicrosPerMilli + 999},  // rounded down to 2.5 s
+                   kStartMs);
+    auto refused = cache.find(signature, kStartMs + 1'000);
+    ASSERT_TRUE(refused);
+    EXPECT_FALSE(refused->allowed);
+    EXPECT_EQ(refused->limit, 60);
+    EXPECT_EQ(refused->retry_after_us, 1'500 * kMicrosPerMilli);
+    EXPECT_EQ(refused->reset_us, 29 * kMicrosPerSecond);
+    EXPECT_TRUE(cache.find(signature, kStartMs + 2'499));
+    EXPECT_FALSE(cache.find(signature, kStartMs + 2'500)) << "Redis may allow it from here on";
+    EXPECT_EQ(cache.size(), 0U) << "an ended refusal is forgotten";
+
+    // Another budget for the same keys (an override changed) is another set of buckets.
+    cache.remember(signature, {.allowed = false, .retry_after_us = kMicrosPerSecond}, kStartMs);
+    checks[0].params = GcraParams::from({.requests_per_minute = 120});
+    EXPECT_FALSE(cache.find(RefusalCache::signature(checks), kStartMs));
+    EXPECT_FALSE(cache.find(RefusalCache::signature(std::span(checks).first(1)), kStartMs));
+    // Allowed answers and refusals under a millisecond are not kept.
+    cache.remember("a", {.allowed = true, .retry_after_us = kMicrosPerSecond}, kStartMs);
+    cache.remember("b", {.allowed = false, .retry_after_us = 999}, kStartMs);
+    EXPECT_FALSE(cache.find("a", kStartMs));
+    EXPECT_FALSE(cache.find("b", kStartMs));
+}
+
+TEST(RefusalCache, StaysWithinItsBound) {
+    RefusalCache cache(2);
+    cache.remember("a", {.allowed = false, .retry_after_us = kMicrosPerSecond}, kStartMs);
+    cache.remember("b", {.allowed = false, .retry_after_us = 3 * kMicrosPerSecond}, kStartMs);
+    cache.remember("c", {.allowed = false, .retry_after_us = kMicrosPerSecond}, kStartMs);
+    EXPECT_EQ(cache.size(), 2U);
+    EXPECT_FALSE(cache.find("c", kStartMs)) << "full of live refusals: not kept";
+    // Once "a" ended, a new refusal takes its place.
+    cache.remember("c", {.allowed = false, .retry_after_us = kMicrosPerSecond}, kStartMs + 1'000);
+    EXPECT_TRUE(cache.find("c", kStartMs + 1'000));
+    EXPECT_TRUE(cache.find("b", kStartMs + 1'000));
+    EXPECT_EQ(cache.size(), 2U);
+}
+
 TEST_F(OverridesApi, BadInputIs400WithErrorsAndChangesNothing) {
     struct Case {
         std::string name;
