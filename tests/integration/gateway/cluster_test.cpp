@@ -1,16 +1,12 @@
 // Two `nimbus serve` processes on one PostgreSQL database: IP rules and rate-limit overrides
-// changed through the admin API apply on both without a restart. The admin API runs in this
-// process against the same database (no principal holds the gateway permissions over HTTP yet);
-// it is the same handler a node serves, so the change takes the path a real one takes.
+// changed through the admin API apply on both without a restart. The changes are made over HTTP
+// by a real operator: an account signed up on a node, verified through its dev mailbox, made an
+// operator with `nimbus operators add` on the shared database, and signed in.
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
-#include "core/clock.hpp"
-#include "gateway/gateway.hpp"
 #include "process.hpp"
 #include "test_client.hpp"
 #include "test_database.hpp"
@@ -22,48 +18,83 @@ const std::string kNimbus = NIMBUS_BINARY;
 /// Generous: the nodes poll every 100 ms; this only bounds a failing test.
 constexpr auto kConvergeTimeout = std::chrono::seconds(20);
 constexpr auto kRetryPause = std::chrono::milliseconds(50);
+constexpr std::string_view kOperatorEmail = "ops@example.com";
+constexpr std::string_view kPassword = "correct-Horse-battery-9";
 
-/// The admin API of the gateway, served in this process on the nodes' database.
-class AdminApi {
+boost::json::object parse_object(const std::string& body) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(body, ec);
+    if (ec || !value.is_object()) return {};
+    return value.as_object();
+}
+
+/// An operator calling the nodes' admin API over HTTP.
+class Operator {
 public:
-    explicit AdminApi(db::Database& database)
-        : ip_rules_(database, gateway::IpRulesSettings{}, nullptr) {
-        auto limiter = gateway::make_rate_limiter({}, database, clock_, nullptr);
-        if (!limiter) throw std::runtime_error(limiter.error().message);
-        ip_rules_.add_routes(router_, clock_);
-        gateway::add_rate_limit_routes(router_, *limiter, database, clock_);
-        pipeline_ = http::default_pipeline({.access_log = false}, nullptr);
+    /// Signs up on `port`, verifies the address with the link in the dev mailbox, becomes an
+    /// operator through the CLI (with `environment`, so on the same database) and signs in.
+    Operator(std::uint16_t port, Environment environment, const std::filesystem::path& cli_dir) {
+        std::string credentials = boost::json::serialize(
+            boost::json::object{{"email", kOperatorEmail}, {"password", kPassword}});
+        auto signed_up = call(port, "POST", "/api/v1/auth/signup", credentials);
+        if (signed_up.status != 202) throw std::runtime_error("signup: " + signed_up.body);
+        std::string token = verification_token(port);
+        auto verified = call(port, "POST", "/api/v1/auth/verify-email",
+                             boost::json::serialize(boost::json::object{{"token", token}}));
+        if (verified.status != 204) throw std::runtime_error("verify: " + verified.body);
+        Finished made = run_process(
+            kNimbus,
+            {"operators", "add", std::string(kOperatorEmail), "--data-dir", cli_dir.string()},
+            environment);
+        if (made.exit_status != 0) throw std::runtime_error("operators add: " + made.err);
+        auto login = call(port, "POST", "/api/v1/auth/login", credentials);
+        if (login.status != 200) throw std::runtime_error("login: " + login.body);
+        access_token_ = std::string(parse_object(login.body)["access_token"].as_string());
+        id_ = std::string(parse_object(call(port, "GET", "/api/v1/me").body)["id"].as_string());
     }
 
-    http::Response call(http::Method method, const std::string& path, std::string body = {}) {
-        http::Request request;
-        request.method = method;
-        request.target = path;
-        request.path = path;
-        if (!body.empty()) request.headers.push_back({"content-type", "application/json"});
-        request.body = std::move(body);
-        http::Match match = router_.match(method, path);
-        http::RequestContext context;
-        context.principal = http::Principal{.id = "usr_operator", .permissions = {"*"}};
-        context.path_params = match.path_params;
-        if (match.route != nullptr) {
-            context.route = match.route->path_template;
-            context.matched_permission = match.route->options.permission;
-        }
-        boost::asio::io_context io;
-        http::Response response;
-        boost::asio::co_spawn(
-            io, pipeline_->run(request, context, match.route, nullptr),
-            [&](std::exception_ptr, http::Response answer) { response = std::move(answer); });
-        io.run();
-        return response;
+    /// One request with the operator's token; `forwarded_for` sets X-Forwarded-For.
+    HttpResponse call(std::uint16_t port, std::string_view method, std::string_view target,
+                      std::string_view body = {}, const std::string& forwarded_for = {}) const {
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!body.empty()) headers.emplace_back("content-type", "application/json");
+        if (!access_token_.empty())
+            headers.emplace_back("authorization", "Bearer " + access_token_);
+        if (!forwarded_for.empty()) headers.emplace_back("x-forwarded-for", forwarded_for);
+        Connection connection(port);
+        return connection.request(method, target, headers, body);
     }
+
+    const std::string& id() const { return id_; }
 
 private:
-    SystemClock clock_;
-    gateway::IpRules ip_rules_;
-    http::Router router_;
-    std::unique_ptr<http::Pipeline> pipeline_;
+    /// The token of the verification link mailed to the operator (the mail may lag the answer).
+    std::string verification_token(std::uint16_t port) const {
+        auto deadline = std::chrono::steady_clock::now() + kConvergeTimeout;
+        const std::string marker = "verify-email?token=";
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto mailbox =
+                parse_object(call(port, "GET", "/api/v1/dev/mailbox?to=ops%40example.com").body);
+            const boost::json::array* messages = mailbox["data"].if_array();
+            for (const auto& message : messages != nullptr ? *messages : boost::json::array()) {
+                std::string text(message.at("text").as_string());
+                std::size_t at = text.find(marker);
+                if (at == std::string::npos) continue;
+                std::size_t begin = at + marker.size();
+                std::size_t end = begin;
+                while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) ||
+                                             text[end] == '_' || text[end] == '-')) {
+                    ++end;
+                }
+                return text.substr(begin, end - begin);
+            }
+            std::this_thread::sleep_for(kRetryPause);
+        }
+        throw std::runtime_error("no verification mail");
+    }
+
+    std::string access_token_;
+    std::string id_;
 };
 
 /// Asks `port` for the system info until `accept` holds for the answer or the time is up.
@@ -90,7 +121,8 @@ protected:
                                    {"NIMBUS_HTTP_ACCESS_LOG", "false"},
                                    {"NIMBUS_FIREWALL_ENABLED", "false"},
                                    {"NIMBUS_DATABASE_URL", database_->options().url},
-                                   {"NIMBUS_GATEWAY_SYNC_INTERVAL_MS", "100"}};
+                                   {"NIMBUS_GATEWAY_SYNC_INTERVAL_MS", "100"},
+                                   {"NIMBUS_MAIL_DEV_MAILBOX", "true"}};
         node_a_ = std::make_unique<BackgroundProcess>(kNimbus, serve_args(dir_ / "a"), environment);
         port_a_ = ready_port(*node_a_);
         ASSERT_NE(port_a_, 0);
@@ -104,7 +136,7 @@ protected:
         node_b_ = std::make_unique<BackgroundProcess>(kNimbus, serve_args(dir_ / "b"), environment);
         port_b_ = ready_port(*node_b_);
         ASSERT_NE(port_b_, 0);
-        admin_ = std::make_unique<AdminApi>(database_->db());
+        operator_ = std::make_unique<Operator>(port_a_, environment, dir_ / "cli");
     }
 
     TempDir dir_;
@@ -113,7 +145,7 @@ protected:
     std::unique_ptr<BackgroundProcess> node_b_;
     std::uint16_t port_a_ = 0;
     std::uint16_t port_b_ = 0;
-    std::unique_ptr<AdminApi> admin_;
+    std::unique_ptr<Operator> operator_;
 };
 
 TEST_F(ClusterTest, IpRulesChangedOnceApplyOnEveryNodeWithoutARestart) {
@@ -121,9 +153,9 @@ TEST_F(ClusterTest, IpRulesChangedOnceApplyOnEveryNodeWithoutARestart) {
         EXPECT_EQ(wait_for(port, [](const HttpResponse&) { return true; }).status, 200);
     }
     // The test's own address: both nodes must start refusing it.
-    http::Response added = admin_->call(http::Method::post, "/api/v1/admin/firewall/ip-rules",
-                                        R"({"kind":"cidr","action":"deny","value":"127.0.0.1",)"
-                                        R"("note":"cluster test"})");
+    HttpResponse added = operator_->call(port_a_, "POST", "/api/v1/admin/firewall/ip-rules",
+                                         R"({"kind":"cidr","action":"deny","value":"127.0.0.1",)"
+                                         R"("note":"cluster test"})");
     ASSERT_EQ(added.status, 201) << added.body;
     for (std::uint16_t port : {port_a_, port_b_}) {
         HttpResponse refused =
@@ -131,9 +163,14 @@ TEST_F(ClusterTest, IpRulesChangedOnceApplyOnEveryNodeWithoutARestart) {
         EXPECT_EQ(refused.status, 403) << "port " << port << ": " << refused.body;
         EXPECT_NE(refused.body.find("/problems/ip-denied"), std::string::npos) << refused.body;
     }
-    std::string id(boost::json::parse(added.body).as_object().at("id").as_string());
-    ASSERT_EQ(admin_->call(http::Method::delete_, "/api/v1/admin/firewall/ip-rules/" + id).status,
-              204);
+    std::string id(parse_object(added.body)["id"].as_string());
+    // The operator is refused too now, except through node b, which believes its proxy
+    // (127.0.0.1) that the client is elsewhere.
+    ASSERT_EQ(
+        operator_
+            ->call(port_b_, "DELETE", "/api/v1/admin/firewall/ip-rules/" + id, {}, "192.0.2.10")
+            .status,
+        204);
     for (std::uint16_t port : {port_a_, port_b_}) {
         HttpResponse admitted =
             wait_for(port, [](const HttpResponse& response) { return response.status == 200; });
@@ -141,11 +178,36 @@ TEST_F(ClusterTest, IpRulesChangedOnceApplyOnEveryNodeWithoutARestart) {
     }
     EXPECT_NE(node_b_->err().find("IP rules reloaded after a change on another node"),
               std::string::npos);
+    EXPECT_NE(node_a_->err().find("IP rules reloaded after a change on another node"),
+              std::string::npos);
+
+    // Both changes are in the audit log, with the operator and the address each came from.
+    auto entries = [&](const std::string& action) {
+        auto page = operator_->call(port_a_, "GET",
+                                    "/api/v1/admin/audit?action=" + action + "&target=" + id);
+        EXPECT_EQ(page.status, 200) << page.body;
+        auto body = parse_object(page.body);
+        const boost::json::array* data = body["data"].if_array();
+        return data != nullptr ? *data : boost::json::array();
+    };
+    auto deadline = std::chrono::steady_clock::now() + kConvergeTimeout;
+    while (entries("nimbus.gateway.ip_rule.deleted").empty() &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(kRetryPause);
+    }
+    auto created = entries("nimbus.gateway.ip_rule.created");
+    auto deleted = entries("nimbus.gateway.ip_rule.deleted");
+    ASSERT_EQ(created.size(), 1U);
+    ASSERT_EQ(deleted.size(), 1U);
+    EXPECT_EQ(created[0].at("actor_id"), boost::json::value(operator_->id()));
+    EXPECT_EQ(created[0].at("ip"), boost::json::value("127.0.0.1"));
+    EXPECT_EQ(deleted[0].at("actor_id"), boost::json::value(operator_->id()));
+    EXPECT_EQ(deleted[0].at("ip"), boost::json::value("192.0.2.10"));
 }
 
 TEST_F(ClusterTest, ForwardedForCountsOnlyFromTrustedProxies) {
-    ASSERT_EQ(admin_
-                  ->call(http::Method::post, "/api/v1/admin/firewall/ip-rules",
+    ASSERT_EQ(operator_
+                  ->call(port_a_, "POST", "/api/v1/admin/firewall/ip-rules",
                          R"({"kind":"cidr","action":"deny","value":"203.0.113.0/24"})")
                   .status,
               201);
@@ -170,7 +232,7 @@ TEST_F(ClusterTest, ForwardedForCountsOnlyFromTrustedProxies) {
 TEST_F(ClusterTest, RateLimitOverridesReachEveryNode) {
     const std::string path = "/api/v1/admin/rate-limits/overrides/ip:127.0.0.1";
     ASSERT_EQ(
-        admin_->call(http::Method::put, path, R"({"requests_per_minute":600,"burst":7})").status,
+        operator_->call(port_b_, "PUT", path, R"({"requests_per_minute":600,"burst":7})").status,
         200);
     for (std::uint16_t port : {port_a_, port_b_}) {
         HttpResponse limited = wait_for(port, [](const HttpResponse& response) {
@@ -178,7 +240,7 @@ TEST_F(ClusterTest, RateLimitOverridesReachEveryNode) {
         });
         EXPECT_EQ(limited.header("ratelimit-limit"), "7") << "port " << port;
     }
-    ASSERT_EQ(admin_->call(http::Method::delete_, path).status, 204);
+    ASSERT_EQ(operator_->call(port_a_, "DELETE", path).status, 204);
     for (std::uint16_t port : {port_a_, port_b_}) {
         HttpResponse restored = wait_for(port, [](const HttpResponse& response) {
             return response.header("ratelimit-limit") != "7";
