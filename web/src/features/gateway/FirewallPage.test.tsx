@@ -31,7 +31,17 @@ describe('FirewallPage', () => {
   it('lists the rules, the mode and the recent blocks', async () => {
     const fetchMock = stubFetch({
       ...signedIn(account({ is_operator: true })),
-      '/api/v1/admin/firewall': { status: 200, body: { enabled: true, mode: 'blocking' } },
+      '/api/v1/admin/firewall': {
+        status: 200,
+        body: {
+          enabled: true,
+          mode: 'blocking',
+          paranoia_level: 2,
+          inbound_anomaly_threshold: 5,
+          rule_exclusions: 1,
+          prefilter_active: true,
+        },
+      },
       '/api/v1/admin/firewall/ip-rules': { status: 200, body: { data: [rule] } },
       '/api/v1/admin/audit': { status: 200, body: { data: [block], next_cursor: null } },
     });
@@ -40,6 +50,8 @@ describe('FirewallPage', () => {
     expect(within(rules).getByText('203.0.113.0/24')).toBeInTheDocument();
     expect(within(rules).getByText('scanner')).toBeInTheDocument();
     expect(await screen.findByText('blocking')).toBeInTheDocument();
+    expect(screen.getByText('Paranoia level')).toBeInTheDocument();
+    expect(screen.getByText('Active')).toBeInTheDocument();
     const blocks = await screen.findByRole('table', { name: 'Requests the firewall blocked' });
     expect(within(blocks).getByText('198.51.100.7')).toBeInTheDocument();
     const [audit] = requestsTo(fetchMock, '/api/v1/admin/audit');

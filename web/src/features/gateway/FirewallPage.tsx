@@ -59,6 +59,22 @@ function ModeCard() {
                     value: String(status.data.inbound_anomaly_threshold),
                   },
                 ]),
+            ...(status.data.rule_exclusions === undefined
+              ? []
+              : [
+                  {
+                    term: 'Routes with rule exclusions',
+                    value: String(status.data.rule_exclusions),
+                  },
+                ]),
+            ...(status.data.prefilter_active === undefined
+              ? []
+              : [
+                  {
+                    term: 'Prefilter',
+                    value: status.data.prefilter_active ? 'Active' : 'Not active',
+                  },
+                ]),
           ]}
         />
       ) : status.isLoading ? (

@@ -20,12 +20,17 @@ export interface RateLimitOverride {
   updated_at: string;
 }
 
-/** The web application firewall's settings, when the server reports them. */
+/** The web application firewall's settings (`GET /api/v1/admin/firewall`). */
 export interface FirewallStatus {
   enabled: boolean;
+  /** `blocking`, `detection`, or `off` (then the other fields are absent). */
   mode: string;
   paranoia_level?: number;
   inbound_anomaly_threshold?: number;
+  /** Routes with CRS rules switched off. */
+  rule_exclusions?: number;
+  /** Whether plain requests skip the engine; false until it is built after the start. */
+  prefilter_active?: boolean;
 }
 
 /**
