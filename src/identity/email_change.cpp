@@ -78,7 +78,7 @@ Result<void> Service::request_email_change(const std::string& user_id, const std
     if (!user) return user.error();
     if (!*user) return Error::not_found("the account does not exist");
     if (password.size() > kMaxPasswordBytes ||
-        !Impl::password_matches((*user)->password_hash, password)) {
+        !s.password_matches((*user)->password_hash, password)) {
         return field_error("password", "is wrong");
     }
     const std::string& old_email = (*user)->user.email;

@@ -219,6 +219,13 @@ public:
     /// Exchanges a refresh token for a new pair. A token works once: presenting a rotated one
     /// again revokes its whole session (a stolen token was used).
     Result<TokenPair> refresh(const std::string& refresh_token, const ClientInfo& client);
+    /// refresh() for request handlers: the rotation joins the database's group commit
+    /// (db::GroupCommit) and the coroutine resumes on its own executor once it is durable, so no
+    /// thread waits for the commit; the access token is then signed on that executor. The
+    /// arguments are copied before the coroutine first suspends. Pass named values, not
+    /// temporaries (GCC 12 destroys temporaries of a co_await expression twice, PR 99576).
+    boost::asio::awaitable<Result<TokenPair>> refresh_async(const std::string& refresh_token,
+                                                            const ClientInfo& client);
     /// Ends the session of a refresh token; unknown tokens succeed too (logout is idempotent).
     Result<void> logout(const std::string& refresh_token);
     /// Mails a password-reset link when an account has this email; succeeds either way.

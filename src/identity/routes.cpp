@@ -326,8 +326,9 @@ void add_routes(http::Router& router, Service& service) {
             RefreshSource source = refresh_source(request, body);
             if (source.refusal) co_return std::move(*source.refusal);
             ClientInfo client = client_of(request, context);
-            Result<TokenPair> tokens = Error::internal("not run");
-            co_await context.run_database([&] { tokens = service.refresh(source.token, client); });
+            // Not run_database: the write joins the group commit and this coroutine waits for
+            // it without holding the I/O thread (docs/identity.md, "Tokens").
+            Result<TokenPair> tokens = co_await service.refresh_async(source.token, client);
             if (!tokens) {
                 Response refused = problem(tokens.error());
                 // A dead cookie is of no use to the browser; drop it so the console stops trying.

@@ -275,7 +275,7 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
     if (!locks) return locks.error();
     // Verify against a dummy hash for unknown emails, and for locked accounts too, so every
     // refusal takes the same time.
-    bool matches = Impl::password_matches(user ? user->password_hash : s.dummy_hash,
+    bool matches = s.password_matches(user ? user->password_hash : s.dummy_hash,
                                           password.substr(0, kMaxPasswordBytes));
     if (locks->locked() || !user || !matches) {
         std::string subject =
@@ -324,49 +324,7 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
     return tokens;
 }
 
-Result<TokenPair> Service::refresh(const std::string& refresh_token, const ClientInfo& client) {
-    Impl& s = *impl_;
-    std::int64_t now = s.clock.now_ms();
-    std::string token_hash = crypto::sha256_hex(refresh_token);
-    Result<TokenPair> tokens = unauthenticated("the refresh token is invalid");
-    bool reused = false;
-    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
-        auto state = store::find_refresh_token(tx, token_hash);
-        if (!state) return state.error();
-        if (!*state || (*state)->session_revoked || (*state)->session_expires_at_ms <= now) {
-            return {};
-        }
-        const store::RefreshTokenState& found = **state;
-        auto marked = store::mark_refresh_token_used(tx, token_hash, now);
-        if (!marked) return marked.error();
-        if (found.used || !*marked) {
-            // A rotated token came back: someone holds a copy. End the whole family.
-            reused = true;
-            auto revoked = store::revoke_session(tx, found.user_id, found.session_id, "reuse", now);
-            if (!revoked) return revoked.error();
-            return s.emit(tx, "refresh_token.reused", found.user_id,
-                          {{"user_id", found.user_id},
-                           {"session_id", found.session_id},
-                           {"ip", sanitize(client.ip, kMaxIpBytes)}});
-        }
-        if (auto ok = store::touch_session(tx, found.session_id,
-                                           sanitize(client.user_agent, kMaxUserAgentBytes),
-                                           sanitize(client.ip, kMaxIpBytes), now,
-                                           now + s.settings.refresh_token_ttl_s * kMsPerSecond);
-            !ok) {
-            return ok;
-        }
-        tokens = s.issue_tokens(tx, found.user_id, found.session_id, now);
-        if (!tokens) return tokens.error();
-        return {};
-    });
-    if (!committed) return committed.error();
-    if (reused) {
-        log::warn("refresh token reused; session revoked", {});
-        return unauthenticated("the refresh token is invalid");
-    }
-    return tokens;
-}
+// Service::refresh and refresh_async: refresh.cpp.
 
 Result<void> Service::logout(const std::string& refresh_token) {
     Impl& s = *impl_;
@@ -505,7 +463,7 @@ Result<void> Service::change_password(const std::string& user_id,
     if (!user) return user.error();
     if (!*user) return Error::not_found("the account does not exist");
     if (current_password.size() > kMaxPasswordBytes ||
-        !Impl::password_matches((*user)->password_hash, current_password)) {
+        !s.password_matches((*user)->password_hash, current_password)) {
         return field_error("current_password", "is wrong");
     }
     if (auto ok = s.check_new_password(new_password, "new_password"); !ok) return ok;

@@ -8,11 +8,14 @@
 #include <crack.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <semaphore>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -42,6 +45,7 @@ inline constexpr std::int64_t kMsPerSecond = 1000;
 inline constexpr std::int64_t kClockLeewayS = 30;  // tolerated clock skew between nodes
 inline constexpr std::size_t kMaxUserAgentBytes = 256;
 inline constexpr std::size_t kMaxIpBytes = 64;
+inline constexpr std::ptrdiff_t kMaxHashingSlots = 256;  // a bound for the semaphore's type
 // cracklib copies into fixed buffers; a prefix this long already decides its verdict.
 inline constexpr std::size_t kCracklibMaxBytes = 128;
 inline constexpr char kFirstPrintable = 0x20;
@@ -66,6 +70,20 @@ inline std::string sanitize(std::string_view text, std::size_t max_bytes) {
     return out;
 }
 
+/// Holds one of Service::Impl::hashing_slots while it lives.
+class HashingSlot {
+public:
+    explicit HashingSlot(std::counting_semaphore<kMaxHashingSlots>& slots) : slots_(slots) {
+        slots_.acquire();
+    }
+    ~HashingSlot() { slots_.release(); }
+    HashingSlot(const HashingSlot&) = delete;
+    HashingSlot& operator=(const HashingSlot&) = delete;
+
+private:
+    std::counting_semaphore<kMaxHashingSlots>& slots_;
+};
+
 struct Service::Impl {
     db::Database& database;
     const Clock& clock;
@@ -80,6 +98,12 @@ struct Service::Impl {
     /// A hash of a random password at the current parameters: logins for unknown emails verify
     /// against it so they take as long as logins for known ones.
     std::string dummy_hash;
+    /// At most one Argon2id run per core at a time. Each run is CPU- and memory-bound (19 MiB
+    /// mapped, filled and unmapped by libsodium): more at once than cores only adds context
+    /// switches, cache misses and contention on the process's memory map. The worker pool keeps
+    /// more threads than cores, so while one sign-in waits for its commit, another hashes and no
+    /// core idles (docs/benchmarks.md, "Sign-in").
+    mutable std::counting_semaphore<kMaxHashingSlots> hashing_slots{hashing_slot_count()};
 
     mutable std::mutex cache_mutex;
     mutable std::unordered_map<std::string, AccessClaims> token_cache;
@@ -91,29 +115,43 @@ struct Service::Impl {
     bool maintenance_stop = false;
     std::thread maintenance_thread;
 
+    /// Refresh rotations share commits through it (refresh.cpp). Declared after everything its
+    /// committer thread uses, so it is destroyed (and its thread joined) first.
+    std::unique_ptr<db::GroupCommit> group_commit;
+
     Impl(db::Database& database_in, const Clock& clock_in, const crypto::MasterKey& key_in,
          mail::Mailer& mailer_in, Settings settings_in)
         : database(database_in),
           clock(clock_in),
           master_key(key_in),
           mailer(mailer_in),
-          settings(std::move(settings_in)) {}
+          settings(std::move(settings_in)),
+          group_commit(std::make_unique<db::GroupCommit>(database_in)) {}
 
     // --- passwords ---
 
     Result<std::string> hash_password(std::string_view password) const {
         std::string hash(crypto_pwhash_STRBYTES, '\0');
-        if (crypto_pwhash_str(hash.data(), password.data(), password.size(),
-                              settings.hashing.ops_limit,
-                              settings.hashing.mem_limit_kib * kBytesPerKib) != 0) {
-            return Error::unavailable("out of memory while hashing a password");
+        int failed = 0;
+        {
+            HashingSlot slot(hashing_slots);
+            failed = crypto_pwhash_str(hash.data(), password.data(), password.size(),
+                                       settings.hashing.ops_limit,
+                                       settings.hashing.mem_limit_kib * kBytesPerKib);
         }
+        if (failed != 0) return Error::unavailable("out of memory while hashing a password");
         hash.resize(std::strlen(hash.c_str()));
         return hash;
     }
 
-    static bool password_matches(const std::string& hash, std::string_view password) {
+    bool password_matches(const std::string& hash, std::string_view password) const {
+        HashingSlot slot(hashing_slots);
         return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+    }
+
+    static std::ptrdiff_t hashing_slot_count() {
+        unsigned cores = std::thread::hardware_concurrency();
+        return std::clamp<std::ptrdiff_t>(cores == 0 ? 1 : cores, 1, kMaxHashingSlots);
     }
 
     bool needs_rehash(const std::string& hash) const {
@@ -225,6 +263,19 @@ struct Service::Impl {
         pair.session_id = session_id;
         return pair;
     }
+
+    // --- refresh-token rotation (refresh.cpp) ---
+
+    /// One refresh in flight: what it presents and what its transaction found.
+    struct Rotation;
+    std::shared_ptr<Rotation> make_rotation(const std::string& refresh_token,
+                                            const ClientInfo& client) const;
+    /// Spends the token and adds its successor, or revokes the family on reuse; in the group's
+    /// transaction.
+    Result<void> rotate(Rotation& rotation, db::Transaction& tx) const;
+    /// The answer once the rotation's commit is known; signs the access token.
+    Result<TokenPair> finish_rotation(const Rotation& rotation,
+                                      const Result<void>& committed) const;
 
     // --- brute force (lockout.cpp) ---
 

@@ -162,15 +162,17 @@ Result<void> insert_refresh_token(db::Transaction& tx, const std::string& token_
 Result<std::optional<RefreshTokenState>> find_refresh_token(db::Transaction& tx,
                                                             const std::string& token_hash) {
     auto rows = tx.query(
-        "SELECT t.session_id, s.user_id, t.used_at_ms, s.revoked_at_ms, s.expires_at_ms "
+        "SELECT t.session_id, s.user_id, t.used_at_ms, s.revoked_at_ms, s.expires_at_ms, "
+        "s.last_seen_at_ms, s.user_agent, s.ip, u.is_operator "
         "FROM identity_refresh_tokens t JOIN identity_sessions s ON s.id = t.session_id "
-        "WHERE t.token_hash = ?",
+        "JOIN identity_users u ON u.id = s.user_id WHERE t.token_hash = ?",
         {token_hash});
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<RefreshTokenState>();
     const db::Row& row = rows->front();
     return std::optional<RefreshTokenState>(RefreshTokenState{
-        row.get_text(0), row.get_text(1), !row.is_null(2), !row.is_null(3), row.get_int(4)});
+        row.get_text(0), row.get_text(1), !row.is_null(2), !row.is_null(3), row.get_int(4),
+        row.get_int(5), row.get_text(6), row.get_text(7), row.get_int(8) != 0});
 }
 
 Result<bool> mark_refresh_token_used(db::Transaction& tx, const std::string& token_hash,

@@ -73,6 +73,10 @@ struct RefreshTokenState {
     bool used = false;
     bool session_revoked = false;
     std::int64_t session_expires_at_ms = 0;
+    std::int64_t session_last_seen_at_ms = 0;
+    std::string session_user_agent;
+    std::string session_ip;
+    bool user_is_operator = false;  ///< read here so a refresh needs no second query for it
 };
 Result<std::optional<RefreshTokenState>> find_refresh_token(db::Transaction& tx,
                                                             const std::string& token_hash);
