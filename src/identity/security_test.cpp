@@ -1,31 +1,19 @@
 // Unit tests of the account-security parts: TOTP against RFC 6238's vectors, the QR code, the
 // progressive delay, the cookie reader, and the service (lockout, second factor, change of email,
 // signing-key rotation) on a real SQLite database with a manual clock.
-#include <sodium.h>
-
-#include <filesystem>
-#include <mutex>
-#include <regex>
-
 #include <gtest/gtest.h>
 
-#include "core/ids.hpp"
-#include "events/events.hpp"
 #include "identity/cookies.hpp"
-#include "identity/identity.hpp"
 #include "identity/lockout.hpp"
+#include "identity/service_fixture.hpp"
 #include "identity/totp.hpp"
 
 namespace nimbus::identity {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace testing;  // the fixture's constants and fast_settings()
 
-constexpr std::int64_t kStartMs = 1'800'000'000'000;
-constexpr std::int64_t kMinuteMs = 60'000;
 constexpr std::int64_t kDayMs = 24 * 60 * kMinuteMs;
-constexpr const char* kPassword = "correct-Horse-battery-9";
-constexpr const char* kOtherPassword = "Tr0mbone-lantern-quiet";
 constexpr const char* kRfcSecret = "12345678901234567890";  // RFC 6238 appendix B (SHA-1)
 
 TEST(Totp, MatchesTheRfc6238Vectors) {
@@ -111,90 +99,14 @@ TEST(Cookies, ReadsOneCookieAmongManyAndComparesCsrf) {
     EXPECT_FALSE(cookies::csrf_matches(empty_value));
 }
 
-class RecordingMailer final : public mail::Mailer {
-public:
-    Result<void> send(const mail::Message& message) override {
-        std::lock_guard lock(mutex_);
-        sent_.push_back(message);
-        return {};
-    }
-    std::vector<mail::Message> sent() const {
-        std::lock_guard lock(mutex_);
-        return sent_;
-    }
-    std::string last_token(const std::string& to) const {
-        std::lock_guard lock(mutex_);
-        for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
-            std::smatch match;
-            if (it->to == to &&
-                std::regex_search(it->text, match, std::regex("token=([A-Za-z0-9_-]+)"))) {
-                return match[1];
-            }
-        }
-        return {};
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<mail::Message> sent_;
-};
-
-class AccountSecurityTest : public ::testing::Test {
+class AccountSecurityTest : public ServiceFixture {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("nimbus-security-" + new_ulid(SystemClock().now_ms()));
-        fs::create_directories(dir_);
-        auto database = db::open({.sqlite_path = (dir_ / "test.db").string()});
-        ASSERT_TRUE(database) << database.error().message;
-        database_ = std::move(*database);
-        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
-                                                     {"identity", &migrations()}};
-        ASSERT_TRUE(db::migrate_up(*database_, modules, kStartMs));
-        auto key = crypto::MasterKey::from_bytes(crypto::random_bytes(32));
-        ASSERT_TRUE(key);
-        master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
-        service_ = make_service(settings());
-    }
-
-    void TearDown() override {
-        service_.reset();
-        database_.reset();
-        fs::remove_all(dir_);
-    }
-
-    static Settings settings() {
-        Settings settings;
-        settings.issuer = "https://nimbus.test";
-        settings.hashing.ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-        settings.hashing.mem_limit_kib = crypto_pwhash_MEMLIMIT_MIN / 1024;
+    /// Low lockout thresholds, so a test reaches them in a few attempts.
+    Settings settings() const override {
+        Settings settings = fast_settings();
         settings.lockout.account_failures = 3;
         settings.lockout.address_failures = 5;
         return settings;
-    }
-
-    std::unique_ptr<Service> make_service(Settings settings) {
-        auto service = std::make_unique<Service>(*database_, clock_, *master_key_, mailer_,
-                                                 std::move(settings));
-        auto started = service->start();
-        EXPECT_TRUE(started) << (started ? "" : started.error().message);
-        return service;
-    }
-
-    std::string create_user(const std::string& email) {
-        EXPECT_TRUE(service_->sign_up({email, kPassword, ""}));
-        EXPECT_TRUE(service_->verify_email(mailer_.last_token(email)));
-        auto rows = database_->query("SELECT id FROM identity_users WHERE email = ?", {email});
-        return rows && !rows->empty() ? rows->front().get_text(0) : "";
-    }
-
-    std::int64_t count(const std::string& sql) {
-        auto rows = database_->query(sql);
-        return rows ? rows->front().get_int(0) : -1;
-    }
-
-    std::int64_t count_events(const std::string& type) {
-        auto rows = database_->query("SELECT COUNT(*) FROM outbox_events WHERE type = ?", {type});
-        return rows ? rows->front().get_int(0) : -1;
     }
 
     /// Turns TOTP on; returns the raw secret (decoded from base32 via the URI's secret).
@@ -227,13 +139,6 @@ protected:
         }
         return out;
     }
-
-    fs::path dir_;
-    ManualClock clock_{kStartMs};
-    RecordingMailer mailer_;
-    std::unique_ptr<db::Database> database_;
-    std::unique_ptr<crypto::MasterKey> master_key_;
-    std::unique_ptr<Service> service_;
 };
 
 TEST_F(AccountSecurityTest, LockoutAnswersAlikeForKnownUnknownAndLockedAndEndsByTime) {

@@ -229,4 +229,20 @@ std::string json_field(const std::string& body, const std::string& name) {
     return field != nullptr && field->is_string() ? std::string(field->as_string()) : "";
 }
 
+std::string decode_base32(const std::string& text) {
+    constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    std::string out;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        buffer = (buffer << 5U) | static_cast<unsigned>(kAlphabet.find(c));
+        bits += 5;
+        if (bits >= 8) {
+            out.push_back(static_cast<char>((buffer >> static_cast<unsigned>(bits - 8)) & 0xFFU));
+            bits -= 8;
+        }
+    }
+    return out;
+}
+
 }  // namespace nimbus::test

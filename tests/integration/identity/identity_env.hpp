@@ -94,4 +94,8 @@ private:
 /// A JSON string field of a response body; empty when absent.
 std::string json_field(const std::string& body, const std::string& name);
 
+/// RFC 4648 base32 (no padding) decoded: the raw TOTP secret from an enrolment answer's
+/// `secret`, to compute codes as an authenticator app would.
+std::string decode_base32(const std::string& text);
+
 }  // namespace nimbus::test
