@@ -15,6 +15,7 @@
 #include "gateway/rate_limit_internal.hpp"
 #include "http/http.hpp"
 #include "identity/identity.hpp"
+#include "identity/jwt.hpp"
 
 namespace {
 
@@ -167,6 +168,29 @@ void BM_Argon2idHash(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Argon2idHash)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// One access token as login and refresh sign it (ES256, the claims of
+// Service::Impl::sign_access_token): the per-refresh CPU cost outside the database.
+void BM_Es256SignAccessToken(benchmark::State& state) {
+    auto key = identity::jwt::SigningKey::generate();
+    if (!key) {
+        state.SkipWithError("no key");
+        return;
+    }
+    boost::json::object claims{{"iss", "http://127.0.0.1:8080"},
+                               {"aud", "nimbus"},
+                               {"sub", "usr_01M87N4DRJ9760CAEEZYPZR6W3"},
+                               {"sid", "ses_01M87N4DRJ9760CAEEZYPZR6W4"},
+                               {"iat", 1'800'000'000},
+                               {"exp", 1'800'000'900},
+                               {"jti", "c2VjcmV0LWlkLWJ5dGVz"},
+                               {"scope", "account.self"}};
+    for (auto _ : state) {
+        auto token = identity::jwt::encode(claims, *key, "key_1");
+        benchmark::DoNotOptimize(token);
+    }
+}
+BENCHMARK(BM_Es256SignAccessToken);
 
 /// What the shared limiter (rate_limit.backend = "redis") adds to a request: one EVALSHA of the
 /// GCRA script for a user in an org (two buckets) against the redis-server named by
