@@ -38,6 +38,10 @@ const BuiltinRole* find_builtin_role(std::string_view name);
 
 /// The role every organization keeps at least one member in.
 inline constexpr std::string_view kOwnerRole = "owner";
+/// How the refusal of an account deletion that would leave an organization without an owner
+/// begins; routes answer it with the `last-owner` problem type.
+inline constexpr std::string_view kLastOwnerOfOrgs =
+    "the account is the last owner of these organizations: ";
 /// The role the previous owner gets after a transfer.
 inline constexpr std::string_view kAdminRole = "admin";
 /// Every member holds this, whatever their role: a custom role always includes it.

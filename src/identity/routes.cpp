@@ -12,6 +12,7 @@
 #include "core/json.hpp"
 #include "identity/cookies.hpp"
 #include "identity/identity.hpp"
+#include "identity/permissions.hpp"
 #include "identity/route_schemas.hpp"
 
 namespace nimbus::identity {
@@ -50,6 +51,9 @@ Response problem(const Error& error) {
                     {{"/" + std::string(field), error.message.substr(prefix.size())}});
             }
         }
+    }
+    if (error.code == ErrorCode::conflict && error.message.starts_with(kLastOwnerOfOrgs)) {
+        return Response::make_problem(409, "last-owner", "Conflict", error.message);
     }
     if (error.code == ErrorCode::unauthenticated) {
         Response response =

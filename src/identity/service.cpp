@@ -435,10 +435,29 @@ Result<User> Service::update_name(const std::string& user_id, const std::string&
     return get_user(user_id);
 }
 
+namespace {
+
+/// The refusal of an account deletion, naming each organization that would lose its last owner.
+Error last_owner_of(const std::vector<std::string>& org_ids) {
+    std::string names;
+    for (const auto& org_id : org_ids) names += (names.empty() ? "" : ", ") + org_id;
+    return Error::conflict(std::string(kLastOwnerOfOrgs) + names +
+                           "; transfer ownership (POST /api/v1/orgs/{org_id}/transfer) or delete "
+                           "the organization first");
+}
+
+}  // namespace
+
 Result<void> Service::delete_user(const std::string& user_id) {
     Impl& s = *impl_;
     bool found = false;
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
+        // An organization must keep an owner: refuse rather than leave one nobody can manage, or
+        // delete it (and its keys and clients) behind its members' backs. The caller transfers
+        // ownership or deletes the organization first; that holds for one with no other member too.
+        auto sole_owned = store::lock_sole_owned_orgs(tx, user_id);
+        if (!sole_owned) return sole_owned.error();
+        if (!sole_owned->empty()) return last_owner_of(*sole_owned);
         // Sessions, refresh tokens and links go with the row (ON DELETE CASCADE); revoking
         // first leaves the reason on record for anything reading them in this transaction.
         auto revoked = store::revoke_sessions(tx, user_id, "", "account_deleted", s.clock.now_ms());

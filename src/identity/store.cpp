@@ -1,5 +1,7 @@
 #include "identity/store.hpp"
 
+#include "identity/permissions.hpp"
+
 namespace nimbus::identity::store {
 namespace {
 
@@ -96,6 +98,28 @@ Result<bool> delete_user(db::Transaction& tx, const std::string& user_id) {
     auto changed = tx.execute("DELETE FROM identity_users WHERE id = ?", {user_id});
     if (!changed) return changed.error();
     return *changed == 1;
+}
+
+Result<std::vector<std::string>> lock_sole_owned_orgs(db::Transaction& tx,
+                                                      const std::string& user_id) {
+    const std::string owner(kOwnerRole);
+    // A no-op UPDATE takes the same row locks as the organization changes (lock_org), so a
+    // co-owner leaving at the same time waits for this transaction and sees its outcome.
+    auto locked = tx.execute(
+        "UPDATE identity_orgs SET updated_at_ms = updated_at_ms WHERE id IN (SELECT org_id FROM "
+        "identity_org_members WHERE user_id = ? AND role = ?)",
+        {user_id, owner});
+    if (!locked) return locked.error();
+    auto rows = tx.query(
+        "SELECT m.org_id FROM identity_org_members m WHERE m.user_id = ? AND m.role = ? AND NOT "
+        "EXISTS (SELECT 1 FROM identity_org_members o WHERE o.org_id = m.org_id AND o.role = ? "
+        "AND o.user_id <> m.user_id) ORDER BY m.org_id",
+        {user_id, owner, owner});
+    if (!rows) return rows.error();
+    std::vector<std::string> org_ids;
+    org_ids.reserve(rows->size());
+    for (const auto& row : *rows) org_ids.push_back(row.get_text(0));
+    return org_ids;
 }
 
 Result<bool> mark_email_verified(db::Transaction& tx, const std::string& user_id,

@@ -32,6 +32,10 @@ Result<void> set_password_hash(db::Transaction& tx, const std::string& user_id,
 Result<bool> set_name(db::Transaction& tx, const std::string& user_id, const std::string& name,
                       std::int64_t now_ms);
 Result<bool> delete_user(db::Transaction& tx, const std::string& user_id);
+/// The organizations `user_id` owns with no other owner, sorted; their rows are locked for the rest
+/// of the transaction so no other owner can leave meanwhile.
+Result<std::vector<std::string>> lock_sole_owned_orgs(db::Transaction& tx,
+                                                      const std::string& user_id);
 Result<bool> mark_email_verified(db::Transaction& tx, const std::string& user_id,
                                  const std::string& email, std::int64_t now_ms);
 
