@@ -11,6 +11,7 @@
 
 #include "audit/audit.hpp"
 #include "core/crypto.hpp"
+#include "core/cursor.hpp"
 #include "core/json.hpp"
 
 namespace nimbus::audit {
@@ -18,7 +19,8 @@ namespace {
 
 /// Names the encoding, so a future change of fields cannot be confused with this one.
 constexpr std::string_view kHashDomain = "nimbus.audit.v1";
-constexpr std::string_view kCursorPrefix = "a1.";
+/// The list kind in cursors (core/cursor.hpp): base64url of "a1.<seq>".
+constexpr std::string_view kCursorKind = "a1";
 constexpr std::size_t kMaxActionPrefixBytes = 200;
 constexpr std::int64_t kVerifyPageRows = 1000;
 constexpr int kLengthBytes = 8;
@@ -154,19 +156,17 @@ std::string entry_hash(const Entry& entry) {
 }
 
 std::string encode_cursor(std::int64_t seq) {
-    return crypto::base64url_encode(std::string(kCursorPrefix) + std::to_string(seq));
+    return cursor::encode(kCursorKind, std::to_string(seq));
 }
 
-Result<std::int64_t> decode_cursor(std::string_view cursor) {
+Result<std::int64_t> decode_cursor(std::string_view text) {
     Error bad = Error::invalid("cursor: is not a cursor this server issued");
     constexpr std::size_t kMaxCursorBytes = 64;
-    if (cursor.empty() || cursor.size() > kMaxCursorBytes) return bad;
-    auto bytes = crypto::base64url_decode(cursor);
-    if (!bytes) return bad;
-    std::string text(bytes->begin(), bytes->end());
-    if (!text.starts_with(kCursorPrefix)) return bad;
-    std::string_view digits = std::string_view(text).substr(kCursorPrefix.size());
-    if (digits.empty() || digits.front() == '0') return bad;
+    if (text.size() > kMaxCursorBytes) return bad;
+    auto position = cursor::decode(kCursorKind, text);
+    if (!position) return position.error();
+    std::string_view digits = *position;
+    if (digits.front() == '0') return bad;
     std::int64_t seq = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
     if (ec != std::errc() || end != digits.data() + digits.size() || seq <= 0) return bad;

@@ -37,6 +37,24 @@
 
 namespace nimbus::identity {
 
+/// The page a list answers: at most `limit` rows after `after`, a position the same list gave as
+/// Page::next_after (decoded from the caller's `?cursor=`; each list reads its own format and
+/// refuses others with `invalid_argument` "cursor: ...").
+struct PageRequest {
+    /// Rows per page when the caller names none, and the most a caller may ask for.
+    static constexpr std::size_t kDefaultLimit = 100;
+    static constexpr std::size_t kMaxLimit = 200;
+    std::size_t limit = kDefaultLimit;
+    std::optional<std::string> after;
+};
+
+/// One page of a list in its stable order; `next_after` is set while more rows follow.
+template <typename T>
+struct Page {
+    std::vector<T> items;
+    std::optional<std::string> next_after;
+};
+
 /// This module's schema migrations (generated from src/identity/migrations/).
 const std::vector<db::Migration>& migrations();
 
@@ -247,6 +265,10 @@ public:
     /// Open sessions of the user, newest first; `current_session_id` is marked.
     Result<std::vector<SessionInfo>> list_sessions(const std::string& user_id,
                                                    const std::string& current_session_id);
+    /// One page of them, newest first.
+    Result<Page<SessionInfo>> list_sessions(const std::string& user_id,
+                                            const std::string& current_session_id,
+                                            const PageRequest& page);
     /// Revokes one of the user's sessions; `not_found` when it is not theirs or not open.
     Result<void> revoke_session(const std::string& user_id, const std::string& session_id);
 
@@ -422,6 +444,8 @@ public:
                                                               const OAuthActor& actor);
     /// Clients of the organization, oldest first.
     Result<std::vector<OAuthClient>> list_clients(const std::string& org_id);
+    /// One page of them, oldest first.
+    Result<Page<OAuthClient>> list_clients(const std::string& org_id, const PageRequest& page);
     /// One client of the organization; `not_found` for clients of other organizations.
     Result<OAuthClient> get_client(const std::string& org_id, const std::string& client_id);
     Result<OAuthClient> update_client(const std::string& org_id, const std::string& client_id,

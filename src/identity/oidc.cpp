@@ -16,6 +16,7 @@
 #include "identity/identity.hpp"
 #include "identity/oauth.hpp"
 #include "identity/oidc_store.hpp"
+#include "identity/paging.hpp"
 #include "identity/validate.hpp"
 
 namespace nimbus::identity {
@@ -586,7 +587,17 @@ Result<std::pair<OAuthClient, std::string>> OidcProvider::create_client(
 }
 
 Result<std::vector<OAuthClient>> OidcProvider::list_clients(const std::string& org_id) {
-    return oidc_store::list_clients(impl_->database, org_id);
+    constexpr std::size_t kMaxListed = 1000;
+    return oidc_store::list_clients(impl_->database, org_id, "", kMaxListed);
+}
+
+Result<Page<OAuthClient>> OidcProvider::list_clients(const std::string& org_id,
+                                                     const PageRequest& page) {
+    auto clients =
+        oidc_store::list_clients(impl_->database, org_id, page.after.value_or(""), page.limit + 1);
+    if (!clients) return clients.error();
+    return finish_page(std::move(*clients), page.limit,
+                       [](const OAuthClient& client) { return client.id; });
 }
 
 Result<OAuthClient> OidcProvider::get_client(const std::string& org_id,

@@ -9,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "identity/identity.hpp"
+#include "identity/paging.hpp"
 
 namespace nimbus::identity {
 namespace {
@@ -344,18 +345,24 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         }),
         http::RouteOptions{.summary = "RP-initiated logout", .tag = "oauth"});
 
-    router.add(Method::get, "/api/v1/orgs/{org_id}/oauth-clients",
-               http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string org_id(context.path_param("org_id"));
-                   Result<std::vector<OAuthClient>> clients = Error::internal("not run");
-                   co_await context.run_database([&] { clients = provider.list_clients(org_id); });
-                   if (!clients) co_return problem(clients.error());
-                   boost::json::array data;
-                   for (const auto& client : *clients) data.push_back(client_json(client));
-                   co_return no_store(Response::json(
-                       200, object{{"data", std::move(data)}, {"next_cursor", nullptr}}));
-               }),
-               manage_route("The organization's OAuth clients"));
+    router.add(
+        Method::get, "/api/v1/orgs/{org_id}/oauth-clients",
+        http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
+            auto page = read_page(request, "oauth_clients1");
+            if (!page) co_return page_problem(page.error());
+            std::string org_id(context.path_param("org_id"));
+            Result<Page<OAuthClient>> clients = Error::internal("not run");
+            co_await context.run_database([&] { clients = provider.list_clients(org_id, *page); });
+            if (!clients) co_return problem(clients.error());
+            boost::json::array data;
+            for (const auto& client : clients->items) data.push_back(client_json(client));
+            co_return page_answer(std::move(data), clients->next_after, "oauth_clients1");
+        }),
+        [] {
+            auto options = manage_route("The organization's OAuth clients");
+            options.query_schema = std::string(kPageQuerySchema);
+            return options;
+        }());
 
     router.add(Method::post, "/api/v1/orgs/{org_id}/oauth-clients",
                http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {

@@ -137,10 +137,12 @@ Result<std::optional<ClientRecord>> find_org_client(db::Transaction& tx, const s
     return std::optional<ClientRecord>(client_from(rows->front()));
 }
 
-Result<std::vector<OAuthClient>> list_clients(db::Database& database, const std::string& org_id) {
+Result<std::vector<OAuthClient>> list_clients(db::Database& database, const std::string& org_id,
+                                              const std::string& after_id, std::size_t limit) {
     auto rows = database.query("SELECT " NIMBUS_OAUTH_CLIENT_COLUMNS
-                               "FROM identity_oauth_clients WHERE org_id = ? ORDER BY id",
-                               {org_id});
+                               "FROM identity_oauth_clients WHERE org_id = ? AND id > ? ORDER BY "
+                               "id LIMIT ?",
+                               {org_id, after_id, static_cast<std::int64_t>(limit)});
     if (!rows) return rows.error();
     std::vector<OAuthClient> out;
     for (const auto& row : *rows) out.push_back(client_from(row).client);

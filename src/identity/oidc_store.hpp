@@ -28,7 +28,10 @@ Result<std::optional<ClientRecord>> find_client(db::Database& database,
 /// Within an organization: for the management API.
 Result<std::optional<ClientRecord>> find_org_client(db::Transaction& tx, const std::string& org_id,
                                                     const std::string& client_id);
-Result<std::vector<OAuthClient>> list_clients(db::Database& database, const std::string& org_id);
+/// At most `limit` clients of the organization with an id after `after_id` ("" for the first),
+/// by id (time-ordered).
+Result<std::vector<OAuthClient>> list_clients(db::Database& database, const std::string& org_id,
+                                              const std::string& after_id, std::size_t limit);
 Result<void> update_client(db::Transaction& tx, const OAuthClient& client);
 Result<bool> delete_client(db::Transaction& tx, const std::string& org_id,
                            const std::string& client_id);

@@ -11,6 +11,7 @@
 #include "core/json.hpp"
 #include "identity/identity.hpp"
 #include "identity/orgs.hpp"
+#include "identity/paging.hpp"
 #include "identity/permissions.hpp"
 
 namespace nimbus::identity {
@@ -271,6 +272,12 @@ Response list(array data) {
         Response::json(200, object{{"data", std::move(data)}, {"next_cursor", nullptr}}));
 }
 
+/// A list route: `?limit=` and `?cursor=` declared for the validate step and the OpenAPI document.
+http::RouteOptions paged(http::RouteOptions options) {
+    options.query_schema = std::string(kPageQuerySchema);
+    return options;
+}
+
 http::RouteOptions route(std::string_view permission, std::string summary) {
     http::RouteOptions options;
     options.max_body_bytes = kMaxOrgBodyBytes;
@@ -387,15 +394,21 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/members",
-        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-            Result<std::vector<Member>> found = Error::internal("not run");
-            co_await context.run_database([&] { found = orgs.list_members(org_of(context)); });
-            if (!found) co_return problem(found.error());
+        http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
+            auto page = read_page(request, "members1");
+            if (!page) co_return page_problem(page.error());
+            Result<Page<Member>> found = Error::internal("not run");
+            co_await context.run_database(
+                [&] { found = orgs.list_members(org_of(context), *page); });
+            if (!found) {
+                co_return is_page_error(found.error()) ? page_problem(found.error())
+                                                       : problem(found.error());
+            }
             array data;
-            for (const auto& member : *found) data.push_back(member_json(member));
-            co_return list(std::move(data));
+            for (const auto& member : found->items) data.push_back(member_json(member));
+            co_return page_answer(std::move(data), found->next_after, "members1");
         }),
-        route("org.members.read", "The organization's members"));
+        paged(route("org.members.read", "The organization's members")));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/members/me",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -459,15 +472,21 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/invitations",
-        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-            Result<std::vector<Invitation>> found = Error::internal("not run");
-            co_await context.run_database([&] { found = orgs.list_invitations(org_of(context)); });
-            if (!found) co_return problem(found.error());
+        http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
+            auto page = read_page(request, "invitations1");
+            if (!page) co_return page_problem(page.error());
+            Result<Page<Invitation>> found = Error::internal("not run");
+            co_await context.run_database(
+                [&] { found = orgs.list_invitations(org_of(context), *page); });
+            if (!found) {
+                co_return is_page_error(found.error()) ? page_problem(found.error())
+                                                       : problem(found.error());
+            }
             array data;
-            for (const auto& invitation : *found) data.push_back(invitation_json(invitation));
-            co_return list(std::move(data));
+            for (const auto& invitation : found->items) data.push_back(invitation_json(invitation));
+            co_return page_answer(std::move(data), found->next_after, "invitations1");
         }),
-        route("org.members.read", "Open invitations"));
+        paged(route("org.members.read", "Open invitations")));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -516,16 +535,22 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         }),
         route(kSelfPermission, "Accept an invitation sent to the caller's verified email"));
 
-    router.add(Method::get, "/api/v1/orgs/{org_id}/roles",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   Result<std::vector<Role>> found = Error::internal("not run");
-                   co_await context.run_database([&] { found = orgs.list_roles(org_of(context)); });
-                   if (!found) co_return problem(found.error());
-                   array data;
-                   for (const auto& role : *found) data.push_back(role_json(role));
-                   co_return list(std::move(data));
-               }),
-               route("org.read", "Built-in and custom roles"));
+    router.add(
+        Method::get, "/api/v1/orgs/{org_id}/roles",
+        http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
+            auto page = read_page(request, "roles1");
+            if (!page) co_return page_problem(page.error());
+            Result<Page<Role>> found = Error::internal("not run");
+            co_await context.run_database([&] { found = orgs.list_roles(org_of(context), *page); });
+            if (!found) {
+                co_return is_page_error(found.error()) ? page_problem(found.error())
+                                                       : problem(found.error());
+            }
+            array data;
+            for (const auto& role : found->items) data.push_back(role_json(role));
+            co_return page_answer(std::move(data), found->next_after, "roles1");
+        }),
+        paged(route("org.read", "Built-in and custom roles")));
 
     router.add(
         Method::post, "/api/v1/orgs/{org_id}/roles",
@@ -578,15 +603,22 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/api-keys",
-        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-            Result<std::vector<ApiKey>> found = Error::internal("not run");
-            co_await context.run_database([&] { found = orgs.list_api_keys(org_of(context)); });
-            if (!found) co_return problem(found.error());
+        http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
+            auto page = read_page(request, "api_keys1");
+            if (!page) co_return page_problem(page.error());
+            Result<Page<ApiKey>> found = Error::internal("not run");
+            co_await context.run_database(
+                [&] { found = orgs.list_api_keys(org_of(context), *page); });
+            if (!found) {
+                co_return is_page_error(found.error()) ? page_problem(found.error())
+                                                       : problem(found.error());
+            }
             array data;
-            for (const auto& key : *found) data.push_back(api_key_json(key));
-            co_return list(std::move(data));
+            for (const auto& key : found->items) data.push_back(api_key_json(key));
+            co_return page_answer(std::move(data), found->next_after, "api_keys1");
         }),
-        route("api_keys.manage", "The organization's active API keys (never their secrets)"));
+        paged(
+            route("api_keys.manage", "The organization's active API keys (never their secrets)")));
 
     router.add(
         Method::post, "/api/v1/orgs/{org_id}/api-keys",

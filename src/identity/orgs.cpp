@@ -3,6 +3,7 @@
 // touching the org's row, which serializes concurrent changes to one org on both backends (the
 // "last owner" check must not race).
 #include "identity/orgs.hpp"
+#include "identity/paging.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -469,19 +470,37 @@ Result<void> OrgService::transfer(const Actor& actor, const std::string& org_id,
 // --- members ---
 
 Result<std::vector<Member>> OrgService::list_members(const std::string& org_id) {
+    auto page = list_members(org_id, PageRequest{kMaxListed, std::nullopt});
+    if (!page) return page.error();
+    return std::move(page->items);
+}
+
+Result<Page<Member>> OrgService::list_members(const std::string& org_id, const PageRequest& page) {
+    // Ordered by joining time, then id: the position is "<created_at_ms>:<user_id>". The first
+    // page starts after (-1, ""), before every row.
+    std::pair<std::int64_t, std::string> after{-1, ""};
+    if (page.after) {
+        auto parsed = parse_time_position(*page.after);
+        if (!parsed) return bad_cursor();
+        after = std::move(*parsed);
+    }
     auto rows = database_.query(
         "SELECT m.user_id, u.email, u.name, m.role, COALESCE(r.name, m.role), m.created_at_ms "
         "FROM identity_org_members m JOIN identity_users u ON u.id = m.user_id "
         "LEFT JOIN identity_org_roles r ON r.id = m.role AND r.org_id = m.org_id "
-        "WHERE m.org_id = ? ORDER BY m.created_at_ms, m.user_id LIMIT ?",
-        {org_id, kMaxListed});
+        "WHERE m.org_id = ? AND (m.created_at_ms > ? OR (m.created_at_ms = ? AND m.user_id > ?)) "
+        "ORDER BY m.created_at_ms, m.user_id LIMIT ?",
+        {org_id, after.first, after.first, after.second,
+         static_cast<std::int64_t>(page.limit + 1)});
     if (!rows) return rows.error();
     std::vector<Member> members;
     for (const auto& row : *rows) {
         members.push_back({row.get_text(0), row.get_text(1), row.get_text(2), row.get_text(3),
                            row.get_text(4), row.get_int(5)});
     }
-    return members;
+    return finish_page(std::move(members), page.limit, [](const Member& member) {
+        return time_position(member.joined_at_ms, member.user_id);
+    });
 }
 
 Result<Member> OrgService::update_member_role(const Actor& actor, const std::string& org_id,
@@ -640,15 +659,25 @@ Result<Invitation> OrgService::invite(const Actor& actor, const std::string& org
 }
 
 Result<std::vector<Invitation>> OrgService::list_invitations(const std::string& org_id) {
+    auto page = list_invitations(org_id, PageRequest{kMaxListed, std::nullopt});
+    if (!page) return page.error();
+    return std::move(page->items);
+}
+
+Result<Page<Invitation>> OrgService::list_invitations(const std::string& org_id,
+                                                      const PageRequest& page) {
+    // Ids are time-ordered ("inv_" + ULID): the position is the last id.
     auto rows = database_.query(
         std::string("SELECT ") + std::string(kInvitationColumns) +
             " FROM identity_org_invitations WHERE org_id = ? AND accepted_at_ms IS NULL AND "
-            "revoked_at_ms IS NULL AND expires_at_ms > ? ORDER BY id LIMIT ?",
-        {org_id, clock_.now_ms(), kMaxListed});
+            "revoked_at_ms IS NULL AND expires_at_ms > ? AND id > ? ORDER BY id LIMIT ?",
+        {org_id, clock_.now_ms(), page.after.value_or(""),
+         static_cast<std::int64_t>(page.limit + 1)});
     if (!rows) return rows.error();
     std::vector<Invitation> invitations;
     for (const auto& row : *rows) invitations.push_back(invitation_from_row(row));
-    return invitations;
+    return finish_page(std::move(invitations), page.limit,
+                       [](const Invitation& invitation) { return invitation.id; });
 }
 
 Result<void> OrgService::revoke_invitation(const Actor& actor, const std::string& org_id,
@@ -750,22 +779,56 @@ Result<Org> OrgService::accept_invitation(const Actor& actor, const std::string&
 // --- roles ---
 
 Result<std::vector<Role>> OrgService::list_roles(const std::string& org_id) {
+    auto page = list_roles(org_id, PageRequest{kMaxListed, std::nullopt});
+    if (!page) return page.error();
+    return std::move(page->items);
+}
+
+Result<Page<Role>> OrgService::list_roles(const std::string& org_id, const PageRequest& page) {
+    // The built-in roles come first in their fixed order (position "b:<name>"), then the custom
+    // ones by name (position "c:<name>"; names are unique in an org).
+    constexpr std::string_view kBuiltinPosition = "b:";
+    constexpr std::string_view kCustomPosition = "c:";
+    auto builtins = builtin_roles();
+    std::size_t first_builtin = 0;
+    std::string custom_after;
+    if (page.after) {
+        if (page.after->starts_with(kBuiltinPosition)) {
+            std::string_view name = std::string_view(*page.after).substr(kBuiltinPosition.size());
+            auto found = std::find_if(builtins.begin(), builtins.end(),
+                                      [&](const BuiltinRole& role) { return role.name == name; });
+            if (found == builtins.end()) return bad_cursor();
+            first_builtin = static_cast<std::size_t>(found - builtins.begin()) + 1;
+        } else if (page.after->starts_with(kCustomPosition) &&
+                   page.after->size() > kCustomPosition.size()) {
+            first_builtin = builtins.size();
+            custom_after = page.after->substr(kCustomPosition.size());
+        } else {
+            return bad_cursor();
+        }
+    }
     std::vector<Role> roles;
-    for (const auto& builtin : builtin_roles()) {
+    for (std::size_t i = first_builtin; i < builtins.size() && roles.size() <= page.limit; ++i) {
+        const auto& builtin = builtins[i];
         roles.push_back({std::string(builtin.name), std::string(builtin.name),
                          std::string(builtin.description), builtin.permissions, true, 0, 0});
     }
-    auto rows = database_.query(
-        "SELECT id, name, description, permissions, created_at_ms, updated_at_ms FROM "
-        "identity_org_roles WHERE org_id = ? ORDER BY name LIMIT ?",
-        {org_id, kMaxListed});
-    if (!rows) return rows.error();
-    for (const auto& row : *rows) {
-        roles.push_back({row.get_text(0), row.get_text(1), row.get_text(2),
-                         split_permissions(row.get_text(3)), false, row.get_int(4),
-                         row.get_int(5)});
+    if (roles.size() <= page.limit) {
+        // Custom names sort after "" in every collation, so the first page passes "".
+        auto rows = database_.query(
+            "SELECT id, name, description, permissions, created_at_ms, updated_at_ms FROM "
+            "identity_org_roles WHERE org_id = ? AND name > ? ORDER BY name LIMIT ?",
+            {org_id, custom_after, static_cast<std::int64_t>(page.limit + 1 - roles.size())});
+        if (!rows) return rows.error();
+        for (const auto& row : *rows) {
+            roles.push_back({row.get_text(0), row.get_text(1), row.get_text(2),
+                             split_permissions(row.get_text(3)), false, row.get_int(4),
+                             row.get_int(5)});
+        }
     }
-    return roles;
+    return finish_page(std::move(roles), page.limit, [&](const Role& role) {
+        return std::string(role.builtin ? kBuiltinPosition : kCustomPosition) + role.name;
+    });
 }
 
 namespace {
@@ -925,15 +988,22 @@ Result<void> OrgService::delete_role(const Actor& actor, const std::string& org_
 // --- API keys ---
 
 Result<std::vector<ApiKey>> OrgService::list_api_keys(const std::string& org_id) {
+    auto page = list_api_keys(org_id, PageRequest{kMaxListed, std::nullopt});
+    if (!page) return page.error();
+    return std::move(page->items);
+}
+
+Result<Page<ApiKey>> OrgService::list_api_keys(const std::string& org_id, const PageRequest& page) {
+    // Ids are time-ordered ("key_" + ULID): the position is the last id.
     auto rows = database_.query(
         std::string("SELECT ") + std::string(kApiKeyColumns) +
-            " FROM identity_api_keys WHERE org_id = ? AND revoked_at_ms IS NULL ORDER BY id "
-            "LIMIT ?",
-        {org_id, kMaxListed});
+            " FROM identity_api_keys WHERE org_id = ? AND revoked_at_ms IS NULL AND id > ? "
+            "ORDER BY id LIMIT ?",
+        {org_id, page.after.value_or(""), static_cast<std::int64_t>(page.limit + 1)});
     if (!rows) return rows.error();
     std::vector<ApiKey> keys;
     for (const auto& row : *rows) keys.push_back(api_key_from_row(row));
-    return keys;
+    return finish_page(std::move(keys), page.limit, [](const ApiKey& key) { return key.id; });
 }
 
 Result<CreatedApiKey> OrgService::create_api_key(const Actor& actor, const std::string& org_id,

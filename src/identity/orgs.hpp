@@ -134,6 +134,9 @@ public:
                           const std::string& user_id);
 
     Result<std::vector<Member>> list_members(const std::string& org_id);
+    /// One page of them in the same order; `invalid_argument` "cursor: ..." for a position
+    /// this list did not give.
+    Result<Page<Member>> list_members(const std::string& org_id, const PageRequest& page);
     Result<Member> update_member_role(const Actor& actor, const std::string& org_id,
                                       const std::string& user_id, const std::string& role);
     /// Removes a member; `user_id` equal to the actor's id is leaving.
@@ -143,6 +146,9 @@ public:
     Result<Invitation> invite(const Actor& actor, const std::string& org_id,
                               const std::string& email, const std::string& role);
     Result<std::vector<Invitation>> list_invitations(const std::string& org_id);
+    /// One page of them in the same order; `invalid_argument` "cursor: ..." for a position
+    /// this list did not give.
+    Result<Page<Invitation>> list_invitations(const std::string& org_id, const PageRequest& page);
     Result<void> revoke_invitation(const Actor& actor, const std::string& org_id,
                                    const std::string& invitation_id);
     Result<InvitationPreview> preview_invitation(const std::string& token);
@@ -150,6 +156,9 @@ public:
     Result<Org> accept_invitation(const Actor& actor, const std::string& token);
 
     Result<std::vector<Role>> list_roles(const std::string& org_id);
+    /// One page of them in the same order; `invalid_argument` "cursor: ..." for a position
+    /// this list did not give.
+    Result<Page<Role>> list_roles(const std::string& org_id, const PageRequest& page);
     Result<Role> create_role(const Actor& actor, const std::string& org_id, const std::string& name,
                              const std::string& description,
                              const std::vector<std::string>& permissions);
@@ -159,6 +168,9 @@ public:
                              const std::string& role_id);
 
     Result<std::vector<ApiKey>> list_api_keys(const std::string& org_id);
+    /// One page of them in the same order; `invalid_argument` "cursor: ..." for a position
+    /// this list did not give.
+    Result<Page<ApiKey>> list_api_keys(const std::string& org_id, const PageRequest& page);
     Result<CreatedApiKey> create_api_key(const Actor& actor, const std::string& org_id,
                                          const std::string& name,
                                          const std::vector<std::string>& permissions,

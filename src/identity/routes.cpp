@@ -12,6 +12,7 @@
 #include "core/json.hpp"
 #include "identity/cookies.hpp"
 #include "identity/identity.hpp"
+#include "identity/paging.hpp"
 #include "identity/permissions.hpp"
 #include "identity/route_schemas.hpp"
 
@@ -463,13 +464,15 @@ void add_routes(http::Router& router, Service& service) {
     router.add(
         Method::get, "/api/v1/me/sessions",
         http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            auto page = read_page(request, "sessions1");
+            if (!page) co_return page_problem(page.error());
             std::string current = current_session(service, request);
-            Result<std::vector<SessionInfo>> sessions = Error::internal("not run");
+            Result<Page<SessionInfo>> sessions = Error::internal("not run");
             co_await context.run_database(
-                [&] { sessions = service.list_sessions(user_id_of(context), current); });
+                [&] { sessions = service.list_sessions(user_id_of(context), current, *page); });
             if (!sessions) co_return problem(sessions.error());
             boost::json::array data;
-            for (const auto& session : *sessions) {
+            for (const auto& session : sessions->items) {
                 data.push_back(object{{"id", session.id},
                                       {"device", session.device},
                                       {"user_agent", session.user_agent},
@@ -478,10 +481,14 @@ void add_routes(http::Router& router, Service& service) {
                                       {"last_seen_at", format_rfc3339(session.last_seen_at_ms)},
                                       {"current", session.current}});
             }
-            co_return no_store(
-                Response::json(200, object{{"data", std::move(data)}, {"next_cursor", nullptr}}));
+            co_return page_answer(std::move(data), sessions->next_after, "sessions1");
         }),
-        schemas::with(self_route("The caller's open sessions"), {}, schemas::kSessionsAnswer));
+        [] {
+            auto options = schemas::with(self_route("The caller's open sessions"), {},
+                                         schemas::kSessionsAnswer);
+            options.query_schema = std::string(kPageQuerySchema);
+            return options;
+        }());
 
     router.add(Method::delete_, "/api/v1/me/sessions/{session_id}",
                http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {

@@ -21,6 +21,7 @@
 #include "events/events.hpp"
 #include "identity/jwt.hpp"
 #include "identity/lockout.hpp"
+#include "identity/paging.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
 #include "identity/validate.hpp"
@@ -508,6 +509,20 @@ Result<std::vector<SessionInfo>> Service::list_sessions(const std::string& user_
         session.current = session.id == current_session_id;
     }
     return sessions;
+}
+
+Result<Page<SessionInfo>> Service::list_sessions(const std::string& user_id,
+                                                 const std::string& current_session_id,
+                                                 const PageRequest& page) {
+    auto sessions = store::list_sessions(impl_->database, user_id, impl_->clock.now_ms(),
+                                         page.after, page.limit + 1);
+    if (!sessions) return sessions.error();
+    for (auto& session : *sessions) {
+        session.device = device_label(session.user_agent);
+        session.current = session.id == current_session_id;
+    }
+    return finish_page(std::move(*sessions), page.limit,
+                       [](const SessionInfo& session) { return session.id; });
 }
 
 Result<void> Service::revoke_session(const std::string& user_id, const std::string& session_id) {

@@ -240,11 +240,26 @@ Result<std::int64_t> revoke_sessions(db::Transaction& tx, const std::string& use
 
 Result<std::vector<SessionInfo>> list_sessions(db::Database& database, const std::string& user_id,
                                                std::int64_t now_ms) {
-    auto rows = database.query(
-        "SELECT id, user_agent, ip, created_at_ms, last_seen_at_ms FROM identity_sessions "
-        "WHERE user_id = ? AND revoked_at_ms IS NULL AND expires_at_ms > ? ORDER BY id DESC "
-        "LIMIT ?",
-        {user_id, now_ms, kMaxSessionsListed});
+    return list_sessions(database, user_id, now_ms, std::nullopt, kMaxSessionsListed);
+}
+
+Result<std::vector<SessionInfo>> list_sessions(db::Database& database, const std::string& user_id,
+                                               std::int64_t now_ms,
+                                               const std::optional<std::string>& before_id,
+                                               std::size_t limit) {
+    auto limit_param = static_cast<std::int64_t>(limit);
+    // Two statements rather than a made-up upper bound: no id sorts after every other in all
+    // collations.
+    auto rows = before_id ? database.query(
+                                "SELECT id, user_agent, ip, created_at_ms, last_seen_at_ms FROM "
+                                "identity_sessions WHERE user_id = ? AND revoked_at_ms IS NULL AND "
+                                "expires_at_ms > ? AND id < ? ORDER BY id DESC LIMIT ?",
+                                {user_id, now_ms, *before_id, limit_param})
+                          : database.query(
+                                "SELECT id, user_agent, ip, created_at_ms, last_seen_at_ms FROM "
+                                "identity_sessions WHERE user_id = ? AND revoked_at_ms IS NULL AND "
+                                "expires_at_ms > ? ORDER BY id DESC LIMIT ?",
+                                {user_id, now_ms, limit_param});
     if (!rows) return rows.error();
     std::vector<SessionInfo> sessions;
     for (const auto& row : *rows) {

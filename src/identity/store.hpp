@@ -102,6 +102,11 @@ Result<std::int64_t> revoke_sessions(db::Transaction& tx, const std::string& use
 /// Open sessions of the user, newest first.
 Result<std::vector<SessionInfo>> list_sessions(db::Database& database, const std::string& user_id,
                                                std::int64_t now_ms);
+/// At most `limit` of them with an id before `before_id` (time-ordered ids), newest first.
+Result<std::vector<SessionInfo>> list_sessions(db::Database& database, const std::string& user_id,
+                                               std::int64_t now_ms,
+                                               const std::optional<std::string>& before_id,
+                                               std::size_t limit);
 
 /// A stored signing key.
 struct SigningKeyRow {
