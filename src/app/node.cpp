@@ -62,6 +62,9 @@ identity::Settings identity_settings(const config::IdentityConfig& config) {
                         .delay_max_ms = config.login_delay_max_ms};
     settings.signing_key_rotation_days = config.signing_key_rotation_days;
     settings.signing_key_check_s = config.signing_key_check_s;
+    settings.mfa_token_ttl_s = config.mfa_token_ttl_s;
+    settings.change_email_ttl_s = config.change_email_ttl_s;
+    settings.totp_issuer = config.totp_issuer;
     return settings;
 }
 
@@ -319,6 +322,9 @@ int serve(const config::Config& config) {
         {.base_url = config.identity.issuer,
          .invitation_ttl_s = config.identity.invitation_ttl_s,
          .membership_cache_ttl_ms = config.identity.membership_cache_ttl_ms,
+         .membership_cache_entries =
+             static_cast<std::size_t>(config.identity.membership_cache_entries),
+         .api_key_touch_interval_s = config.identity.api_key_touch_interval_s,
          .operator_emails = config.identity.operator_emails});
     if (auto started = organizations.start(); !started) {
         log::error("cannot start organizations", {{"error", started.error().message}});

@@ -584,6 +584,38 @@ const std::vector<Setting>& declarations() {
             kMaxMembershipCacheMs,
             "How long a node reuses an org membership or API key it looked up; another node's "
             "change is seen after at most this long (0: look up every request)."));
+        constexpr std::int64_t kMaxMfaTokenTtlS = 3600;
+        constexpr std::int64_t kMinChangeEmailTtlS = 3600;
+        constexpr std::int64_t kMaxChangeEmailTtlS = 7 * 24 * 3600;
+        constexpr std::int64_t kMaxCacheEntries = 10'000'000;
+        constexpr std::int64_t kMaxTouchIntervalS = 24 * 3600;
+        s.push_back(int_setting(
+            "identity.mfa_token_ttl_s",
+            [](Config& c) -> std::int64_t& { return c.identity.mfa_token_ttl_s; }, kMinTokenTtlS,
+            kMaxMfaTokenTtlS,
+            "How long the `mfa_token` of a password sign-in waits for the second factor, in "
+            "seconds."));
+        s.push_back(int_setting(
+            "identity.change_email_ttl_s",
+            [](Config& c) -> std::int64_t& { return c.identity.change_email_ttl_s; },
+            kMinChangeEmailTtlS, kMaxChangeEmailTtlS,
+            "How long the link mailed to a new email address works, in seconds (the mail says it "
+            "in hours)."));
+        s.push_back(string_setting(
+            "identity.totp_issuer",
+            [](Config& c) -> std::string& { return c.identity.totp_issuer; },
+            "The issuer name authenticator apps show beside the account (TOTP enrolment).",
+            validate_not_empty));
+        s.push_back(int_setting(
+            "identity.membership_cache_entries",
+            [](Config& c) -> std::int64_t& { return c.identity.membership_cache_entries; }, 0,
+            kMaxCacheEntries,
+            "Memberships, API keys and operator flags a node keeps cached (0: no cache)."));
+        s.push_back(int_setting(
+            "identity.api_key_touch_interval_s",
+            [](Config& c) -> std::int64_t& { return c.identity.api_key_touch_interval_s; }, 1,
+            kMaxTouchIntervalS,
+            "An API key's last-use time is written at most this often, in seconds."));
         s.push_back(list_setting(
             "identity.operator_emails",
             [](Config& c) -> std::vector<std::string>& { return c.identity.operator_emails; },

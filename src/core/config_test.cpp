@@ -287,5 +287,37 @@ TEST(Config, PlansParseAndBadOnesAreRefused) {
     }
 }
 
+TEST(Config, IdentityValuesOnceFixedInCodeAreSettings) {
+    auto loaded = load({.flags = {{"identity.mfa_token_ttl_s", "120"},
+                                  {"identity.change_email_ttl_s", "7200"},
+                                  {"identity.totp_issuer", "Acme Cloud"},
+                                  {"identity.membership_cache_entries", "0"},
+                                  {"identity.api_key_touch_interval_s", "300"}}});
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    EXPECT_EQ(loaded->config.identity.mfa_token_ttl_s, 120);
+    EXPECT_EQ(loaded->config.identity.change_email_ttl_s, 7200);
+    EXPECT_EQ(loaded->config.identity.totp_issuer, "Acme Cloud");
+    EXPECT_EQ(loaded->config.identity.membership_cache_entries, 0);
+    EXPECT_EQ(loaded->config.identity.api_key_touch_interval_s, 300);
+    auto defaults = load({});
+    ASSERT_TRUE(defaults);
+    EXPECT_EQ(defaults->config.identity.mfa_token_ttl_s, 300);
+    EXPECT_EQ(defaults->config.identity.change_email_ttl_s, 24 * 3600);
+    EXPECT_EQ(defaults->config.identity.totp_issuer, "Nimbus");
+    EXPECT_EQ(defaults->config.identity.membership_cache_entries, 10'000);
+    EXPECT_EQ(defaults->config.identity.api_key_touch_interval_s, 60);
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"identity.mfa_token_ttl_s", "0"},
+             {"identity.mfa_token_ttl_s", "86400"},
+             {"identity.change_email_ttl_s", "60"},
+             {"identity.totp_issuer", ""},
+             {"identity.membership_cache_entries", "-1"},
+             {"identity.api_key_touch_interval_s", "0"}}) {
+        auto refused = load({.flags = {{key, value}}});
+        ASSERT_FALSE(refused) << key << "=" << value;
+        EXPECT_NE(refused.error().message.find(key), std::string::npos) << refused.error().message;
+    }
+}
+
 }  // namespace
 }  // namespace nimbus::config
