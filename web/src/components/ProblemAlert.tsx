@@ -1,6 +1,7 @@
 import Alert, { type AlertColor } from '@mui/material/Alert';
 import AlertTitle from '@mui/material/AlertTitle';
 import Button from '@mui/material/Button';
+import Link from '@mui/material/Link';
 import Typography from '@mui/material/Typography';
 import type { Problem } from '../api/problem';
 
@@ -9,6 +10,11 @@ interface ProblemAlertProps {
   severity?: AlertColor;
   /** Shows a Retry button calling this. */
   onRetry?: () => void;
+}
+
+/** The organization requires two-step verification and the caller has none yet. */
+function isMfaRequired(problem: Problem): boolean {
+  return problem.status === 403 && (problem.type ?? '').endsWith('mfa-required');
 }
 
 /** An RFC 9457 problem as a person reads it: title, detail, and the request id to report. */
@@ -29,6 +35,12 @@ export function ProblemAlert({ problem, severity = 'error', onRetry }: ProblemAl
         {problem.status !== undefined && ` (${problem.status})`}
       </AlertTitle>
       {problem.detail !== undefined && <Typography variant="body2">{problem.detail}</Typography>}
+      {isMfaRequired(problem) && (
+        <Typography variant="body2" sx={{ mt: 0.5 }}>
+          This organization requires two-step verification. Set it up under{' '}
+          <Link href="/account/security">Security</Link>, then try again.
+        </Typography>
+      )}
       {problem.errors?.map((error) => (
         <Typography key={error.pointer} variant="body2">
           {error.pointer}: {error.message}

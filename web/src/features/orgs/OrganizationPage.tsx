@@ -1,8 +1,10 @@
 import Alert from '@mui/material/Alert';
 import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
+import FormControlLabel from '@mui/material/FormControlLabel';
 import Grid from '@mui/material/Grid';
 import Stack from '@mui/material/Stack';
+import Switch from '@mui/material/Switch';
 import TextField from '@mui/material/TextField';
 import { useState, type SyntheticEvent } from 'react';
 import { fieldError } from '../../api/fieldError';
@@ -46,6 +48,29 @@ function RenameForm({ org }: { org: Org }) {
   );
 }
 
+/** The org's policy: members without two-step verification are refused (403 mfa-required). */
+function RequireMfaForm({ org }: { org: Org }) {
+  const [update, state] = useUpdateOrgMutation();
+  const problem = state.isError ? toProblem(state.error) : undefined;
+  return (
+    <Stack spacing={1}>
+      {problem !== undefined && <ProblemAlert problem={problem} />}
+      <FormControlLabel
+        control={
+          <Switch
+            checked={org.require_mfa === true}
+            disabled={state.isLoading}
+            onChange={(event) => {
+              void update({ orgId: org.id, require_mfa: event.target.checked });
+            }}
+          />
+        }
+        label="Require two-step verification for every member"
+      />
+    </Stack>
+  );
+}
+
 /** The current organization: its name, the caller's role and what that role allows. */
 export default function OrganizationPage() {
   return (
@@ -61,6 +86,10 @@ export default function OrganizationPage() {
                     { term: 'Name', value: org.name },
                     { term: 'Slug', value: org.slug },
                     { term: 'Your role', value: org.role ?? 'unknown' },
+                    {
+                      term: 'Two-step verification',
+                      value: org.require_mfa === true ? 'Required' : 'Not required',
+                    },
                     { term: 'Created', value: <DateTime value={org.created_at} /> },
                   ]}
                 />
@@ -69,7 +98,10 @@ export default function OrganizationPage() {
             {can('org.update') && (
               <Grid size={{ xs: 12, md: 6 }}>
                 <SectionCard title="Settings">
-                  <RenameForm key={org.id} org={org} />
+                  <Stack spacing={2}>
+                    <RenameForm key={org.id} org={org} />
+                    <RequireMfaForm org={org} />
+                  </Stack>
                 </SectionCard>
               </Grid>
             )}

@@ -28,7 +28,10 @@ export const orgsApi = baseApi.injectEndpoints({
       query: (body) => ({ url: '/api/v1/orgs', method: 'POST', body }),
       invalidatesTags: ['Orgs'],
     }),
-    updateOrg: build.mutation<Org, { orgId: string; name?: string; slug?: string }>({
+    updateOrg: build.mutation<
+      Org,
+      { orgId: string; name?: string; slug?: string; require_mfa?: boolean }
+    >({
       query: ({ orgId, ...body }) => ({ url: org(orgId), method: 'PATCH', body }),
       invalidatesTags: ['Orgs'],
     }),

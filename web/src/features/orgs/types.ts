@@ -5,6 +5,8 @@ export interface Org {
   name: string;
   created_at: string;
   updated_at: string;
+  /** Members must have two-step verification to use the organization. */
+  require_mfa?: boolean;
   /** The caller's role in it. */
   role?: string;
   /** `GET /api/v1/orgs/{id}` only: what the caller may do in it. */
