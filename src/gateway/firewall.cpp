@@ -321,7 +321,10 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
             std::ifstream in(file);
             std::stringstream text;
             text << in.rdbuf();
-            texts.push_back({file.string(), text.str(), file.parent_path().string()});
+            // The operator's file may change what the prefilter relies on (docs/gateway.md).
+            bool shipped = settings.extra_rules_file.empty() ||
+                           file != fs::path(settings.extra_rules_file);
+            texts.push_back({file.string(), text.str(), file.parent_path().string(), shipped});
         }
         texts.push_back({"(nimbus supplement)", supplement, ""});
         // Compiling the CRS expressions for the prefilter takes hundreds of milliseconds: it

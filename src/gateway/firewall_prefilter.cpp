@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -273,6 +274,7 @@ struct Rule {
     std::vector<std::string> transformations;
     bool scoring = false;
     std::string data_dir;
+    bool shipped = true;  ///< from the generated setup, the CRS or the supplement
 };
 
 /// The values `setvar:tx.restricted_extensions=...` gives anywhere in the rules (920440 checks
@@ -280,7 +282,110 @@ struct Rule {
 struct PolicyLists {
     std::vector<std::string> restricted_extensions;
     bool extensions_known = true;  ///< false when a value is built from macros (%{...})
+    /// What the operator's rules do that the prefilter cannot follow (each makes it inactive).
+    std::vector<std::string> untrusted;
+    /// Rules the operator's rules remove (SecRuleRemoveById, ctl:ruleRemove(Target)ById), as
+    /// id ranges with where they came from: harmless for a scoring rule, not for one that sets
+    /// up a value or skips the rules of a higher paranoia level.
+    struct Removal {
+        int first;
+        int last;
+        std::string where;
+    };
+    std::vector<Removal> removals;
 };
+
+std::string lower_ascii(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+/// An id or an id range ("920100" or "920100-920199"); nullopt when it is neither.
+std::optional<std::pair<int, int>> id_range(std::string_view text) {
+    auto number = [](std::string_view digits) -> std::optional<int> {
+        constexpr std::size_t kMaxDigits = 9;
+        if (digits.empty() || digits.size() > kMaxDigits) return std::nullopt;
+        int value = 0;
+        for (char c : digits) {
+            if (c < '0' || c > '9') return std::nullopt;
+            value = value * 10 + (c - '0');  // NOLINT(readability-magic-numbers): decimal
+        }
+        return value;
+    };
+    std::size_t dash = text.find('-');
+    auto first = number(text.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : number(text.substr(dash + 1));
+    if (!first || !last || *last < *first) return std::nullopt;
+    return std::pair{*first, *last};
+}
+
+/// TX variables the prefilter's checks assume the generated setup and the CRS defaults for
+/// (allowed methods, content types and versions, restricted headers and extensions, paranoia
+/// levels, UTF-8 validation, argument and file limits, IP reputation, DoS): a name starting
+/// with one of these.
+bool assumed_setting(std::string_view name) {
+    static constexpr std::array<std::string_view, 16> kPrefixes = {"allowed_",
+                                                                   "restricted_",
+                                                                   "paranoia_level",
+                                                                   "blocking_paranoia",
+                                                                   "detection_paranoia",
+                                                                   "executing_paranoia",
+                                                                   "crs_validate",
+                                                                   "max_",
+                                                                   "arg_",
+                                                                   "total_arg",
+                                                                   "combined_file",
+                                                                   "do_reput",
+                                                                   "high_risk",
+                                                                   "block_",
+                                                                   "dos_",
+                                                                   "enforce_bodyproc"};
+    return std::any_of(kPrefixes.begin(), kPrefixes.end(),
+                       [&](std::string_view prefix) { return name.starts_with(prefix); }) ||
+           name.find("%{") != std::string_view::npos;
+}
+
+/// Records what an operator's rule does that the prefilter cannot follow: a setvar of an
+/// assumed setting, a ctl: other than one that only removes or switches off, a rule removal.
+void read_untrusted(const std::vector<std::string>& actions, const std::string& where,
+                    PolicyLists& policy) {
+    for (const auto& action : actions) {
+        std::string text = lower_ascii(action);
+        if (text.starts_with("setvar:")) {
+            std::string_view assignment = std::string_view(text).substr(7);
+            while (!assignment.empty() && (assignment.front() == '\'' ||
+                                           assignment.front() == '!' || assignment.front() == ' '))
+                assignment.remove_prefix(1);
+            if (!assignment.starts_with("tx.")) continue;
+            std::string_view name = assignment.substr(3, assignment.find('=') - 3);
+            if (assumed_setting(name)) {
+                policy.untrusted.push_back(fmt::format("{} sets tx.{}", where, name));
+            }
+        } else if (text.starts_with("ctl:")) {
+            std::string_view control = std::string_view(text).substr(4);
+            std::size_t equals = control.find('=');
+            std::string_view name = control.substr(0, equals);
+            std::string_view value =
+                equals == std::string_view::npos ? "" : control.substr(equals + 1);
+            // Switching the engine or its audit log off, or not reading the body, only lets
+            // more requests pass; so does removing a scoring rule (checked after reading).
+            if (name == "ruleengine" || name == "auditengine" || name == "auditlogparts" ||
+                name == "requestbodyaccess") {
+                continue;
+            }
+            if (name == "ruleremovebyid" || name == "ruleremovetargetbyid") {
+                auto range = id_range(value.substr(0, value.find(';')));
+                if (range) {
+                    policy.removals.push_back(
+                        {range->first, range->second, fmt::format("{} ({})", where, action)});
+                    continue;
+                }
+            }
+            policy.untrusted.push_back(fmt::format("{} uses {}", where, action));
+        }
+    }
+}
 
 void read_policy(const std::vector<std::string>& actions, PolicyLists& policy) {
     static constexpr std::string_view kSet = "tx.restricted_extensions=";
@@ -301,28 +406,65 @@ void read_policy(const std::vector<std::string>& actions, PolicyLists& policy) {
     }
 }
 
-std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>& removed,
-                             PolicyLists& policy) {
+std::vector<Rule> read_rules(const std::vector<RulesText>& files,
+                             std::vector<std::pair<int, int>>& removed, PolicyLists& policy) {
     std::vector<Rule> rules;
     for (const auto& file : files) {
         int level = 0;
         bool in_chain = false;
         for (const auto& directive : directives(file.text)) {
             const auto& args = directive.args;
-            if (args[0] == "SecRuleRemoveById") {
-                for (std::size_t i = 1; i < args.size(); ++i) removed.insert(std::stoi(args[i]));
+            std::string name = lower_ascii(args[0]);
+            if (name == "secruleremovebyid") {
+                for (std::size_t i = 1; i < args.size(); ++i) {
+                    auto range = id_range(args[i]);
+                    if (!range) {
+                        policy.untrusted.push_back(
+                            fmt::format("{} removes rules by \"{}\"", file.name, args[i]));
+                        continue;
+                    }
+                    removed.push_back(*range);
+                    if (!file.shipped) {
+                        policy.removals.push_back(
+                            {range->first, range->second,
+                             fmt::format("{} (SecRuleRemoveById {})", file.name, args[i])});
+                    }
+                }
                 continue;
             }
-            bool is_rule = args[0] == "SecRule" && args.size() >= 3;
-            bool is_action = args[0] == "SecAction" && args.size() >= 2;
+            // In the operator's file, removing rules by tag or message, changing a rule's
+            // targets or actions, and directives that change how requests are parsed or what
+            // rules default to (SecArgumentSeparator, SecDefaultAction, body limits, ...) are
+            // not modelled: only rules, markers and switches that can only let more pass are.
+            static const std::set<std::string, std::less<>> kFollowed = {
+                "secrule",          "secaction",        "secmarker",
+                "secruleengine",    "secauditengine",   "secauditlog",
+                "secauditlogparts", "secauditlogtype",  "secauditlogstoragedir",
+                "secdebuglog",      "secdebugloglevel", "seccomponentsignature"};
+            if (!file.shipped && !kFollowed.contains(name)) {
+                policy.untrusted.push_back(fmt::format("{} uses {}", file.name, args[0]));
+                continue;
+            }
+            // Directive names are read in any case, as the engine reads them.
+            bool is_rule = name == "secrule" && args.size() >= 3;
+            bool is_action = name == "secaction" && args.size() >= 2;
             if (!is_rule && !is_action) continue;
             std::string actions_text = is_rule ? (args.size() > 3 ? args[3] : "") : args[1];
             auto actions = split_actions(actions_text);
             read_policy(actions, policy);
+            if (!file.shipped) read_untrusted(actions, file.name, policy);
             bool chains = std::find(actions.begin(), actions.end(), "chain") != actions.end();
             if (is_rule && args[1] == "TX:EXECUTING_PARANOIA_LEVEL" &&
                 args[2].starts_with("@lt ")) {
                 level = std::stoi(args[2].substr(4));
+                // Kept (scoring nothing) so that removing a marker is noticed.
+                Rule marker;
+                for (const auto& action : actions) {
+                    if (action.starts_with("id:")) marker.id = std::stoi(action.substr(3));
+                }
+                marker.shipped = file.shipped;
+                marker.op = "marker";
+                rules.push_back(std::move(marker));
                 continue;
             }
             if (in_chain) {
@@ -334,6 +476,7 @@ std::vector<Rule> read_rules(const std::vector<RulesText>& files, std::set<int>&
             Rule rule;
             rule.paranoia_level = level;
             rule.data_dir = file.data_dir;
+            rule.shipped = file.shipped;
             rule.scoring = scores(actions);
             for (const auto& action : actions) {
                 if (action.starts_with("id:")) rule.id = std::stoi(action.substr(3));
@@ -1056,11 +1199,36 @@ std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
                                             int paranoia_level) {
     std::unique_ptr<Prefilter> prefilter(new Prefilter());
     Impl& impl = *prefilter->impl_;
-    std::set<int> removed;
+    std::vector<std::pair<int, int>> removed;
     PolicyLists policy;
     auto rules = read_rules(files, removed, policy);
     impl.restricted_extensions = policy.restricted_extensions;
     impl.extensions_known = policy.extensions_known;
+    // An operator's rule that removes a shipped rule scoring nothing (a setup rule giving a
+    // default, or a marker skipping the rules of higher paranoia levels) changes what the
+    // scoring rules see: the hand checks would no longer hold.
+    for (const auto& removal : policy.removals) {
+        for (const auto& rule : rules) {
+            if (rule.shipped && !rule.scoring && rule.id >= removal.first &&
+                rule.id <= removal.last) {
+                policy.untrusted.push_back(fmt::format("{} removes rule {}, which scores nothing",
+                                                       removal.where, rule.id));
+                break;
+            }
+        }
+    }
+    if (!policy.untrusted.empty()) {
+        std::string reasons;
+        for (const auto& reason : policy.untrusted)
+            reasons += (reasons.empty() ? "" : "; ") + reason;
+        impl.reason = "extra rules change what the prefilter relies on: " + reasons;
+        return prefilter;
+    }
+    auto is_removed = [&](int id) {
+        return std::any_of(removed.begin(), removed.end(), [id](const auto& range) {
+            return id >= range.first && id <= range.second;
+        });
+    };
 
     re2::RE2::Options options;
     options.set_encoding(re2::RE2::Options::EncodingLatin1);
@@ -1076,7 +1244,7 @@ std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
     std::vector<Expression> expressions;  // patterns RE2 accepts
     std::map<std::string, Impl::LiteralUse> literal_uses;
     for (const auto& rule : rules) {
-        if (!rule.scoring || rule.paranoia_level > paranoia_level || removed.contains(rule.id)) {
+        if (!rule.scoring || rule.paranoia_level > paranoia_level || is_removed(rule.id)) {
             continue;
         }
         ++impl.rules;

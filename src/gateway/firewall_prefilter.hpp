@@ -16,6 +16,9 @@ struct RulesText {
     std::string name;  ///< for messages
     std::string text;
     std::string data_dir;  ///< where @pmFromFile finds its files
+    /// False for rules the operator adds (`firewall.extra_rules_file`): their setvars of the
+    /// settings the prefilter relies on, and their removals and updates of rules, switch it off.
+    bool shipped = true;
 };
 
 /// Built once from the rules the engine loaded; read-only afterwards, so shared by threads.

@@ -434,5 +434,118 @@ TEST(FirewallPrefilter, CanBeSwitchedOff) {
     EXPECT_FALSE((*created)->clears(plain, kClient));
 }
 
+/// A rules file for `firewall.extra_rules_file`, removed at the end of the test.
+class ExtraRules {
+public:
+    explicit ExtraRules(const std::string& content)
+        : path_(fs::temp_directory_path() /
+                ("nimbus-prefilter-test-" +
+                 std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+                 std::to_string(counter_++) + ".conf")) {
+        std::ofstream(path_) << content;
+    }
+    ~ExtraRules() { fs::remove(path_); }
+    ExtraRules(const ExtraRules&) = delete;
+    ExtraRules& operator=(const ExtraRules&) = delete;
+    std::string path() const { return path_.string(); }
+
+private:
+    static inline int counter_ = 0;
+    fs::path path_;
+};
+
+std::shared_ptr<const Firewall> with_extra_rules(const ExtraRules& extra) {
+    FirewallSettings settings;
+    settings.extra_rules_file = extra.path();
+    auto created = Firewall::create(settings);
+    EXPECT_TRUE(created) << created.error().message;
+    if (!created) return nullptr;
+    (*created)->await_prefilter();
+    return *created;
+}
+
+http::Request plain_post() {
+    std::string body = R"({"name":"Acme","seats":5})";
+    return make_request(http::Method::post, "/api/v1/orgs",
+                        {{"host", "api.example.com"},
+                         {"content-type", "application/json"},
+                         {"content-length", std::to_string(body.size())}},
+                        body);
+}
+
+TEST(FirewallPrefilter, ExtraRulesNarrowingAllowedMethodsSwitchItOff) {
+    // The shipped rules allow POST, so the prefilter clears a plain one...
+    ASSERT_TRUE(firewall().clears(plain_post(), kClient));
+    // ...but an operator's rule may allow GET only (any case, quoted): 911100 then refuses
+    // every POST, which the prefilter's method check would not know.
+    ExtraRules extra("SecAction \"id:10010,phase:1,pass,nolog,setvar:'TX.Allowed_Methods=GET'\"\n");
+    auto narrowed = with_extra_rules(extra);
+    ASSERT_TRUE(narrowed);
+    EXPECT_FALSE(narrowed->prefilter_active());
+    EXPECT_THAT(narrowed->prefilter_reason(), ::testing::HasSubstr("tx.allowed_methods"));
+    EXPECT_THAT(narrowed->prefilter_reason(), ::testing::HasSubstr(extra.path()));
+    EXPECT_FALSE(narrowed->clears(plain_post(), kClient));
+    auto verdict = narrowed->inspect(plain_post(), "/test", kClient);
+    EXPECT_EQ(verdict.outcome, FirewallVerdict::Outcome::blocked);
+    EXPECT_THAT(verdict.rule_ids, ::testing::Contains(911100));
+    http::Request get =
+        make_request(http::Method::get, "/api/v1/me", {{"host", "api.example.com"}}, "");
+    EXPECT_EQ(narrowed->inspect(get, "/test", kClient).outcome, FirewallVerdict::Outcome::passed);
+}
+
+TEST(FirewallPrefilter, ExtraRulesAddingAnUnrelatedRuleKeepItActive) {
+    ExtraRules extra(
+        "SecRule ARGS:q \"@streq forbidden-word\" "
+        "\"id:10011,phase:2,deny,status:403,log,msg:'test rule'\"\n"
+        "SecRule REQUEST_URI \"@beginsWith /api/v1/import\" "
+        "\"id:10012,phase:1,pass,nolog,ctl:ruleRemoveById=942100,setvar:tx.import=1\"\n");
+    auto firewall = with_extra_rules(extra);
+    ASSERT_TRUE(firewall);
+    EXPECT_TRUE(firewall->prefilter_active()) << firewall->prefilter_reason();
+    EXPECT_TRUE(firewall->clears(plain_post(), kClient));
+    http::Request word = make_request(http::Method::get, "/api/v1/search?q=forbidden-word",
+                                      {{"host", "api.example.com"}}, "");
+    EXPECT_FALSE(firewall->clears(word, kClient));
+    EXPECT_EQ(firewall->inspect(word, "/test", kClient).outcome, FirewallVerdict::Outcome::blocked);
+}
+
+TEST(FirewallPrefilter, ExtraRulesItCannotFollowSwitchItOff) {
+    // Each changes what a hand-checked rule sees, or rules in ways the analysis does not
+    // model; the reason names it.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"SecRule REQUEST_URI \"@beginsWith /x\" "
+         "\"id:10020,phase:1,pass,nolog,setvar:tx.allowed_request_content_type=|text/xml|\"",
+         "tx.allowed_request_content_type"},
+        {"SecAction \"id:10021,phase:1,pass,nolog,setvar:tx.allowed_http_versions=HTTP/2\"",
+         "tx.allowed_http_versions"},
+        {"SecAction \"id:10022,phase:1,pass,nolog,setvar:'tx.restricted_headers=/accept/'\"",
+         "tx.restricted_headers"},
+        {"SecAction \"id:10023,phase:1,pass,nolog,setvar:TX.RESTRICTED_EXTENSIONS=.json/\"",
+         "tx.restricted_extensions"},
+        {"SecAction \"id:10024,phase:1,pass,nolog,setvar:tx.executing_paranoia_level=4\"",
+         "tx.executing_paranoia_level"},
+        // The marker that skips the paranoia level 2 protocol rules: removed, they run.
+        {"SecRuleRemoveById 920014", "rule 920014"},
+        {"SecAction \"id:10025,phase:1,pass,nolog,ctl:ruleRemoveById=920000-920020\"",
+         "ctl:ruleRemoveById=920000-920020"},
+        {"SecAction \"id:10026,phase:1,pass,nolog,ctl:ruleRemoveByTag=paranoia-level/1\"",
+         "ctl:ruleRemoveByTag"},
+        {"SecAction \"id:10027,phase:1,pass,nolog,ctl:requestBodyProcessor=XML\"",
+         "ctl:requestBodyProcessor"},
+        {"SecRuleUpdateTargetById 942100 \"REQUEST_HEADERS:X-Extra\"", "SecRuleUpdateTargetById"},
+        {"SecArgumentSeparator ;", "SecArgumentSeparator"},
+        {"secaction \"id:10028,phase:1,pass,nolog,setvar:tx.allowed_methods=GET\"",
+         "tx.allowed_methods"},
+    };
+    for (const auto& [text, named] : cases) {
+        ExtraRules extra(text + "\n");
+        auto firewall = with_extra_rules(extra);
+        ASSERT_TRUE(firewall) << text;
+        EXPECT_FALSE(firewall->prefilter_active()) << text;
+        EXPECT_THAT(firewall->prefilter_reason(), ::testing::HasSubstr(named)) << text;
+        EXPECT_FALSE(firewall->clears(plain_post(), kClient)) << text;
+    }
+}
+
 }  // namespace
 }  // namespace nimbus::gateway
