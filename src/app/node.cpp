@@ -565,6 +565,8 @@ int serve(const config::Config& config) {
     server.stop();
     if (secure_server) secure_server->wait();
     server.wait();
+    // Before the servers are destroyed: a refresh waiting for its commit resumes on their loops.
+    identity_service.finish_writes();
     dispatcher.stop();
     log::info("stopped");
     return kExitOk;

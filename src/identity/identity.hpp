@@ -303,6 +303,10 @@ public:
     /// Runs maintain_signing_keys every `signing_key_check_s` on a thread of its own until the
     /// Service is destroyed.
     void start_key_maintenance();
+    /// Waits for writes still queued for the group commit and reports them to their callers;
+    /// later refreshes answer `unavailable`. Call after the HTTP servers stopped and before they
+    /// are destroyed: a waiting refresh resumes on its server's event loop.
+    void finish_writes();
 
     /// Verifies an access token (signature with a known key, ES256 only, issuer, audience,
     /// expiry). Never touches the database; safe on I/O threads.

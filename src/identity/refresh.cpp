@@ -114,8 +114,11 @@ Result<TokenPair> Service::Impl::finish_rotation(const Rotation& r,
     return pair;
 }
 
+void Service::finish_writes() { impl_->group_commit.reset(); }
+
 Result<TokenPair> Service::refresh(const std::string& refresh_token, const ClientInfo& client) {
     const Impl& s = *impl_;
+    if (!s.group_commit) return Error::unavailable("the server is stopping");
     auto rotation = s.make_rotation(refresh_token, client);
     auto committed = s.group_commit->transact(
         [&s, rotation](db::Transaction& tx) { return s.rotate(*rotation, tx); });
@@ -125,6 +128,7 @@ Result<TokenPair> Service::refresh(const std::string& refresh_token, const Clien
 boost::asio::awaitable<Result<TokenPair>> Service::refresh_async(const std::string& refresh_token,
                                                                  const ClientInfo& client) {
     const Impl& s = *impl_;
+    if (!s.group_commit) co_return Error::unavailable("the server is stopping");
     // Everything needed from the arguments is copied here, before the first suspension.
     auto rotation = s.make_rotation(refresh_token, client);
     // Wait for the group commit without holding this I/O thread: the completion is posted back
