@@ -332,6 +332,7 @@ int serve(const config::Config& config) {
     }
     // Signing keys rotate on a schedule kept in the database; every node re-reads them.
     identity_service.start_key_maintenance();
+    identity_service.start_sweep(config.identity.sweep_interval_s);
 
     http::Router router;
     observe::add_routes(router, {.build = build,

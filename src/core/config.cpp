@@ -625,6 +625,7 @@ const std::vector<Setting>& declarations() {
         constexpr std::int64_t kMaxLoginDelayMs = 60'000;
         constexpr std::int64_t kMaxRotationDays = 3650;
         constexpr std::int64_t kMaxKeyCheckS = 3600;
+        constexpr std::int64_t kMaxSweepIntervalS = 7 * 24 * 3600;
         s.push_back(int_setting(
             "identity.lockout_failures",
             [](Config& c) -> std::int64_t& { return c.identity.lockout_failures; }, 1,
@@ -664,6 +665,12 @@ const std::vector<Setting>& declarations() {
             [](Config& c) -> std::int64_t& { return c.identity.signing_key_check_s; }, 1,
             kMaxKeyCheckS,
             "How often each node re-reads the signing keys and rotates or retires them when due."));
+        s.push_back(int_setting(
+            "identity.sweep_interval_s",
+            [](Config& c) -> std::int64_t& { return c.identity.sweep_interval_s; }, 0,
+            kMaxSweepIntervalS,
+            "How often each node deletes expired codes, links, tokens, invitations and lockouts, "
+            "in seconds (0: never)."));
         s.push_back(string_setting(
             "mail.smtp_url", [](Config& c) -> std::string& { return c.mail.smtp_url; },
             "SMTP server for outgoing mail, smtp://host:port or smtps://user:password@host:465; "

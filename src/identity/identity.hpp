@@ -200,6 +200,24 @@ struct SignUp {
 };
 
 /// Accounts, tokens and sessions. See the header comment for threading and errors.
+/// Rows one sweep of expired identity data deleted, per kind (Service::sweep_expired).
+struct SweepCounts {
+    std::int64_t oauth_requests = 0;        ///< authorization requests past expiry
+    std::int64_t oauth_codes = 0;           ///< authorization codes past expiry
+    std::int64_t oauth_revoked_tokens = 0;  ///< revoked access-token ids past the token's expiry
+    std::int64_t oauth_refresh_tokens = 0;  ///< refresh tokens of grants ended long enough ago
+    std::int64_t invitations = 0;           ///< expired, accepted or revoked over a day ago
+    std::int64_t links = 0;                 ///< verification, reset and change-email links
+    std::int64_t refresh_tokens = 0;        ///< refresh tokens of sessions ended long enough ago
+    std::int64_t login_failures = 0;        ///< lockout counters that no longer count or lock
+    std::int64_t mfa_challenges = 0;        ///< second-step tokens past expiry
+    /// Every row deleted.
+    std::int64_t total() const {
+        return oauth_requests + oauth_codes + oauth_revoked_tokens + oauth_refresh_tokens +
+               invitations + links + refresh_tokens + login_failures + mfa_challenges;
+    }
+};
+
 class Service {
 public:
     /// All references must outlive the Service.
@@ -303,6 +321,16 @@ public:
     /// Runs maintain_signing_keys every `signing_key_check_s` on a thread of its own until the
     /// Service is destroyed.
     void start_key_maintenance();
+    /// Deletes expired rows (docs/identity.md, "Sweeping expired rows"), at most `batch_rows`
+    /// per transaction so the SQLite write lock is never held long. Safe on any thread and on
+    /// several nodes at once; a failed batch stops the sweep and returns its error (what was
+    /// deleted before stays deleted).
+    Result<SweepCounts> sweep_expired(std::int64_t batch_rows = kSweepBatchRows);
+    /// Runs sweep_expired every `interval_s` seconds on a thread of its own until the Service is
+    /// destroyed, logging the counts when it deleted anything; 0 does nothing.
+    void start_sweep(std::int64_t interval_s);
+    /// Rows deleted per transaction by a sweep.
+    static constexpr std::int64_t kSweepBatchRows = 500;
     /// Waits for writes still queued for the group commit and reports them to their callers;
     /// later refreshes answer `unavailable`. Call after the HTTP servers stopped and before they
     /// are destroyed: a waiting refresh resumes on its server's event loop.

@@ -108,12 +108,13 @@ struct Service::Impl {
     mutable std::mutex cache_mutex;
     mutable std::unordered_map<std::string, AccessClaims> token_cache;
 
-    /// Stops the key-maintenance thread (start_key_maintenance); the thread is joined first
-    /// thing in ~Service so it never sees a half-destroyed Impl.
+    /// Stops the key-maintenance and sweep threads (start_key_maintenance, start_sweep); both
+    /// are joined first thing in ~Service so they never see a half-destroyed Impl.
     std::mutex maintenance_mutex;
     std::condition_variable maintenance_wake;
     bool maintenance_stop = false;
     std::thread maintenance_thread;
+    std::thread sweep_thread;
 
     /// Refresh rotations share commits through it (refresh.cpp). Declared after everything its
     /// committer thread uses, so it is destroyed (and its thread joined) first.
@@ -331,7 +332,7 @@ struct Service::Impl {
     /// Reads the unretired keys, opens them with the master key and makes the newest active one
     /// the signer; publishes all of them.
     Result<void> load_signing_keys();
-    /// Stops and joins the maintenance thread, if any. Called first by ~Service.
+    /// Stops and joins the maintenance and sweep threads, if any. Called first by ~Service.
     void stop_key_maintenance();
 
     /// Checks iss, aud, exp, iat and the subject of verified claims.
