@@ -74,7 +74,9 @@ constexpr int kByteBits = 8;
 /// Scoring rules that are not screened by literals, each checked by hand in shape_ok() or
 /// unable to fire with the configuration Firewall::create generates. Why each is safe:
 const std::map<int, std::string_view>& hand_checked() {
-    static const std::map<int, std::string_view> kRules = {
+    // Tables the prefilter's builder thread reads are never destroyed: a process may exit while
+    // the builder still runs, and function statics die in reverse order of construction.
+    static const std::map<int, std::string_view>& kRules = *new std::map<int, std::string_view>{
         // Setup and initialisation: set defaults, score nothing.
         {901001, "setup check; crs_setup_version is always set"},
         {901100, "default threshold; set by the generated setup"},
@@ -155,25 +157,26 @@ const std::map<int, std::string_view>& hand_checked() {
 /// Transformations whose effect on the characters the screen admits is the identity or one of
 /// the variants clears() computes. A rule using any other is not screened.
 bool transformation_modelled(std::string_view name) {
-    static const std::set<std::string, std::less<>> kModelled = {"none",
-                                                                 "lowercase",
-                                                                 "urlDecode",
-                                                                 "urlDecodeUni",
-                                                                 "htmlEntityDecode",
-                                                                 "jsDecode",
-                                                                 "cssDecode",
-                                                                 "utf8toUnicode",
-                                                                 "removeNulls",
-                                                                 "cmdLine",
-                                                                 "compressWhitespace",
-                                                                 "removeWhitespace",
-                                                                 "replaceComments",
-                                                                 "normalisePath",
-                                                                 "normalizePath",
-                                                                 "normalisePathWin",
-                                                                 "normalizePathWin",
-                                                                 "base64Decode",
-                                                                 "escapeSeqDecode"};
+    static const std::set<std::string, std::less<>>& kModelled =
+        *new std::set<std::string, std::less<>>{"none",
+                                                "lowercase",
+                                                "urlDecode",
+                                                "urlDecodeUni",
+                                                "htmlEntityDecode",
+                                                "jsDecode",
+                                                "cssDecode",
+                                                "utf8toUnicode",
+                                                "removeNulls",
+                                                "cmdLine",
+                                                "compressWhitespace",
+                                                "removeWhitespace",
+                                                "replaceComments",
+                                                "normalisePath",
+                                                "normalizePath",
+                                                "normalisePathWin",
+                                                "normalizePathWin",
+                                                "base64Decode",
+                                                "escapeSeqDecode"};
     return kModelled.contains(name);
 }
 
@@ -255,8 +258,8 @@ std::vector<std::string> split_actions(const std::string& actions) {
 }
 
 bool scores(const std::vector<std::string>& actions) {
-    static const std::regex kScore(R"(^setvar:'?tx\.(?:inbound_)?anomaly_score(?:_pl\d)?=\+)",
-                                   std::regex::icase);
+    static const std::regex& kScore = *new std::regex(
+        R"(^setvar:'?tx\.(?:inbound_)?anomaly_score(?:_pl\d)?=\+)", std::regex::icase);
     return std::any_of(actions.begin(), actions.end(), [](const std::string& action) {
         return action == "block" || action == "deny" || action == "drop" ||
                std::regex_search(action, kScore);
@@ -436,11 +439,12 @@ std::vector<Rule> read_rules(const std::vector<RulesText>& files,
             // targets or actions, and directives that change how requests are parsed or what
             // rules default to (SecArgumentSeparator, SecDefaultAction, body limits, ...) are
             // not modelled: only rules, markers and switches that can only let more pass are.
-            static const std::set<std::string, std::less<>> kFollowed = {
-                "secrule",          "secaction",        "secmarker",
-                "secruleengine",    "secauditengine",   "secauditlog",
-                "secauditlogparts", "secauditlogtype",  "secauditlogstoragedir",
-                "secdebuglog",      "secdebugloglevel", "seccomponentsignature"};
+            static const std::set<std::string, std::less<>>& kFollowed =
+                *new std::set<std::string, std::less<>>{
+                    "secrule",          "secaction",        "secmarker",
+                    "secruleengine",    "secauditengine",   "secauditlog",
+                    "secauditlogparts", "secauditlogtype",  "secauditlogstoragedir",
+                    "secdebuglog",      "secdebugloglevel", "seccomponentsignature"};
             if (!file.shipped && !kFollowed.contains(name)) {
                 policy.untrusted.push_back(fmt::format("{} uses {}", file.name, args[0]));
                 continue;
@@ -523,30 +527,30 @@ enum StringClass : std::uint8_t {
 /// as a bit mask; 0 when one of them is not request data (TX, counts, collections, results of
 /// other rules), which this screen does not model.
 unsigned classes_of(const std::string& variables) {
-    static const std::map<std::string, StringClass, std::less<>> kClasses = {
-        {"ARGS", kArgs},
-        {"ARGS_NAMES", kArgNames},
-        {"ARGS_GET", kArgs},
-        {"ARGS_GET_NAMES", kArgNames},
-        {"ARGS_POST", kArgs},
-        {"ARGS_POST_NAMES", kArgNames},
-        {"REQUEST_COOKIES", kArgs},
-        {"REQUEST_COOKIES_NAMES", kArgNames},
-        {"XML", kArgs},
-        {"FILES", kArgs},
-        {"FILES_NAMES", kArgNames},
-        {"REQUEST_HEADERS", kHeaders},
-        {"REQUEST_HEADERS_NAMES", kHeaders},
-        {"REQUEST_FILENAME", kUri},
-        {"REQUEST_BASENAME", kUri},
-        {"REQUEST_URI", kUri},
-        {"REQUEST_URI_RAW", kUri},
-        {"QUERY_STRING", kUri},
-        {"REQUEST_LINE", kLine},
-        {"REQUEST_METHOD", kLine},
-        {"REQUEST_PROTOCOL", kLine},
-        {"REMOTE_ADDR", kLine},
-        {"REQUEST_BODY", kBody}};
+    static const std::map<std::string, StringClass, std::less<>>& kClasses =
+        *new std::map<std::string, StringClass, std::less<>>{{"ARGS", kArgs},
+                                                             {"ARGS_NAMES", kArgNames},
+                                                             {"ARGS_GET", kArgs},
+                                                             {"ARGS_GET_NAMES", kArgNames},
+                                                             {"ARGS_POST", kArgs},
+                                                             {"ARGS_POST_NAMES", kArgNames},
+                                                             {"REQUEST_COOKIES", kArgs},
+                                                             {"REQUEST_COOKIES_NAMES", kArgNames},
+                                                             {"XML", kArgs},
+                                                             {"FILES", kArgs},
+                                                             {"FILES_NAMES", kArgNames},
+                                                             {"REQUEST_HEADERS", kHeaders},
+                                                             {"REQUEST_HEADERS_NAMES", kHeaders},
+                                                             {"REQUEST_FILENAME", kUri},
+                                                             {"REQUEST_BASENAME", kUri},
+                                                             {"REQUEST_URI", kUri},
+                                                             {"REQUEST_URI_RAW", kUri},
+                                                             {"QUERY_STRING", kUri},
+                                                             {"REQUEST_LINE", kLine},
+                                                             {"REQUEST_METHOD", kLine},
+                                                             {"REQUEST_PROTOCOL", kLine},
+                                                             {"REMOTE_ADDR", kLine},
+                                                             {"REQUEST_BODY", kBody}};
     unsigned mask = 0;
     std::size_t at = 0;
     while (at <= variables.size()) {
@@ -1440,7 +1444,7 @@ bool Prefilter::Impl::shape_ok(const http::Request& request, std::string* why) c
         }
         if (name == "accept") {
             // 920600: a list of type/subtype with optional q values, nothing else.
-            static const std::regex kAccept(
+            static const std::regex& kAccept = *new std::regex(
                 R"(^(?:(?:\*|[a-z0-9][a-z0-9.+-]*)/(?:\*|[a-z0-9][a-z0-9.+-]*)(?:;q=[01](?:\.\d{1,3})?)?)(?:, ?(?:\*|[a-z0-9][a-z0-9.+-]*)/(?:\*|[a-z0-9][a-z0-9.+-]*)(?:;q=[01](?:\.\d{1,3})?)?)*$)");
             if (!std::regex_match(lower(value), kAccept))
                 return refuse(why, "accept not a plain media-range list");
