@@ -87,10 +87,14 @@ Result<SweepCounts> Service::sweep_expired(std::int64_t batch_rows) {
                      "expires_at_ms < ?",
                      {dead_before},
                      &SweepCounts::oauth_requests});
+    // A spent code replayed revokes the grant it started (RFC 6749 4.1.2), so it stays while
+    // that grant could still be used.
     rules.push_back({"identity_oauth_codes",
                      "code_hash",
-                     "expires_at_ms < ?",
-                     {dead_before},
+                     "expires_at_ms < ? AND (used_at_ms IS NULL OR NOT EXISTS (SELECT 1 FROM "
+                     "identity_oauth_grants g WHERE g.code_hash = identity_oauth_codes.code_hash "
+                     "AND g.revoked_at_ms IS NULL AND g.expires_at_ms > ?))",
+                     {dead_before, now},
                      &SweepCounts::oauth_codes});
     rules.push_back({"identity_oauth_revoked_tokens",
                      "token_id",

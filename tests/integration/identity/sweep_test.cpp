@@ -157,6 +157,16 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
             "(?, 'cli_sweep', ?, 'https://app.test/cb', 'openid', '', 'c', 0, ?, ?)",
             {hash, live_user, t - 2 * kHourMs, expires});
     }
+    // Spent and expired codes: the live grant's stays (a replay must still revoke it), the
+    // revoked grant's goes.
+    for (const auto& hash : {std::string("x"), std::string("y")}) {
+        exec(
+            "INSERT INTO identity_oauth_codes (code_hash, client_id, user_id, redirect_uri, "
+            "scope, nonce, code_challenge, auth_time_s, created_at_ms, expires_at_ms, "
+            "used_at_ms) VALUES (?, 'cli_sweep', ?, 'https://app.test/cb', 'openid', '', 'c', "
+            "0, ?, ?, ?)",
+            {hash, live_user, t - 2 * kHourMs, t - kHourMs, t - kHourMs});
+    }
     exec(
         "INSERT INTO identity_oauth_revoked_tokens (token_id, expires_at_ms) VALUES "
         "('jti_dead', ?), ('jti_live', ?)",
@@ -203,12 +213,12 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
     EXPECT_EQ(swept->links, 3);  // the old user's verification link, the used and the expired
     EXPECT_EQ(swept->invitations, 2);
     EXPECT_EQ(swept->oauth_requests, 1);
-    EXPECT_EQ(swept->oauth_codes, 1);
+    EXPECT_EQ(swept->oauth_codes, 2);
     EXPECT_EQ(swept->oauth_revoked_tokens, 1);
     EXPECT_EQ(swept->oauth_refresh_tokens, 1);
     EXPECT_EQ(swept->login_failures, 2);
     EXPECT_EQ(swept->mfa_challenges, 1);
-    EXPECT_EQ(swept->total(), 14);
+    EXPECT_EQ(swept->total(), 15);
 
     EXPECT_EQ(count("identity_refresh_tokens"), live_refresh_tokens);
     EXPECT_EQ(count("identity_links"), 1);
@@ -223,8 +233,8 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
     EXPECT_EQ(count("identity_org_invitations"), 3);
     EXPECT_EQ(count("identity_oauth_requests", "id = 'oar_live'"), 1);
     EXPECT_EQ(count("identity_oauth_requests"), 1);
-    EXPECT_EQ(count("identity_oauth_codes", "code_hash = 'code_live'"), 1);
-    EXPECT_EQ(count("identity_oauth_codes"), 1);
+    EXPECT_EQ(count("identity_oauth_codes", "code_hash IN ('code_live', 'y')"), 2);
+    EXPECT_EQ(count("identity_oauth_codes"), 2);
     EXPECT_EQ(count("identity_oauth_revoked_tokens", "token_id = 'jti_live'"), 1);
     EXPECT_EQ(count("identity_oauth_revoked_tokens"), 1);
     EXPECT_EQ(count("identity_oauth_refresh_tokens", "grant_id = 'grt_live'"), 2);
@@ -250,6 +260,9 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
 }
 
 TEST_F(Sweep, EmptyTablesSweepToNothing) {
+    // The periodic thread is joined when the service goes (the stack's teardown must not hang).
+    service().start_sweep(3600);
+    service().start_sweep(0);
     auto swept = service().sweep_expired();
     ASSERT_TRUE(swept) << swept.error().message;
     EXPECT_EQ(swept->total(), 0);
