@@ -322,8 +322,8 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
             std::stringstream text;
             text << in.rdbuf();
             // The operator's file may change what the prefilter relies on (docs/gateway.md).
-            bool shipped = settings.extra_rules_file.empty() ||
-                           file != fs::path(settings.extra_rules_file);
+            bool shipped =
+                settings.extra_rules_file.empty() || file != fs::path(settings.extra_rules_file);
             texts.push_back({file.string(), text.str(), file.parent_path().string(), shipped});
         }
         texts.push_back({"(nimbus supplement)", supplement, ""});

@@ -277,7 +277,7 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
     // Verify against a dummy hash for unknown emails, and for locked accounts too, so every
     // refusal takes the same time.
     bool matches = s.password_matches(user ? user->password_hash : s.dummy_hash,
-                                          password.substr(0, kMaxPasswordBytes));
+                                      password.substr(0, kMaxPasswordBytes));
     if (locks->locked() || !user || !matches) {
         std::string subject =
             user ? user->user.id : "email:" + crypto::sha256_hex(normalized.value_or(email));
