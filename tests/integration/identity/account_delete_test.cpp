@@ -11,20 +11,7 @@
 namespace nimbus::test {
 namespace {
 
-class AccountDelete : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
-        stack_ = std::make_unique<OrgStack>();
-    }
-    std::unique_ptr<OrgStack> stack_;
-};
-
-std::string create_org(OrgStack& stack, const std::string& token, const std::string& name) {
-    auto created = stack.request("POST", "/api/v1/orgs", body({{"name", name}}), token);
-    EXPECT_EQ(created.status, 201) << created.body;
-    return json_field(created.body, "id");
-}
+class AccountDelete : public OrgStackTest {};
 
 TEST_F(AccountDelete, LastOwnerIsRefusedUntilOrgsAreTransferredOrDeleted) {
     OrgStack& s = *stack_;

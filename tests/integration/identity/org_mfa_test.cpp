@@ -14,14 +14,7 @@
 namespace nimbus::test {
 namespace {
 
-class OrgMfaPolicy : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
-        stack_ = std::make_unique<OrgStack>();
-    }
-    std::unique_ptr<OrgStack> stack_;
-};
+class OrgMfaPolicy : public OrgStackTest {};
 
 TEST_F(OrgMfaPolicy, MembersWithoutTotpAreRefusedUntilTheyEnrol) {
     OrgStack& s = *stack_;

@@ -162,4 +162,10 @@ void OrgStack::enable_totp(const std::string& access) {
     ASSERT_EQ(confirmed.status, 200) << confirmed.body;
 }
 
+std::string create_org(OrgStack& stack, const std::string& token, const std::string& name) {
+    auto created = stack.request("POST", "/api/v1/orgs", body({{"name", name}}), token);
+    EXPECT_EQ(created.status, 201) << created.body;
+    return json_field(created.body, "id");
+}
+
 }  // namespace nimbus::test

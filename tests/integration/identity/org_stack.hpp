@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
 #include <boost/json/object.hpp>
 
 #include "audit/audit.hpp"
@@ -77,5 +78,18 @@ private:
     std::unique_ptr<http::Pipeline> pipeline_;
     std::unique_ptr<http::Server> server_;
 };
+
+/// A test with an OrgStack of its own, skipped when the PostgreSQL build finds no cluster.
+class OrgStackTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
+        stack_ = std::make_unique<OrgStack>();
+    }
+    std::unique_ptr<OrgStack> stack_;
+};
+
+/// Creates an organization named `name` as the holder of `token`; its id.
+std::string create_org(OrgStack& stack, const std::string& token, const std::string& name);
 
 }  // namespace nimbus::test

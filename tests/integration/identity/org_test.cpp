@@ -34,13 +34,6 @@ boost::json::value parse(const std::string& text) {
     return ec ? boost::json::value() : value;
 }
 
-/// Creates an org and returns its id.
-std::string create_org(OrgStack& stack, const std::string& token, const std::string& name) {
-    auto created = stack.request("POST", "/api/v1/orgs", body({{"name", name}}), token);
-    EXPECT_EQ(created.status, 201) << created.body;
-    return json_field(created.body, "id");
-}
-
 /// Invites `email` with `role` and accepts as `invitee_token`.
 void join(OrgStack& stack, const std::string& org_id, const std::string& inviter_token,
           const std::string& email, const std::string& invitee_token, const std::string& role) {

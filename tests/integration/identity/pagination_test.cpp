@@ -67,20 +67,7 @@ std::vector<std::string> all(OrgStack& s, const std::string& path, const std::st
     return walk(s, path, token, 200);
 }
 
-class Pagination : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
-        stack_ = std::make_unique<OrgStack>();
-    }
-    std::unique_ptr<OrgStack> stack_;
-};
-
-std::string create_org(OrgStack& stack, const std::string& token, const std::string& name) {
-    auto created = stack.request("POST", "/api/v1/orgs", body({{"name", name}}), token);
-    EXPECT_EQ(created.status, 201) << created.body;
-    return json_field(created.body, "id");
-}
+class Pagination : public OrgStackTest {};
 
 TEST_F(Pagination, EveryListWalksEachRowOnce) {
     OrgStack& s = *stack_;
