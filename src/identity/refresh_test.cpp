@@ -1,9 +1,6 @@
 // Refresh-token rotation through the group commit (refresh.cpp): concurrent refreshes, the
 // session's last-seen time written at most once a minute, and the awaitable used by the route.
-#include <sodium.h>
-
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,59 +8,23 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "core/ids.hpp"
-#include "events/events.hpp"
 #include "identity/identity.hpp"
+#include "identity/service_fixture.hpp"
 
 namespace nimbus::identity {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::kPassword;
+using testing::kStartMs;
 
-constexpr std::int64_t kStartMs = 1'800'000'000'000;
-constexpr const char* kPassword = "correct-Horse-battery-9";
 constexpr const char* kEmail = "rotation@example.com";
 
-class NullMailer final : public mail::Mailer {
-public:
-    Result<void> send(const mail::Message&) override { return {}; }
-};
-
-class RefreshTest : public ::testing::Test {
+class RefreshTest : public testing::ServiceFixture {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("nimbus-refresh-" + new_ulid(kStartMs));
-        fs::create_directories(dir_);
-        auto database = db::open({.sqlite_path = (dir_ / "test.db").string()});
-        ASSERT_TRUE(database) << database.error().message;
-        database_ = std::move(*database);
-        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
-                                                     {"identity", &migrations()}};
-        ASSERT_TRUE(db::migrate_up(*database_, modules, kStartMs));
-        auto key = crypto::MasterKey::from_bytes(crypto::random_bytes(32));
-        ASSERT_TRUE(key);
-        master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
-        Settings settings;
-        settings.issuer = "https://nimbus.test";
-        settings.audience = "nimbus";
-        settings.hashing.ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-        settings.hashing.mem_limit_kib = crypto_pwhash_MEMLIMIT_MIN / 1024;
-        service_ = std::make_unique<Service>(*database_, clock_, *master_key_, mailer_, settings);
-        ASSERT_TRUE(service_->start());
-        // A verified account, made directly: mail is not what these tests are about.
-        ASSERT_TRUE(service_->sign_up({kEmail, kPassword, "Rotation"}));
-        ASSERT_TRUE(database_->transact([](db::Transaction& tx) -> Result<void> {
-            auto done =
-                tx.execute("UPDATE identity_users SET email_verified_at_ms = ?", {kStartMs});
-            if (!done) return done.error();
-            return {};
-        }));
-    }
-
-    void TearDown() override {
-        service_.reset();
-        database_.reset();
-        fs::remove_all(dir_);
+        ServiceFixture::SetUp();
+        if (HasFatalFailure()) return;
+        create_user(kEmail);
     }
 
     TokenPair login(const ClientInfo& client = {}) {
@@ -77,13 +38,6 @@ protected:
                                      {session_id});
         return rows && !rows->empty() && !rows->front().is_null(0) ? rows->front().get_int(0) : -1;
     }
-
-    fs::path dir_;
-    ManualClock clock_{kStartMs};
-    NullMailer mailer_;
-    std::unique_ptr<db::Database> database_;
-    std::unique_ptr<crypto::MasterKey> master_key_;
-    std::unique_ptr<Service> service_;
 };
 
 TEST_F(RefreshTest, ConcurrentUsesOfOneTokenRotateItOnceAndEndTheFamily) {
