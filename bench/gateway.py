@@ -350,6 +350,10 @@ def gateway_suite(binary, duration, work, corpus_only=False):
         for kind in kinds:
             server = Nimbus(binary, data_dir, settings)
             try:
+                # Steady state: until its prefilter is built (a few hundred ms after the start)
+                # every request goes to the engine; the benign corpus below waits the same way.
+                if settings["firewall.enabled"] == "true":
+                    wait_prefilter(server.url)
                 figures = load(server.url, duration, token, kind)
                 results["layers"][f"{kind} {layer}"] = row(figures, step_means_us(server.url))
             finally:
