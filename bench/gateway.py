@@ -79,34 +79,22 @@ class Nimbus:
         self.log.close()
 
 
-def call(url, method, path, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read()
-            return response.status, json.loads(text) if text else {}
-    except urllib.error.HTTPError as error:
-        return error.code, {}
-
-
 def access_token(url):
     """Signs up, verifies through the dev mailbox and signs in; returns an access token."""
-    status, _ = call(url, "POST", "/api/v1/auth/signup", {"email": EMAIL, "password": PASSWORD})
+    status, _ = base.call(url, "POST", "/api/v1/auth/signup",
+                          {"email": EMAIL, "password": PASSWORD})
     if status not in (201, 202, 409):
         raise RuntimeError(f"sign-up answered {status}")
-    _, mailbox = call(url, "GET", "/api/v1/dev/mailbox?" + urllib.parse.urlencode({"to": EMAIL}))
+    _, mailbox = base.call(url, "GET",
+                           "/api/v1/dev/mailbox?" + urllib.parse.urlencode({"to": EMAIL}))
     for message in mailbox.get("data", []):
         text = message["text"]
         if "token=" in text:
             token = text.split("token=", 1)[1].split()[0].strip(".")
-            call(url, "POST", "/api/v1/auth/verify-email", {"token": token})
+            base.call(url, "POST", "/api/v1/auth/verify-email", {"token": token})
             break
-    status, tokens = call(url, "POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})
+    status, tokens = base.call(url, "POST", "/api/v1/auth/login",
+                               {"email": EMAIL, "password": PASSWORD})
     if status != 200:
         raise RuntimeError(f"login answered {status}")
     return tokens["access_token"]
@@ -341,7 +329,7 @@ def gateway_suite(binary, duration, work, corpus_only=False):
     setup = Nimbus(binary, data_dir, LAYERS["baseline"])
     try:
         token = access_token(setup.url)
-        post_status, _ = call(setup.url, "POST", DECISION_PATH, {"approve": False}, token)
+        post_status, _ = base.call(setup.url, "POST", DECISION_PATH, {"approve": False}, token)
     finally:
         setup.stop()
     kinds = ["GET"] + (["POST"] if post_status not in (405,) else [])
