@@ -6,8 +6,11 @@ export interface StubResponse {
   body: unknown;
 }
 
-/** Answers for request paths, e.g. `{ '/healthz': { status: 200, body: { status: 'ok' } } }`. */
-export type StubRoutes = Record<string, StubResponse | (() => StubResponse)>;
+/**
+ * Answers for request paths, e.g. `{ '/healthz': { status: 200, body: { status: 'ok' } } }`. A
+ * function answers from the request's URL (its query string: `?cursor=`, `?limit=`).
+ */
+export type StubRoutes = Record<string, StubResponse | ((url: URL) => StubResponse)>;
 
 /**
  * Replaces `fetch` — the boundary between the console and the server — with one that answers
@@ -21,7 +24,7 @@ export function stubFetch(routes: StubRoutes) {
     if (route === undefined) {
       return Promise.reject(new TypeError(`fetch failed: no stub for ${url.pathname}`));
     }
-    const { status, body } = typeof route === 'function' ? route() : route;
+    const { status, body } = typeof route === 'function' ? route(url) : route;
     const contentType = status >= 400 ? 'application/problem+json' : 'application/json';
     return Promise.resolve(
       new Response(JSON.stringify(body), { status, headers: { 'Content-Type': contentType } }),

@@ -107,4 +107,66 @@ describe('MembersPage', () => {
     );
     expect(within(nav).getByRole('link', { name: 'Overview' })).not.toHaveAttribute('aria-current');
   });
+
+  it('offers every role in the role menus, however many pages the server answers them in', async () => {
+    const member = {
+      id: 'member',
+      name: 'member',
+      description: '',
+      permissions: [],
+      builtin: true,
+    };
+    const auditor = {
+      id: 'rol_9',
+      name: 'auditor',
+      description: '',
+      permissions: [],
+      builtin: false,
+    };
+    const bob = {
+      user_id: 'usr_2',
+      email: 'bob@example.com',
+      name: 'Bob',
+      role: 'viewer',
+      role_name: 'viewer',
+      joined_at: '2026-11-24T15:00:00Z',
+    };
+    const fetchMock = stubFetch({
+      ...inOrg(['org.read', 'org.members.read', 'org.members.update_role', 'org.members.invite']),
+      '/api/v1/orgs/org_1/roles': (url) =>
+        url.searchParams.get('cursor') === 'page2'
+          ? { status: 200, body: { data: [member, roles[2], auditor], next_cursor: null } }
+          : { status: 200, body: { data: roles.slice(0, 2), next_cursor: 'page2' } },
+      '/api/v1/orgs/org_1/members': { status: 200, body: { data: [bob], next_cursor: null } },
+      '/api/v1/orgs/org_1/members/usr_2': { status: 200, body: { ...bob, role: 'rol_9' } },
+      '/api/v1/orgs/org_1/invitations': { status: 200, body: { data: [], next_cursor: null } },
+    });
+    renderApp('/org/members');
+
+    await userEvent.click(await screen.findByRole('combobox', { name: 'Role' }));
+    const offered = (await screen.findAllByRole('option')).map((option) => option.textContent);
+    expect(offered).toEqual(['admin', 'member', 'viewer', 'auditor']);
+    await userEvent.keyboard('{Escape}');
+
+    await userEvent.click(screen.getByRole('combobox', { name: 'Role of bob@example.com' }));
+    await userEvent.click(await screen.findByRole('option', { name: 'auditor' }));
+    await waitFor(() => {
+      expect(
+        requestsTo(fetchMock, '/api/v1/orgs/org_1/members/usr_2').some(
+          (request) => request.method === 'PATCH',
+        ),
+      ).toBe(true);
+    });
+    const patch = requestsTo(fetchMock, '/api/v1/orgs/org_1/members/usr_2').find(
+      (request) => request.method === 'PATCH',
+    );
+    expect(await patch?.json()).toEqual({ role: 'rol_9' });
+
+    // The largest pages the server gives, and the second asked for by the first one's cursor.
+    const pages = requestsTo(fetchMock, '/api/v1/orgs/org_1/roles').map(
+      (request) => new URL(request.url).searchParams,
+    );
+    expect(pages.every((params) => params.get('limit') === '200')).toBe(true);
+    expect(pages.map((params) => params.get('cursor'))).toEqual([null, 'page2']);
+  });
 });

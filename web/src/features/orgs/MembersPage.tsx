@@ -20,7 +20,7 @@ import {
   useInviteMutation,
   useListInvitationsInfiniteQuery,
   useListMembersInfiniteQuery,
-  useListRolesInfiniteQuery,
+  useListAllRolesQuery,
   useRemoveMemberMutation,
   useRevokeInvitationMutation,
   useUpdateMemberRoleMutation,
@@ -214,11 +214,16 @@ function InvitationsCard(props: OrgProps) {
 }
 
 function MembersContent({ org, can }: { org: Org; can: (permission: string) => boolean }) {
-  // The roles of the pages loaded (the first holds up to 100), offered in the role menus.
-  const roles = useCursorList(useListRolesInfiniteQuery(org.id));
-  const props = { org, can, roles: roles.items ?? [] };
+  // Every role, however many pages the server splits them into: the role menus offer them all.
+  const roles = useListAllRolesQuery(org.id);
+  const props = { org, can, roles: roles.data ?? [] };
   return (
     <Grid container spacing={2}>
+      {roles.isError && (can('org.members.update_role') || can('org.members.invite')) && (
+        <Grid size={12}>
+          <ProblemAlert problem={toProblem(roles.error)} onRetry={() => void roles.refetch()} />
+        </Grid>
+      )}
       <Grid size={12}>
         <MembersCard {...props} />
       </Grid>

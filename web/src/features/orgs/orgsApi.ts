@@ -1,5 +1,5 @@
 import { baseApi } from '../../api/baseApi';
-import { cursorPages, withCursor, type Cursor } from '../../api/cursorPages';
+import { allPages, cursorPages, withCursor, type Cursor } from '../../api/cursorPages';
 import type {
   ApiKey,
   CreatedApiKey,
@@ -90,6 +90,11 @@ export const orgsApi = baseApi.injectEndpoints({
       query: ({ queryArg: orgId, pageParam }) => withCursor(`${org(orgId)}/roles`, pageParam),
       providesTags: ['Roles'],
     }),
+    /** Every role at once, every page followed: for the role menus, which must offer them all. */
+    listAllRoles: build.query<Role[], string>({
+      queryFn: allPages<Role, string>((orgId) => `${org(orgId)}/roles`),
+      providesTags: ['Roles'],
+    }),
     createRole: build.mutation<
       Role,
       { orgId: string; name: string; description: string; permissions: string[] }
@@ -141,6 +146,7 @@ export const {
   useAcceptInvitationMutation,
   useGetPermissionCatalogQuery,
   useListRolesInfiniteQuery,
+  useListAllRolesQuery,
   useCreateRoleMutation,
   useDeleteRoleMutation,
   useListApiKeysInfiniteQuery,
