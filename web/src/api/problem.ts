@@ -66,3 +66,11 @@ export function toProblem(error: FetchBaseQueryError | SerializedError | undefin
       return { title: 'The request failed', detail: error.error };
   }
 }
+
+/** Why a request's last answer failed (a mutation's or query's state), or undefined if it did not. */
+export function problemOf(state: {
+  isError: boolean;
+  error?: FetchBaseQueryError | SerializedError;
+}): Problem | undefined {
+  return state.isError ? toProblem(state.error) : undefined;
+}

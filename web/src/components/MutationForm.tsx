@@ -13,24 +13,36 @@ interface MutationFormProps {
   submitLabel: string;
   /** Whether the submission is on its way (the button shows it and cannot be pressed). */
   submitting: boolean;
-  /** What the last success produced (an alert), shown first. */
+  /** Whether the submit button cannot be pressed (the form lacks what it needs). */
+  submitDisabled?: boolean;
+  /** A submit button as wide as the form (the sign-in and sign-up cards). */
+  wideSubmit?: boolean;
+  /** A note on what the form does, shown before everything else. */
+  intro?: ReactNode;
+  /** What the last success produced (an alert), shown first after the intro. */
   notice?: ReactNode;
   /** The fields. */
   children: ReactNode;
+  /** What follows the submit button: other buttons, links. */
+  footer?: ReactNode;
 }
 
 /**
- * A form that sends one request: the success notice, the problem, the fields and the submit
- * button, in that order. Validation is the server's (`noValidate`), so its problem names the
- * fields, which show it through `fieldError`.
+ * A form that sends one request: the intro, the success notice, the problem, the fields, the
+ * submit button and the footer, in that order. Validation is the server's (`noValidate`), so its
+ * problem names the fields, which show it (`FormTextField`).
  */
 export function MutationForm({
   onSubmit,
   problem,
   submitLabel,
   submitting,
+  submitDisabled = false,
+  wideSubmit = false,
+  intro,
   notice,
   children,
+  footer,
 }: MutationFormProps) {
   const submit = (event: SyntheticEvent) => {
     event.preventDefault();
@@ -38,14 +50,22 @@ export function MutationForm({
   };
   return (
     <Stack component="form" spacing={2} onSubmit={submit} noValidate>
+      {intro}
       {notice}
       {problem !== undefined && <ProblemAlert problem={problem} />}
       {children}
       <div>
-        <Button type="submit" variant="contained" loading={submitting}>
+        <Button
+          type="submit"
+          variant="contained"
+          fullWidth={wideSubmit}
+          disabled={submitDisabled}
+          loading={submitting}
+        >
           {submitLabel}
         </Button>
       </div>
+      {footer}
     </Stack>
   );
 }

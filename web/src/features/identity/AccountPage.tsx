@@ -2,17 +2,17 @@ import Alert from '@mui/material/Alert';
 import Button from '@mui/material/Button';
 import Grid from '@mui/material/Grid';
 import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf, toProblem } from '../../api/problem';
 import { sessionEnded } from '../../api/session';
 import { useAppDispatch } from '../../app/hooks';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { DateTime } from '../../components/DateTime';
+import { FormTextField } from '../../components/FormTextField';
 import { LoadingState } from '../../components/LoadingState';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { PropertyList } from '../../components/PropertyList';
@@ -29,11 +29,7 @@ import type { Me } from './types';
 function ProfileCard({ me }: { me: Me }) {
   const [update, state] = useUpdateMeMutation();
   const [name, setName] = useState(me.name);
-  const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
-    void update({ name: name.trim() });
-  };
+  const problem = problemOf(state);
   return (
     <SectionCard title="Profile">
       <Stack spacing={2}>
@@ -44,25 +40,24 @@ function ProfileCard({ me }: { me: Me }) {
             { term: 'Member since', value: <DateTime value={me.created_at} /> },
           ]}
         />
-        <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-          {problem !== undefined && <ProblemAlert problem={problem} />}
-          {state.isSuccess && <Alert severity="success">Your name was saved.</Alert>}
-          <TextField
+        <MutationForm
+          onSubmit={() => {
+            void update({ name: name.trim() });
+          }}
+          problem={problem}
+          submitLabel="Save name"
+          submitting={state.isLoading}
+          notice={state.isSuccess && <Alert severity="success">Your name was saved.</Alert>}
+        >
+          <FormTextField
             label="Name"
             value={name}
-            onChange={(event) => {
-              setName(event.target.value);
-            }}
+            onChange={setName}
             autoComplete="name"
-            error={fieldError(problem, '/name') !== undefined}
-            helperText={fieldError(problem, '/name')}
+            problem={problem}
+            pointer="/name"
           />
-          <div>
-            <Button type="submit" variant="contained" loading={state.isLoading}>
-              Save name
-            </Button>
-          </div>
-        </Stack>
+        </MutationForm>
       </Stack>
     </SectionCard>
   );
@@ -72,9 +67,8 @@ function PasswordCard() {
   const [change, state] = useChangePasswordMutation();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
-  const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const problem = problemOf(state);
+  const submit = () => {
     void change({ current_password: current, new_password: next })
       .unwrap()
       .then(() => {
@@ -85,42 +79,40 @@ function PasswordCard() {
   };
   return (
     <SectionCard title="Password">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        <Typography variant="body2" color="text.secondary">
-          Changing it signs out every other session.
-        </Typography>
-        {problem !== undefined && <ProblemAlert problem={problem} />}
-        {state.isSuccess && <Alert severity="success">Your password was changed.</Alert>}
-        <TextField
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Change password"
+        submitting={state.isLoading}
+        intro={
+          <Typography variant="body2" color="text.secondary">
+            Changing it signs out every other session.
+          </Typography>
+        }
+        notice={state.isSuccess && <Alert severity="success">Your password was changed.</Alert>}
+      >
+        <FormTextField
           label="Current password"
           type="password"
           value={current}
-          onChange={(event) => {
-            setCurrent(event.target.value);
-          }}
+          onChange={setCurrent}
           autoComplete="current-password"
           required
-          error={fieldError(problem, '/current_password') !== undefined}
-          helperText={fieldError(problem, '/current_password')}
+          problem={problem}
+          pointer="/current_password"
         />
-        <TextField
+        <FormTextField
           label="New password"
           type="password"
           value={next}
-          onChange={(event) => {
-            setNext(event.target.value);
-          }}
+          onChange={setNext}
           autoComplete="new-password"
           required
-          error={fieldError(problem, '/new_password') !== undefined}
-          helperText={fieldError(problem, '/new_password') ?? 'At least 12 characters.'}
+          problem={problem}
+          pointer="/new_password"
+          hint="At least 12 characters."
         />
-        <div>
-          <Button type="submit" variant="contained" loading={state.isLoading}>
-            Change password
-          </Button>
-        </div>
-      </Stack>
+      </MutationForm>
     </SectionCard>
   );
 }
@@ -130,9 +122,8 @@ function EmailCard() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [sentTo, setSentTo] = useState('');
-  const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const problem = problemOf(state);
+  const submit = () => {
     const address = email.trim();
     void change({ new_email: address, password })
       .unwrap()
@@ -145,44 +136,43 @@ function EmailCard() {
   };
   return (
     <SectionCard title="Email address">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        <Typography variant="body2" color="text.secondary">
-          The new address takes effect when you open the link we mail to it.
-        </Typography>
-        {problem !== undefined && <ProblemAlert problem={problem} />}
-        {state.isSuccess && (
-          <Alert severity="success">Check {sentTo} for the link that confirms it.</Alert>
-        )}
-        <TextField
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Change email"
+        submitting={state.isLoading}
+        intro={
+          <Typography variant="body2" color="text.secondary">
+            The new address takes effect when you open the link we mail to it.
+          </Typography>
+        }
+        notice={
+          state.isSuccess && (
+            <Alert severity="success">Check {sentTo} for the link that confirms it.</Alert>
+          )
+        }
+      >
+        <FormTextField
           label="New email"
           type="email"
           value={email}
-          onChange={(event) => {
-            setEmail(event.target.value);
-          }}
+          onChange={setEmail}
           autoComplete="email"
           required
-          error={fieldError(problem, '/new_email') !== undefined}
-          helperText={fieldError(problem, '/new_email')}
+          problem={problem}
+          pointer="/new_email"
         />
-        <TextField
+        <FormTextField
           label="Current password"
           type="password"
           value={password}
-          onChange={(event) => {
-            setPassword(event.target.value);
-          }}
+          onChange={setPassword}
           autoComplete="current-password"
           required
-          error={fieldError(problem, '/password') !== undefined}
-          helperText={fieldError(problem, '/password')}
+          problem={problem}
+          pointer="/password"
         />
-        <div>
-          <Button type="submit" variant="contained" loading={state.isLoading}>
-            Change email
-          </Button>
-        </div>
-      </Stack>
+      </MutationForm>
     </SectionCard>
   );
 }

@@ -1,14 +1,11 @@
 import Alert from '@mui/material/Alert';
-import Button from '@mui/material/Button';
 import Link from '@mui/material/Link';
-import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { Link as RouterLink } from 'react-router-dom';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
-import { ProblemAlert } from '../../components/ProblemAlert';
+import { problemOf } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
+import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import { useForgotPasswordMutation } from './identityApi';
 
@@ -16,44 +13,46 @@ import { useForgotPasswordMutation } from './identityApi';
 export default function ForgotPasswordPage() {
   const [forgot, state] = useForgotPasswordMutation();
   const [email, setEmail] = useState('');
-  const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
-    void forgot({ email: email.trim() });
-  };
+  const problem = problemOf(state);
   return (
     <AuthCard title="Reset your password">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {state.isSuccess ? (
-          <Alert severity="success">
-            If an account uses {email.trim()}, a reset link is on its way. It works once, for 30
-            minutes.
-          </Alert>
-        ) : (
-          <Typography>We will mail you a link to choose a new password.</Typography>
-        )}
-        {problem !== undefined && <ProblemAlert problem={problem} />}
-        <TextField
+      <MutationForm
+        onSubmit={() => {
+          void forgot({ email: email.trim() });
+        }}
+        problem={problem}
+        submitLabel="Send reset link"
+        submitting={state.isLoading}
+        wideSubmit
+        intro={
+          state.isSuccess ? (
+            <Alert severity="success">
+              If an account uses {email.trim()}, a reset link is on its way. It works once, for 30
+              minutes.
+            </Alert>
+          ) : (
+            <Typography>We will mail you a link to choose a new password.</Typography>
+          )
+        }
+        footer={
+          <Typography variant="body2">
+            <Link component={RouterLink} to="/sign-in">
+              Back to sign in
+            </Link>
+          </Typography>
+        }
+      >
+        <FormTextField
           label="Email"
           type="email"
           value={email}
-          onChange={(event) => {
-            setEmail(event.target.value);
-          }}
+          onChange={setEmail}
           autoComplete="email"
           required
-          error={fieldError(problem, '/email') !== undefined}
-          helperText={fieldError(problem, '/email')}
+          problem={problem}
+          pointer="/email"
         />
-        <Button type="submit" variant="contained" loading={state.isLoading}>
-          Send reset link
-        </Button>
-        <Typography variant="body2">
-          <Link component={RouterLink} to="/sign-in">
-            Back to sign in
-          </Link>
-        </Typography>
-      </Stack>
+      </MutationForm>
     </AuthCard>
   );
 }

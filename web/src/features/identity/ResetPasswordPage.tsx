@@ -1,12 +1,9 @@
 import Alert from '@mui/material/Alert';
-import Button from '@mui/material/Button';
-import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { Navigate, useSearchParams } from 'react-router-dom';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
-import { ProblemAlert } from '../../components/ProblemAlert';
+import { problemOf } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
+import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import { useResetPasswordMutation } from './identityApi';
 
@@ -18,12 +15,11 @@ export default function ResetPasswordPage() {
   const [password, setPassword] = useState('');
   const [confirmation, setConfirmation] = useState('');
   const [mismatch, setMismatch] = useState(false);
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
 
   if (state.isSuccess) return <Navigate to="/sign-in?reset=1" replace />;
 
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const submit = () => {
     if (password !== confirmation) {
       setMismatch(true);
       return;
@@ -33,41 +29,42 @@ export default function ResetPasswordPage() {
   };
   return (
     <AuthCard title="Choose a new password" subtitle="Every session of the account is signed out.">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {token === '' && (
-          <Alert severity="warning">
-            This link has no token. Open the link from the mail exactly as it was sent.
-          </Alert>
-        )}
-        {problem !== undefined && <ProblemAlert problem={problem} />}
-        <TextField
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Set password"
+        submitting={state.isLoading}
+        submitDisabled={token === ''}
+        wideSubmit
+        intro={
+          token === '' && (
+            <Alert severity="warning">
+              This link has no token. Open the link from the mail exactly as it was sent.
+            </Alert>
+          )
+        }
+      >
+        <FormTextField
           label="New password"
           type="password"
           value={password}
-          onChange={(event) => {
-            setPassword(event.target.value);
-          }}
+          onChange={setPassword}
           autoComplete="new-password"
           required
-          error={fieldError(problem, '/password') !== undefined}
-          helperText={fieldError(problem, '/password') ?? 'At least 12 characters.'}
+          problem={problem}
+          pointer="/password"
+          hint="At least 12 characters."
         />
-        <TextField
+        <FormTextField
           label="Repeat the new password"
           type="password"
           value={confirmation}
-          onChange={(event) => {
-            setConfirmation(event.target.value);
-          }}
+          onChange={setConfirmation}
           autoComplete="new-password"
           required
-          error={mismatch}
-          helperText={mismatch ? 'The two passwords differ.' : undefined}
+          invalid={mismatch ? 'The two passwords differ.' : undefined}
         />
-        <Button type="submit" variant="contained" disabled={token === ''} loading={state.isLoading}>
-          Set password
-        </Button>
-      </Stack>
+      </MutationForm>
     </AuthCard>
   );
 }

@@ -1,16 +1,15 @@
 import Alert from '@mui/material/Alert';
 import Button from '@mui/material/Button';
 import Link from '@mui/material/Link';
-import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { Link as RouterLink, Navigate, useNavigate, useSearchParams } from 'react-router-dom';
-import { fieldError, safeNextPath } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { safeNextPath } from '../../api/fieldError';
+import { problemOf } from '../../api/problem';
 import { sessionStarted } from '../../api/session';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { ProblemAlert } from '../../components/ProblemAlert';
+import { FormTextField } from '../../components/FormTextField';
+import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import {
   isMfaChallenge,
@@ -47,9 +46,8 @@ export default function SignInPage() {
   }
 
   if (mfaToken !== null) {
-    const problem = mfaState.isError ? toProblem(mfaState.error) : undefined;
-    const submitCode = (event: SyntheticEvent) => {
-      event.preventDefault();
+    const problem = problemOf(mfaState);
+    const submitCode = () => {
       void loginMfa({ mfa_token: mfaToken, code: code.trim() })
         .unwrap()
         .then(finish)
@@ -60,46 +58,49 @@ export default function SignInPage() {
         title="Two-step verification"
         subtitle="Your account is protected by a second factor."
       >
-        <Stack component="form" spacing={2} onSubmit={submitCode} noValidate>
-          <Typography>
-            Enter the 6-digit code from your authenticator app, or one of your recovery codes.
-          </Typography>
-          {problem !== undefined && <ProblemAlert problem={problem} />}
-          <TextField
+        <MutationForm
+          onSubmit={submitCode}
+          problem={problem}
+          submitLabel="Verify"
+          submitting={mfaState.isLoading}
+          wideSubmit
+          intro={
+            <Typography>
+              Enter the 6-digit code from your authenticator app, or one of your recovery codes.
+            </Typography>
+          }
+          footer={
+            <Button
+              onClick={() => {
+                setMfaToken(null);
+                setCode('');
+                mfaState.reset();
+              }}
+            >
+              Start over
+            </Button>
+          }
+        >
+          <FormTextField
             label="Code"
             value={code}
-            onChange={(event) => {
-              setCode(event.target.value);
-            }}
+            onChange={setCode}
             autoComplete="one-time-code"
             required
             // The code field replaces the form that had focus; without this focus would be lost.
             // eslint-disable-next-line jsx-a11y/no-autofocus
             autoFocus
-            error={fieldError(problem, '/code') !== undefined}
-            helperText={fieldError(problem, '/code')}
+            problem={problem}
+            pointer="/code"
             slotProps={{ htmlInput: { spellCheck: false, autoCapitalize: 'none' } }}
           />
-          <Button type="submit" variant="contained" loading={mfaState.isLoading}>
-            Verify
-          </Button>
-          <Button
-            onClick={() => {
-              setMfaToken(null);
-              setCode('');
-              mfaState.reset();
-            }}
-          >
-            Start over
-          </Button>
-        </Stack>
+        </MutationForm>
       </AuthCard>
     );
   }
 
-  const problem = loginState.isError ? toProblem(loginState.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const problem = problemOf(loginState);
+  const submit = () => {
     void login({ email: email.trim(), password })
       .unwrap()
       .then(finish)
@@ -107,53 +108,59 @@ export default function SignInPage() {
   };
   return (
     <AuthCard title="Sign in" subtitle="Welcome back to Nimbus.">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {params.get('verified') === '1' && (
-          <Alert severity="success">Your email address is verified. You can sign in now.</Alert>
-        )}
-        {params.get('reset') === '1' && (
-          <Alert severity="success">Your password was changed. Sign in with the new one.</Alert>
-        )}
-        {problem !== undefined && <ProblemAlert problem={problem} />}
-        <TextField
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Sign in"
+        submitting={loginState.isLoading}
+        wideSubmit
+        notice={
+          <>
+            {params.get('verified') === '1' && (
+              <Alert severity="success">Your email address is verified. You can sign in now.</Alert>
+            )}
+            {params.get('reset') === '1' && (
+              <Alert severity="success">Your password was changed. Sign in with the new one.</Alert>
+            )}
+          </>
+        }
+        footer={
+          <>
+            <Typography variant="body2">
+              <Link component={RouterLink} to="/forgot-password">
+                Forgot your password?
+              </Link>
+            </Typography>
+            <Typography variant="body2">
+              New to Nimbus?{' '}
+              <Link component={RouterLink} to="/sign-up">
+                Create an account
+              </Link>
+            </Typography>
+          </>
+        }
+      >
+        <FormTextField
           label="Email"
           type="email"
           value={email}
-          onChange={(event) => {
-            setEmail(event.target.value);
-          }}
+          onChange={setEmail}
           autoComplete="email"
           required
-          error={fieldError(problem, '/email') !== undefined}
-          helperText={fieldError(problem, '/email')}
+          problem={problem}
+          pointer="/email"
         />
-        <TextField
+        <FormTextField
           label="Password"
           type="password"
           value={password}
-          onChange={(event) => {
-            setPassword(event.target.value);
-          }}
+          onChange={setPassword}
           autoComplete="current-password"
           required
-          error={fieldError(problem, '/password') !== undefined}
-          helperText={fieldError(problem, '/password')}
+          problem={problem}
+          pointer="/password"
         />
-        <Button type="submit" variant="contained" loading={loginState.isLoading}>
-          Sign in
-        </Button>
-        <Typography variant="body2">
-          <Link component={RouterLink} to="/forgot-password">
-            Forgot your password?
-          </Link>
-        </Typography>
-        <Typography variant="body2">
-          New to Nimbus?{' '}
-          <Link component={RouterLink} to="/sign-up">
-            Create an account
-          </Link>
-        </Typography>
-      </Stack>
+      </MutationForm>
     </AuthCard>
   );
 }

@@ -1,15 +1,12 @@
 import Alert from '@mui/material/Alert';
 import AlertTitle from '@mui/material/AlertTitle';
-import Button from '@mui/material/Button';
 import Link from '@mui/material/Link';
-import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
+import { useState } from 'react';
 import { Link as RouterLink } from 'react-router-dom';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
-import { ProblemAlert } from '../../components/ProblemAlert';
+import { problemOf } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
+import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import { useSignupMutation } from './identityApi';
 
@@ -19,7 +16,7 @@ export default function SignUpPage() {
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
 
   if (state.isSuccess) {
     return (
@@ -38,8 +35,7 @@ export default function SignUpPage() {
     );
   }
 
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const submit = () => {
     const trimmedName = name.trim();
     void signup({
       email: email.trim(),
@@ -49,55 +45,51 @@ export default function SignUpPage() {
   };
   return (
     <AuthCard title="Create your account">
-      <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-        {problem !== undefined && <ProblemAlert problem={problem} />}
-        <TextField
+      <MutationForm
+        onSubmit={submit}
+        problem={problem}
+        submitLabel="Create account"
+        submitting={state.isLoading}
+        wideSubmit
+        footer={
+          <Typography variant="body2">
+            Already have an account?{' '}
+            <Link component={RouterLink} to="/sign-in">
+              Sign in
+            </Link>
+          </Typography>
+        }
+      >
+        <FormTextField
           label="Name"
           value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
+          onChange={setName}
           autoComplete="name"
-          error={fieldError(problem, '/name') !== undefined}
-          helperText={fieldError(problem, '/name')}
+          problem={problem}
+          pointer="/name"
         />
-        <TextField
+        <FormTextField
           label="Email"
           type="email"
           value={email}
-          onChange={(event) => {
-            setEmail(event.target.value);
-          }}
+          onChange={setEmail}
           autoComplete="email"
           required
-          error={fieldError(problem, '/email') !== undefined}
-          helperText={fieldError(problem, '/email')}
+          problem={problem}
+          pointer="/email"
         />
-        <TextField
+        <FormTextField
           label="Password"
           type="password"
           value={password}
-          onChange={(event) => {
-            setPassword(event.target.value);
-          }}
+          onChange={setPassword}
           autoComplete="new-password"
           required
-          error={fieldError(problem, '/password') !== undefined}
-          helperText={
-            fieldError(problem, '/password') ??
-            'At least 12 characters; not a dictionary word or a common password.'
-          }
+          problem={problem}
+          pointer="/password"
+          hint="At least 12 characters; not a dictionary word or a common password."
         />
-        <Button type="submit" variant="contained" loading={state.isLoading}>
-          Create account
-        </Button>
-        <Typography variant="body2">
-          Already have an account?{' '}
-          <Link component={RouterLink} to="/sign-in">
-            Sign in
-          </Link>
-        </Typography>
-      </Stack>
+      </MutationForm>
     </AuthCard>
   );
 }
