@@ -209,11 +209,8 @@ TEST_F(AuditLogTest, ChainLinksEachEntryToThePreviousOne) {
 
 TEST_F(AuditLogTest, VerifyReportsTheFirstAlteredEntry) {
     append_logins(5);
-    ASSERT_TRUE(db().transact([](db::Transaction& tx) -> Result<void> {
-        auto changed = tx.execute("UPDATE audit_entries SET ip = '10.0.0.1' WHERE seq = 3");
-        if (!changed) return changed.error();
-        return {};
-    }));
+    ASSERT_TRUE(
+        db::testing::execute(db(), "UPDATE audit_entries SET ip = '10.0.0.1' WHERE seq = 3"));
     auto report = log_->verify();
     ASSERT_TRUE(report);
     EXPECT_FALSE(report->ok);
@@ -243,12 +240,9 @@ TEST_F(AuditLogTest, VerifyReportsARehashedEntryAtTheNextLink) {
     forged.details_json = row.get_text(8);
     forged.prev_hash = row.get_text(9);
     std::string hash = entry_hash(forged);
-    ASSERT_TRUE(db().transact([&](db::Transaction& tx) -> Result<void> {
-        auto changed = tx.execute("UPDATE audit_entries SET actor_id = ?, hash = ? WHERE seq = 2",
-                                  {*forged.actor_id, hash});
-        if (!changed) return changed.error();
-        return {};
-    }));
+    ASSERT_TRUE(
+        db::testing::execute(db(), "UPDATE audit_entries SET actor_id = ?, hash = ? WHERE seq = 2",
+                             {*forged.actor_id, hash}));
     auto report = log_->verify();
     ASSERT_TRUE(report);
     EXPECT_FALSE(report->ok);
@@ -258,21 +252,13 @@ TEST_F(AuditLogTest, VerifyReportsARehashedEntryAtTheNextLink) {
 
 TEST_F(AuditLogTest, VerifyReportsDeletedEntriesInTheMiddleAndAtTheEnd) {
     append_logins(5);
-    ASSERT_TRUE(db().transact([](db::Transaction& tx) -> Result<void> {
-        auto removed = tx.execute("DELETE FROM audit_entries WHERE seq = 5");
-        if (!removed) return removed.error();
-        return {};
-    }));
+    ASSERT_TRUE(db::testing::execute(db(), "DELETE FROM audit_entries WHERE seq = 5"));
     auto tail = log_->verify();
     ASSERT_TRUE(tail);
     EXPECT_FALSE(tail->ok);
     EXPECT_EQ(tail->broken_seq, 5);
 
-    ASSERT_TRUE(db().transact([](db::Transaction& tx) -> Result<void> {
-        auto removed = tx.execute("DELETE FROM audit_entries WHERE seq = 2");
-        if (!removed) return removed.error();
-        return {};
-    }));
+    ASSERT_TRUE(db::testing::execute(db(), "DELETE FROM audit_entries WHERE seq = 2"));
     auto middle = log_->verify();
     ASSERT_TRUE(middle);
     EXPECT_FALSE(middle->ok);

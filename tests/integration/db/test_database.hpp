@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "db/db.hpp"
 
@@ -23,6 +24,16 @@ namespace nimbus::db::testing {
 /// The URL of the test cluster's admin database, read from the file named by
 /// NIMBUS_TEST_PG_URL_FILE; nullopt when the variable is unset (tests then skip PostgreSQL).
 std::optional<std::string> postgres_admin_url();
+
+/// Runs one statement in a transaction of its own: how a test changes rows behind a service's
+/// back, as another node or someone with access to the database would.
+inline Result<void> execute(Database& database, std::string_view sql, Params params = {}) {
+    return database.transact([&](Transaction& tx) -> Result<void> {
+        auto changed = tx.execute(sql, params);
+        if (!changed) return changed.error();
+        return {};
+    });
+}
 
 /// A fresh, empty store for one test. Dropped (PostgreSQL) or deleted (SQLite) on destruction.
 class TestDatabase {
