@@ -62,6 +62,8 @@ identity::Settings identity_settings(const config::IdentityConfig& config) {
                         .delay_max_ms = config.login_delay_max_ms};
     settings.signing_key_rotation_days = config.signing_key_rotation_days;
     settings.signing_key_check_s = config.signing_key_check_s;
+    settings.revocation_poll_ms = config.revocation_poll_ms;
+    settings.ended_session_retention_s = config.ended_session_retention_s;
     settings.mfa_token_ttl_s = config.mfa_token_ttl_s;
     settings.change_email_ttl_s = config.change_email_ttl_s;
     settings.totp_issuer = config.totp_issuer;
@@ -333,6 +335,7 @@ int serve(const config::Config& config) {
     // Signing keys rotate on a schedule kept in the database; every node re-reads them.
     identity_service.start_key_maintenance();
     identity_service.start_sweep(config.identity.sweep_interval_s);
+    identity_service.start_revocation_poll();
 
     http::Router router;
     observe::add_routes(router, {.build = build,

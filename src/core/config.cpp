@@ -626,6 +626,9 @@ const std::vector<Setting>& declarations() {
         constexpr std::int64_t kMaxRotationDays = 3650;
         constexpr std::int64_t kMaxKeyCheckS = 3600;
         constexpr std::int64_t kMaxSweepIntervalS = 7 * 24 * 3600;
+        // Polling more rarely than a minute would leave revoked tokens working for long.
+        constexpr std::int64_t kMaxRevocationPollMs = 60'000;
+        constexpr std::int64_t kMaxRetentionS = 10LL * 365 * 24 * 3600;
         s.push_back(int_setting(
             "identity.lockout_failures",
             [](Config& c) -> std::int64_t& { return c.identity.lockout_failures; }, 1,
@@ -671,6 +674,18 @@ const std::vector<Setting>& declarations() {
             kMaxSweepIntervalS,
             "How often each node deletes expired codes, links, tokens, invitations and lockouts, "
             "in seconds (0: never)."));
+        s.push_back(int_setting(
+            "identity.revocation_poll_ms",
+            [](Config& c) -> std::int64_t& { return c.identity.revocation_poll_ms; }, 0,
+            kMaxRevocationPollMs,
+            "How often each node reads sessions and tokens revoked on other nodes, whose access "
+            "tokens it then refuses (0: only its own revocations)."));
+        s.push_back(int_setting(
+            "identity.ended_session_retention_s",
+            [](Config& c) -> std::int64_t& { return c.identity.ended_session_retention_s; }, 0,
+            kMaxRetentionS,
+            "How long the sweep keeps ended sessions and OAuth grants and spent recovery codes, "
+            "in seconds."));
         s.push_back(string_setting(
             "mail.smtp_url", [](Config& c) -> std::string& { return c.mail.smtp_url; },
             "SMTP server for outgoing mail, smtp://host:port or smtps://user:password@host:465; "

@@ -109,7 +109,10 @@ struct IdentityConfig {
     std::int64_t login_delay_max_ms = 5000;
     std::int64_t signing_key_rotation_days = 30;  ///< 0: never
     std::int64_t signing_key_check_s = 60;
-    std::int64_t sweep_interval_s = 3600;         ///< expired-row sweep period; 0: off
+    std::int64_t sweep_interval_s = 3600;   ///< expired-row sweep period; 0: off
+    std::int64_t revocation_poll_ms = 250;  ///< reading other nodes' revocations; 0: off
+    /// How long the sweep keeps ended sessions and grants and spent recovery codes.
+    std::int64_t ended_session_retention_s = 30 * 24 * 3600;
     std::int64_t mfa_token_ttl_s = 5 * 60;        ///< password accepted, second factor pending
     std::int64_t change_email_ttl_s = 24 * 3600;  ///< the link mailed to a new address
     std::string totp_issuer = "Nimbus";           ///< shown by authenticator apps

@@ -113,6 +113,12 @@ struct Settings {
     std::int64_t signing_key_rotation_days = 30;
     /// How often each node re-reads the signing keys (and rotates or retires them when due).
     std::int64_t signing_key_check_s = 60;
+    /// How often each node reads the sessions, grants and tokens revoked on other nodes; their
+    /// access tokens stop working there at most this much (plus a query) after the revocation.
+    std::int64_t revocation_poll_ms = 250;
+    /// How long the rows of ended (revoked or expired) sessions and OAuth grants and spent
+    /// recovery codes are kept before the sweep deletes them.
+    std::int64_t ended_session_retention_s = 30 * 24 * 3600;
 };
 
 /// A TOTP enrolment in progress: what the user's authenticator app needs.
@@ -211,10 +217,16 @@ struct SweepCounts {
     std::int64_t refresh_tokens = 0;        ///< refresh tokens of sessions ended long enough ago
     std::int64_t login_failures = 0;        ///< lockout counters that no longer count or lock
     std::int64_t mfa_challenges = 0;        ///< second-step tokens past expiry
+    std::int64_t sessions = 0;              ///< sessions ended longer ago than the retention
+    std::int64_t oauth_grants = 0;          ///< grants ended longer ago than the retention
+    std::int64_t recovery_codes = 0;        ///< recovery codes spent longer ago than the retention
+    std::int64_t signing_keys = 0;          ///< retired keys no node publishes any more
+    std::int64_t revocations = 0;           ///< revocations whose access tokens all expired
     /// Every row deleted.
     std::int64_t total() const {
         return oauth_requests + oauth_codes + oauth_revoked_tokens + oauth_refresh_tokens +
-               invitations + links + refresh_tokens + login_failures + mfa_challenges;
+               invitations + links + refresh_tokens + login_failures + mfa_challenges + sessions +
+               oauth_grants + recovery_codes + signing_keys + revocations;
     }
 };
 
@@ -331,13 +343,25 @@ public:
     void start_sweep(std::int64_t interval_s);
     /// Rows deleted per transaction by a sweep.
     static constexpr std::int64_t kSweepBatchRows = 500;
+
+    /// Reads the revocations recorded since the last read (sessions, OAuth grants and access
+    /// tokens, by any node) into this node's deny set, and forgets those whose access tokens
+    /// have all expired. One indexed range query. start() does the first read.
+    Result<void> poll_revocations();
+    /// Call after committing a revocation on this node: it is read at once, so this node refuses
+    /// the revoked access tokens from now on. A failure is logged; the periodic poll retries.
+    void on_revoked();
+    /// Runs poll_revocations every `revocation_poll_ms` on a thread of its own until the Service
+    /// is destroyed; 0 does nothing (then only this node's own revocations are seen).
+    void start_revocation_poll();
     /// Waits for writes still queued for the group commit and reports them to their callers;
     /// later refreshes answer `unavailable`. Call after the HTTP servers stopped and before they
     /// are destroyed: a waiting refresh resumes on its server's event loop.
     void finish_writes();
 
     /// Verifies an access token (signature with a known key, ES256 only, issuer, audience,
-    /// expiry). Never touches the database; safe on I/O threads.
+    /// expiry) and refuses one whose session, grant or `jti` is in the deny set
+    /// (poll_revocations). Never touches the database; safe on I/O threads.
     Result<AccessClaims> verify_access_token(std::string_view token) const;
     /// The public signing keys as a JWK Set (`/.well-known/jwks.json`).
     std::string jwks_json() const;

@@ -329,6 +329,7 @@ struct OidcProvider::Impl {
         std::string nonce;
         std::string refresh_token;
         std::string code_hash = crypto::sha256_hex(code);
+        bool code_reused = false;
         auto committed = database.transact([&](db::Transaction& tx) -> Result<void> {
             // Every attempt spends the code, so a wrong verifier cannot be retried.
             auto found = oidc_store::consume_code(tx, code_hash, now);
@@ -341,6 +342,7 @@ struct OidcProvider::Impl {
             if (stored.used) {
                 // A code came back: someone else holds a copy. End what was issued from it.
                 refused = invalid_grant("The code was already used.");
+                code_reused = true;
                 auto revoked = oidc_store::revoke_grants_of_code(tx, code_hash, "code_reuse", now);
                 if (!revoked) return revoked.error();
                 for (const auto& ended : *revoked) {
@@ -390,6 +392,9 @@ struct OidcProvider::Impl {
             return {};
         });
         if (!committed) return server_error(committed.error());
+        // This node refuses the ended grants' access tokens at once (docs/identity.md,
+        // "Revocation"); the others within a poll interval.
+        if (code_reused) service.on_revoked();
         if (refused) return *refused;
         return user_tokens(grant, refresh_token, nonce);
     }
@@ -447,7 +452,10 @@ struct OidcProvider::Impl {
             return oidc_store::insert_refresh_token(tx, crypto::sha256_hex(next), grant.id, now);
         });
         if (!committed) return server_error(committed.error());
-        if (reused) log::warn("oauth refresh token reused; grant revoked", {});
+        if (reused) {
+            log::warn("oauth refresh token reused; grant revoked", {});
+            service.on_revoked();
+        }
         if (refused) return *refused;
         if (!narrowed.empty()) grant.scope = oauth::join_scope(narrowed);
         return user_tokens(grant, next, "");
@@ -656,7 +664,7 @@ Result<void> OidcProvider::delete_client(const std::string& org_id, const std::s
     Impl& p = *impl_;
     bool deleted = false;
     auto committed = p.database.transact([&](db::Transaction& tx) -> Result<void> {
-        auto gone = oidc_store::delete_client(tx, org_id, client_id);
+        auto gone = oidc_store::delete_client(tx, org_id, client_id, p.clock.now_ms());
         if (!gone) return gone.error();
         deleted = *gone;
         if (!deleted) return {};
@@ -668,6 +676,7 @@ Result<void> OidcProvider::delete_client(const std::string& org_id, const std::s
     });
     if (!committed) return committed.error();
     if (!deleted) return Error::not_found("no OAuth client with this id");
+    p.service.on_revoked();
     return {};
 }
 
@@ -917,6 +926,7 @@ OAuthAnswer OidcProvider::revoke(const OAuthParams& form, std::string_view autho
             return p.emit(tx, "oauth.token.revoked", grant.id, event);
         });
         if (!committed) return server_error(committed.error());
+        p.service.on_revoked();
         return done;
     }
     auto claims = p.service.verify_access_token(token);
@@ -933,6 +943,7 @@ OAuthAnswer OidcProvider::revoke(const OAuthParams& form, std::string_view autho
         return p.emit(tx, "oauth.token.revoked", client.id, event);
     });
     if (!committed) return server_error(committed.error());
+    p.service.on_revoked();
     return done;
 }
 
@@ -1104,6 +1115,7 @@ Result<std::string> OidcProvider::logout(const OAuthParams& params, const std::s
                            {"ip", ip_of(ip)}});
         });
         if (!committed) return committed.error();
+        p.service.on_revoked();
     }
     if (post_logout.empty()) return p.base + "/signed-out";
     const std::string& state = params.get("state");

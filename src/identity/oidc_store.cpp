@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "identity/oauth.hpp"
+#include "identity/store.hpp"
 
 namespace nimbus::identity::oidc_store {
 namespace {
@@ -159,7 +160,17 @@ Result<void> update_client(db::Transaction& tx, const OAuthClient& c) {
 }
 
 Result<bool> delete_client(db::Transaction& tx, const std::string& org_id,
-                           const std::string& client_id) {
+                           const std::string& client_id, std::int64_t now_ms) {
+    // Its grants go with it (ON DELETE CASCADE); the access tokens they issued must stop too.
+    if (auto recorded = tx.execute(
+            "INSERT INTO identity_token_revocations (id, revoked_at_ms) SELECT g.id, "
+            "CAST(? AS BIGINT) FROM identity_oauth_grants g JOIN identity_oauth_clients c ON "
+            "c.id = g.client_id WHERE c.org_id = ? AND c.id = ? AND g.revoked_at_ms IS NULL ON "
+            "CONFLICT (id) DO NOTHING",
+            {now_ms, org_id, client_id});
+        !recorded) {
+        return recorded.error();
+    }
     auto changed = tx.execute("DELETE FROM identity_oauth_clients WHERE org_id = ? AND id = ?",
                               {org_id, client_id});
     if (!changed) return changed.error();
@@ -277,7 +288,9 @@ Result<bool> revoke_grant(db::Transaction& tx, const std::string& grant_id,
         "WHERE id = ? AND revoked_at_ms IS NULL",
         {now_ms, reason, grant_id});
     if (!changed) return changed.error();
-    return *changed > 0;
+    if (*changed == 0) return false;
+    if (auto ok = store::record_revocation(tx, grant_id, now_ms); !ok) return ok.error();
+    return true;
 }
 
 Result<void> touch_grant(db::Transaction& tx, const std::string& grant_id, std::int64_t now_ms,
@@ -342,10 +355,15 @@ Result<void> revoke_access_token(db::Transaction& tx, const std::string& token_i
         !purged) {
         return purged.error();
     }
-    return done(tx.execute(
-        "INSERT INTO identity_oauth_revoked_tokens (token_id, expires_at_ms) VALUES (?, ?) "
-        "ON CONFLICT (token_id) DO NOTHING",
-        {token_id, expires_at_ms}));
+    if (auto ok = done(tx.execute(
+            "INSERT INTO identity_oauth_revoked_tokens (token_id, expires_at_ms) VALUES (?, ?) "
+            "ON CONFLICT (token_id) DO NOTHING",
+            {token_id, expires_at_ms}));
+        !ok) {
+        return ok;
+    }
+    // By `jti`, so /api/v1 refuses it too (the authenticate step reads the revocations).
+    return store::record_revocation(tx, token_id, now_ms);
 }
 
 Result<bool> access_token_revoked(db::Database& database, const std::string& token_id) {

@@ -33,8 +33,10 @@ Result<std::optional<ClientRecord>> find_org_client(db::Transaction& tx, const s
 Result<std::vector<OAuthClient>> list_clients(db::Database& database, const std::string& org_id,
                                               const std::string& after_id, std::size_t limit);
 Result<void> update_client(db::Transaction& tx, const OAuthClient& client);
+/// Deletes the client with its codes and grants, recording the grants' revocation so their
+/// access tokens stop on every node.
 Result<bool> delete_client(db::Transaction& tx, const std::string& org_id,
-                           const std::string& client_id);
+                           const std::string& client_id, std::int64_t now_ms);
 
 /// An authorization request waiting for a decision.
 struct AuthorizationRequest {

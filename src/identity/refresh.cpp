@@ -101,7 +101,12 @@ Result<void> Service::Impl::rotate(Rotation& r, db::Transaction& tx) const {
 Result<TokenPair> Service::Impl::finish_rotation(const Rotation& r,
                                                  const Result<void>& committed) const {
     if (!committed) return committed.error();
-    if (r.reused) log::warn("refresh token reused; session revoked", {});
+    if (r.reused) {
+        log::warn("refresh token reused; session revoked", {});
+        // Its access tokens stop here at once (no database read on this I/O thread), on other
+        // nodes at their next poll.
+        deny(r.session_id);
+    }
     if (!r.rotated) return unauthenticated("the refresh token is invalid");
     auto access = sign_access_token(r.user_id, r.session_id, r.now_ms, r.is_operator);
     if (!access) return access.error();

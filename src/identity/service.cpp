@@ -93,6 +93,9 @@ std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::st
     return std::nullopt;
 }
 
+/// Why a token whose session, grant or `jti` was revoked is refused.
+constexpr const char* kRevokedToken = "the token has been revoked";
+
 /// Answers 401 with a Bearer challenge naming the problem (RFC 6750).
 http::Response invalid_token(const std::string& detail) {
     http::Response response =
@@ -162,6 +165,9 @@ Result<void> Service::start() {
     // Creates the first key on a new installation (nodes starting together agree through the
     // unique generation) and loads the keys; signing_keys.cpp.
     if (auto ok = maintain_signing_keys(); !ok) return ok;
+    // Sessions and grants revoked within an access-token lifetime: their tokens are refused
+    // from the first request (revocations.cpp).
+    if (auto ok = s.poll_revocations(); !ok) return ok;
     auto dummy = s.hash_password(new_secret());
     if (!dummy) return dummy.error();
     std::unique_lock lock(s.keys_mutex);
@@ -330,7 +336,8 @@ Result<TokenPair> Service::login(const std::string& email, const std::string& pa
 Result<void> Service::logout(const std::string& refresh_token) {
     Impl& s = *impl_;
     std::int64_t now = s.clock.now_ms();
-    return s.database.transact([&](db::Transaction& tx) -> Result<void> {
+    std::string ended;
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         auto state = store::find_refresh_token(tx, crypto::sha256_hex(refresh_token));
         if (!state) return state.error();
         if (!*state) return {};
@@ -338,11 +345,16 @@ Result<void> Service::logout(const std::string& refresh_token) {
             store::revoke_session(tx, (*state)->user_id, (*state)->session_id, "logout", now);
         if (!revoked) return revoked.error();
         if (!*revoked) return {};
+        ended = (*state)->session_id;
         return s.emit(tx, "session.revoked", (*state)->user_id,
                       {{"user_id", (*state)->user_id},
                        {"session_id", (*state)->session_id},
                        {"reason", "logout"}});
     });
+    if (!committed) return committed;
+    // Its access token stops here at once, on other nodes at their next poll.
+    s.deny(ended);
+    return {};
 }
 
 Result<void> Service::forgot_password(const std::string& email) {
@@ -408,6 +420,7 @@ Result<void> Service::reset_password(const std::string& token, const std::string
     });
     if (!committed) return committed.error();
     if (!reset) return invalid_link;
+    s.revoked_here();
     return {};
 }
 
@@ -461,8 +474,18 @@ Result<void> Service::delete_user(const std::string& user_id) {
         if (!sole_owned->empty()) return last_owner_of(*sole_owned);
         // Sessions, refresh tokens and links go with the row (ON DELETE CASCADE); revoking
         // first leaves the reason on record for anything reading them in this transaction.
-        auto revoked = store::revoke_sessions(tx, user_id, "", "account_deleted", s.clock.now_ms());
+        std::int64_t now = s.clock.now_ms();
+        auto revoked = store::revoke_sessions(tx, user_id, "", "account_deleted", now);
         if (!revoked) return revoked.error();
+        // Its OAuth grants go with the row too; their access tokens must stop like the sessions'.
+        if (auto recorded = tx.execute(
+                "INSERT INTO identity_token_revocations (id, revoked_at_ms) SELECT id, CAST(? AS "
+                "BIGINT) FROM identity_oauth_grants WHERE user_id = ? AND revoked_at_ms IS NULL "
+                "ON CONFLICT (id) DO NOTHING",
+                {now, user_id});
+            !recorded) {
+            return recorded.error();
+        }
         auto deleted = store::delete_user(tx, user_id);
         if (!deleted) return deleted.error();
         found = *deleted;
@@ -471,6 +494,7 @@ Result<void> Service::delete_user(const std::string& user_id) {
     });
     if (!committed) return committed.error();
     if (!found) return Error::not_found("the account does not exist");
+    s.revoked_here();
     return {};
 }
 
@@ -490,7 +514,7 @@ Result<void> Service::change_password(const std::string& user_id,
     auto hash = s.hash_password(new_password);
     if (!hash) return hash.error();
     std::int64_t now = s.clock.now_ms();
-    return s.database.transact([&](db::Transaction& tx) -> Result<void> {
+    auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         if (auto ok = store::set_password_hash(tx, user_id, *hash, now); !ok) return ok;
         auto revoked =
             store::revoke_sessions(tx, user_id, keep_session_id, "password_changed", now);
@@ -498,6 +522,9 @@ Result<void> Service::change_password(const std::string& user_id,
         return s.emit(tx, "password.changed", user_id,
                       {{"user_id", user_id}, {"sessions_revoked", *revoked}});
     });
+    if (!committed) return committed;
+    s.revoked_here();
+    return {};
 }
 
 Result<std::vector<SessionInfo>> Service::list_sessions(const std::string& user_id,
@@ -538,6 +565,7 @@ Result<void> Service::revoke_session(const std::string& user_id, const std::stri
     });
     if (!committed) return committed.error();
     if (!found) return Error::not_found("no open session with this id");
+    s.deny(session_id);
     return {};
 }
 
@@ -549,7 +577,11 @@ Result<AccessClaims> Service::verify_access_token(std::string_view token) const 
         std::lock_guard lock(s.cache_mutex);
         auto hit = s.token_cache.find(cache_key);
         if (hit != s.token_cache.end()) {
-            if (now_s < hit->second.expires_at_s + kClockLeewayS) return hit->second;
+            if (now_s < hit->second.expires_at_s + kClockLeewayS) {
+                // A cached verdict is only the signature's: revocation is checked every time.
+                if (s.is_revoked(hit->second)) return unauthenticated(kRevokedToken);
+                return hit->second;
+            }
             s.token_cache.erase(hit);
         }
     }
@@ -563,6 +595,7 @@ Result<AccessClaims> Service::verify_access_token(std::string_view token) const 
     if (!claims) return claims.error();
     auto checked = s.check_claims(*claims);
     if (!checked) return checked.error();
+    if (s.is_revoked(*checked)) return unauthenticated(kRevokedToken);
     std::lock_guard lock(s.cache_mutex);
     if (s.token_cache.size() >= s.settings.token_cache_entries) {
         std::erase_if(s.token_cache, [now_s](const auto& entry) {

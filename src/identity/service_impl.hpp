@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -108,6 +109,18 @@ struct Service::Impl {
     mutable std::mutex cache_mutex;
     mutable std::unordered_map<std::string, AccessClaims> token_cache;
 
+    /// The deny set (revocations.cpp): ids of sessions and grants (`sid`) and of access tokens
+    /// (`jti`) revoked within the access-token lifetime, each with the time (ms, this node's
+    /// clock) after which no token it could stop is still valid.
+    mutable std::shared_mutex revoked_mutex;
+    mutable std::unordered_map<std::string, std::int64_t> revoked_ids;
+    /// Whether revoked_ids has any entry: lets the common case skip the lock.
+    mutable std::atomic<bool> any_revoked{false};
+    /// One poll at a time; guards polled_at_ms.
+    mutable std::mutex poll_mutex;
+    /// This node's clock when the last successful poll began; 0 before the first.
+    mutable std::int64_t polled_at_ms = 0;
+
     /// Stops the key-maintenance and sweep threads (start_key_maintenance, start_sweep); both
     /// are joined first thing in ~Service so they never see a half-destroyed Impl.
     std::mutex maintenance_mutex;
@@ -115,6 +128,7 @@ struct Service::Impl {
     bool maintenance_stop = false;
     std::thread maintenance_thread;
     std::thread sweep_thread;
+    std::thread revocation_thread;
 
     /// Refresh rotations share commits through it (refresh.cpp). Declared after everything its
     /// committer thread uses, so it is destroyed (and its thread joined) first.
@@ -337,6 +351,18 @@ struct Service::Impl {
 
     /// Checks iss, aud, exp, iat and the subject of verified claims.
     Result<AccessClaims> check_claims(const boost::json::object& claims) const;
+
+    // --- revocation (revocations.cpp) ---
+
+    /// Whether the token's session or grant (`sid`) or the token itself (`jti`) was revoked.
+    /// In memory, no database read: safe on I/O threads.
+    bool is_revoked(const AccessClaims& claims) const;
+    /// Adds an id this node just revoked (committed) to the deny set, without a database read.
+    void deny(const std::string& id) const;
+    /// Service::poll_revocations.
+    Result<void> poll_revocations() const;
+    /// Polls after a revocation this node committed; logs a failure.
+    void revoked_here() const;
 };
 
 }  // namespace nimbus::identity

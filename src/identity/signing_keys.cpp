@@ -185,6 +185,7 @@ void Service::Impl::stop_key_maintenance() {
     maintenance_wake.notify_all();
     if (maintenance_thread.joinable()) maintenance_thread.join();
     if (sweep_thread.joinable()) sweep_thread.join();
+    if (revocation_thread.joinable()) revocation_thread.join();
 }
 
 }  // namespace nimbus::identity

@@ -226,16 +226,46 @@ Result<bool> revoke_session(db::Transaction& tx, const std::string& user_id,
         "user_id = ? AND revoked_at_ms IS NULL AND expires_at_ms > ?",
         {now_ms, reason, session_id, user_id, now_ms});
     if (!changed) return changed.error();
-    return *changed == 1;
+    if (*changed != 1) return false;
+    if (auto ok = record_revocation(tx, session_id, now_ms); !ok) return ok.error();
+    return true;
 }
 
 Result<std::int64_t> revoke_sessions(db::Transaction& tx, const std::string& user_id,
                                      const std::string& keep_session_id, const std::string& reason,
                                      std::int64_t now_ms) {
+    // Recorded before the update marks them, while "not yet revoked" still finds them. An
+    // expired session has no live access token (each was issued before its last refresh).
+    if (auto recorded = tx.execute(
+            "INSERT INTO identity_token_revocations (id, revoked_at_ms) SELECT id, CAST(? AS "
+            "BIGINT) FROM identity_sessions WHERE user_id = ? AND id <> ? AND revoked_at_ms IS "
+            "NULL AND expires_at_ms > ? ON CONFLICT (id) DO NOTHING",
+            {now_ms, user_id, keep_session_id, now_ms});
+        !recorded) {
+        return recorded.error();
+    }
     return tx.execute(
         "UPDATE identity_sessions SET revoked_at_ms = ?, revoked_reason = ? WHERE user_id = ? AND "
         "id <> ? AND revoked_at_ms IS NULL",
         {now_ms, reason, user_id, keep_session_id});
+}
+
+Result<void> record_revocation(db::Transaction& tx, const std::string& id, std::int64_t now_ms) {
+    return done(tx.execute(
+        "INSERT INTO identity_token_revocations (id, revoked_at_ms) VALUES (?, ?) ON CONFLICT (id) "
+        "DO NOTHING",
+        {id, now_ms}));
+}
+
+Result<std::vector<Revocation>> revocations_since(db::Database& database, std::int64_t since_ms) {
+    auto rows = database.query(
+        "SELECT id, revoked_at_ms FROM identity_token_revocations WHERE revoked_at_ms >= ?",
+        {since_ms});
+    if (!rows) return rows.error();
+    std::vector<Revocation> out;
+    out.reserve(rows->size());
+    for (const auto& row : *rows) out.push_back({row.get_text(0), row.get_int(1)});
+    return out;
 }
 
 Result<std::vector<SessionInfo>> list_sessions(db::Database& database, const std::string& user_id,

@@ -99,6 +99,16 @@ Result<bool> revoke_session(db::Transaction& tx, const std::string& user_id,
 Result<std::int64_t> revoke_sessions(db::Transaction& tx, const std::string& user_id,
                                      const std::string& keep_session_id, const std::string& reason,
                                      std::int64_t now_ms);
+/// Records that access tokens carrying `id` (a session or grant id in `sid`, or a token's `jti`)
+/// stop working; every node reads these rows (identity_token_revocations). Idempotent.
+Result<void> record_revocation(db::Transaction& tx, const std::string& id, std::int64_t now_ms);
+/// A row of identity_token_revocations.
+struct Revocation {
+    std::string id;
+    std::int64_t revoked_at_ms = 0;
+};
+/// The revocations recorded at or after `since_ms` (one range read of the revoked_at index).
+Result<std::vector<Revocation>> revocations_since(db::Database& database, std::int64_t since_ms);
 /// Open sessions of the user, newest first.
 Result<std::vector<SessionInfo>> list_sessions(db::Database& database, const std::string& user_id,
                                                std::int64_t now_ms);

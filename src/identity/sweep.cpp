@@ -1,7 +1,8 @@
 // The sweep of expired identity rows (docs/identity.md, "Sweeping expired rows"): codes, requests,
-// links, challenges, invitations, lockout counters and refresh tokens that can no longer be used
-// are deleted in small batches, each its own transaction, so the SQLite write lock is never held
-// for long and a large backlog does not stall sign-ins.
+// links, challenges, invitations, lockout counters and refresh tokens that can no longer be used,
+// and after a retention period ended sessions and grants, spent recovery codes, retired signing
+// keys and old revocations, are deleted in small batches, each its own transaction, so the SQLite
+// write lock is never held for long and a large backlog does not stall sign-ins.
 
 #include <chrono>
 #include <string_view>
@@ -15,13 +16,15 @@ namespace {
 constexpr std::int64_t kMsPerDay = 24 * 3600 * kMsPerSecond;
 
 /// One kind of dead row: `key` of `table` for the rows `where` selects. `where` ends before the
-/// LIMIT and takes `params`; the batch size is appended as the last parameter.
+/// LIMIT and takes `params`; the batch size is appended as the last parameter. A composite key is
+/// given as a row value, "(a, b)", with its columns "a, b" in `key_columns`.
 struct Rule {
     std::string_view table;
     std::string_view key;
     std::string where;
     std::vector<db::Param> params;
     std::int64_t SweepCounts::*count;
+    std::string_view key_columns = {};
 };
 
 /// Deletes the rows of `rule` in batches of `batch_rows` until a batch finds fewer.
@@ -30,9 +33,9 @@ Result<void> sweep_rule(db::Database& database, const Rule& rule, std::int64_t b
     // The subquery picks the batch: DELETE ... LIMIT is not portable, and the key (a primary key)
     // makes the outer DELETE an index lookup on both backends.
     std::string sql = fmt::format(
-        "DELETE FROM {0} WHERE {1} IN (SELECT {1} FROM {0} WHERE {2} "
+        "DELETE FROM {0} WHERE {1} IN (SELECT {3} FROM {0} WHERE {2} "
         "LIMIT ?)",
-        rule.table, rule.key, rule.where);
+        rule.table, rule.key, rule.where, rule.key_columns.empty() ? rule.key : rule.key_columns);
     std::vector<db::Param> params = rule.params;
     params.emplace_back(batch_rows);
     for (;;) {
@@ -80,6 +83,16 @@ Result<SweepCounts> Service::sweep_expired(std::int64_t batch_rows) {
     // (if any) is over: reading it then gives what reading no row gives.
     std::int64_t window_start = dead_before - s.settings.lockout.window_s * kMsPerSecond;
     std::int64_t invitation_kept_until = now - kMsPerDay;
+    // Ended sessions and grants stay a while for whoever looks into an account's history; nothing
+    // a user or the API relies on reads them (lists show open ones, the audit log has events).
+    std::int64_t ended_before = dead_before - s.settings.ended_session_retention_s * kMsPerSecond;
+    // A revocation matters while a token it stops can still be valid (revocations.cpp keeps it
+    // in memory as long).
+    std::int64_t revocation_needed_after =
+        now - (s.settings.access_token_ttl_s + 2 * kClockLeewayS) * kMsPerSecond;
+    // Keys are retired only once every token they signed has expired; each node drops a retired
+    // key from its JWKS at its next check, after which the row serves nothing.
+    std::int64_t key_retired_before = dead_before - s.settings.signing_key_check_s * kMsPerSecond;
 
     std::vector<Rule> rules;
     rules.push_back({"identity_oauth_requests",
@@ -135,6 +148,41 @@ Result<SweepCounts> Service::sweep_expired(std::int64_t batch_rows) {
                      "expires_at_ms < ?",
                      {dead_before},
                      &SweepCounts::mfa_challenges});
+    // A session or grant goes with its remaining refresh tokens (ON DELETE CASCADE); the rules
+    // above have already taken most of them in small batches. One rule per index.
+    rules.push_back(
+        {"identity_sessions", "id", "revoked_at_ms < ?", {ended_before}, &SweepCounts::sessions});
+    rules.push_back(
+        {"identity_sessions", "id", "expires_at_ms < ?", {ended_before}, &SweepCounts::sessions});
+    // A spent code of a deleted grant no longer finds a grant to revoke: the codes rule above
+    // deletes it on its next round.
+    rules.push_back({"identity_oauth_grants",
+                     "id",
+                     "revoked_at_ms < ?",
+                     {ended_before},
+                     &SweepCounts::oauth_grants});
+    rules.push_back({"identity_oauth_grants",
+                     "id",
+                     "expires_at_ms < ?",
+                     {ended_before},
+                     &SweepCounts::oauth_grants});
+    // A spent code is refused whether or not its row exists (only unused ones are matched).
+    rules.push_back({"identity_mfa_recovery_codes",
+                     "(user_id, code_hash)",
+                     "used_at_ms < ?",
+                     {ended_before},
+                     &SweepCounts::recovery_codes,
+                     "user_id, code_hash"});
+    rules.push_back({"identity_signing_keys",
+                     "id",
+                     "retired_at_ms < ?",
+                     {key_retired_before},
+                     &SweepCounts::signing_keys});
+    rules.push_back({"identity_token_revocations",
+                     "id",
+                     "revoked_at_ms < ?",
+                     {revocation_needed_after},
+                     &SweepCounts::revocations});
 
     SweepCounts counts;
     for (const Rule& rule : rules) {
@@ -170,7 +218,12 @@ void Service::start_sweep(std::int64_t interval_s) {
                            {"links", swept->links},
                            {"refresh_tokens", swept->refresh_tokens},
                            {"login_failures", swept->login_failures},
-                           {"mfa_challenges", swept->mfa_challenges}});
+                           {"mfa_challenges", swept->mfa_challenges},
+                           {"sessions", swept->sessions},
+                           {"oauth_grants", swept->oauth_grants},
+                           {"recovery_codes", swept->recovery_codes},
+                           {"signing_keys", swept->signing_keys},
+                           {"revocations", swept->revocations}});
             }
             lock.lock();
         }

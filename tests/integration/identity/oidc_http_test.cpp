@@ -282,5 +282,29 @@ TEST_F(OidcHttp, MalformedAndHostileRequestsChangeNothing) {
     EXPECT_EQ(exchange(code).status, 200);
 }
 
+// An OAuth access token carries its grant as `sid`: revoking the grant (RFC 7009 with the refresh
+// token) or the access token itself (by `jti`) stops it on /api/v1 at once, not only at UserInfo.
+TEST_F(OidcHttp, RevokedGrantsAndAccessTokensStopOnTheApi) {
+    auto tokens = exchange(query_value(approve("openid account.self"), "code"));
+    ASSERT_EQ(tokens.status, 200) << tokens.body;
+    std::string access = json_field(tokens.body, "access_token");
+    ASSERT_EQ(stack_->request("GET", "/api/v1/me", "", access).status, 200);
+    auto revoked =
+        post_form("/oauth2/revoke",
+                  form_encode({{"token", json_field(tokens.body, "refresh_token")}}), basic());
+    ASSERT_EQ(revoked.status, 200) << revoked.body;
+    auto refused = stack_->request("GET", "/api/v1/me", "", access);
+    EXPECT_EQ(refused.status, 401) << refused.body;
+    EXPECT_EQ(refused.header("content-type").value_or(""), "application/problem+json");
+
+    auto second = exchange(query_value(approve("openid account.self"), "code"));
+    ASSERT_EQ(second.status, 200) << second.body;
+    std::string second_access = json_field(second.body, "access_token");
+    ASSERT_EQ(stack_->request("GET", "/api/v1/me", "", second_access).status, 200);
+    ASSERT_EQ(post_form("/oauth2/revoke", form_encode({{"token", second_access}}), basic()).status,
+              200);
+    EXPECT_EQ(stack_->request("GET", "/api/v1/me", "", second_access).status, 401);
+}
+
 }  // namespace
 }  // namespace nimbus::test

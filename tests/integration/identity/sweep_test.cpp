@@ -218,7 +218,12 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
     EXPECT_EQ(swept->oauth_refresh_tokens, 1);
     EXPECT_EQ(swept->login_failures, 2);
     EXPECT_EQ(swept->mfa_challenges, 1);
-    EXPECT_EQ(swept->total(), 15);
+    // Ended longer ago than the retention (30 days): the old user's two sessions, the grant
+    // revoked long ago, and the revocation record of the old logout.
+    EXPECT_EQ(swept->sessions, 2);
+    EXPECT_EQ(swept->oauth_grants, 1);
+    EXPECT_EQ(swept->revocations, 1);
+    EXPECT_EQ(swept->total(), 19);
 
     EXPECT_EQ(count("identity_refresh_tokens"), live_refresh_tokens);
     EXPECT_EQ(count("identity_links"), 1);
@@ -243,8 +248,11 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
     EXPECT_EQ(count("identity_login_failures"), 2);
     EXPECT_EQ(count("identity_mfa_challenges", "token_hash = 'mfa_live'"), 1);
     EXPECT_EQ(count("identity_mfa_challenges"), 1);
-    // Sessions themselves are kept (the account's history); only their tokens went.
-    EXPECT_EQ(count("identity_sessions", "user_id = '" + old_user + "'"), 2);
+    EXPECT_EQ(count("identity_sessions", "user_id = '" + old_user + "'"), 0);
+    EXPECT_EQ(count("identity_sessions", "user_id = '" + live_user + "'"), 2);
+    EXPECT_EQ(count("identity_oauth_grants"), 1);
+    EXPECT_EQ(count("identity_token_revocations", "id = '" + revoked_now.session_id + "'"), 1);
+    EXPECT_EQ(count("identity_token_revocations"), 1);
 
     // Nothing left to delete.
     auto again = service().sweep_expired();
@@ -266,6 +274,88 @@ TEST_F(Sweep, EmptyTablesSweepToNothing) {
     auto swept = service().sweep_expired();
     ASSERT_TRUE(swept) << swept.error().message;
     EXPECT_EQ(swept->total(), 0);
+}
+
+TEST_F(Sweep, EndedSessionsGrantsSpentCodesRetiredKeysGoAfterTheirRetention) {
+    const std::int64_t retention_ms = IdentityStack::settings().ended_session_retention_s * 1000;
+    std::string history = user("history@example.com");
+    auto ended_long_ago = login("history@example.com");
+    ASSERT_TRUE(service().logout(ended_long_ago.refresh_token));
+
+    stack_->clock().advance_ms(retention_ms + kDayMs);
+    const std::int64_t t = now();
+    auto ended_recently = login("history@example.com");
+    ASSERT_TRUE(service().logout(ended_recently.refresh_token));
+    auto open = login("history@example.com");
+
+    // Grants: revoked or expired longer ago than the retention go; revoked within it and live
+    // stay.
+    exec(
+        "INSERT INTO identity_oauth_clients (id, org_id, name, client_type, redirect_uris, "
+        "post_logout_redirect_uris, grant_types, scopes, created_by, created_at_ms, "
+        "updated_at_ms) VALUES ('cli_hist', 'org_hist', 'History', 'public', '[]', '[]', "
+        "'authorization_code', 'openid', ?, ?, ?)",
+        {history, t, t});
+    const std::int64_t long_ago = t - retention_ms - kDayMs;
+    exec(
+        "INSERT INTO identity_oauth_grants (id, client_id, user_id, scope, code_hash, "
+        "auth_time_s, created_at_ms, last_used_at_ms, expires_at_ms, revoked_at_ms) VALUES "
+        "('grt_revoked_old', 'cli_hist', ?, 'openid', 'a', 0, ?, ?, ?, ?), "
+        "('grt_expired_old', 'cli_hist', ?, 'openid', 'b', 0, ?, ?, ?, NULL), "
+        "('grt_revoked_new', 'cli_hist', ?, 'openid', 'c', 0, ?, ?, ?, ?), "
+        "('grt_live', 'cli_hist', ?, 'openid', 'd', 0, ?, ?, ?, NULL)",
+        {history, long_ago, long_ago, t + kDayMs, long_ago,         //
+         history, long_ago, long_ago, long_ago,                     //
+         history, t - kDayMs, t - kDayMs, t + kDayMs, t - kHourMs,  //
+         history, t, t, t + kDayMs});
+
+    // Recovery codes: spent longer ago than the retention goes; spent recently and unused stay.
+    exec(
+        "INSERT INTO identity_mfa_recovery_codes (user_id, code_hash, created_at_ms, "
+        "used_at_ms) VALUES (?, 'spent-old', ?, ?), (?, 'spent-new', ?, ?), (?, 'unused', ?, "
+        "NULL)",
+        {history, long_ago, long_ago, history, long_ago, t - kHourMs, history, long_ago});
+
+    // Signing keys: one retired a day ago (every node has dropped it) goes; one retired a moment
+    // ago may still be published by a node that has not re-read the keys, and stays.
+    exec(
+        "INSERT INTO identity_signing_keys (id, generation, algorithm, public_jwk, "
+        "private_key_sealed, created_at_ms, retired_at_ms) VALUES "
+        "('jwk_retired_old', 100, 'ES256', '{}', ?, ?, ?), "
+        "('jwk_retired_new', 101, 'ES256', '{}', ?, ?, ?)",
+        {db::Bytes{1, 2, 3}, long_ago, t - kDayMs, db::Bytes{1, 2, 3}, long_ago, t - 1000});
+    const std::int64_t keys_before = count("identity_signing_keys");
+
+    auto swept = service().sweep_expired(1);
+    ASSERT_TRUE(swept) << swept.error().message;
+    EXPECT_EQ(swept->sessions, 1);
+    EXPECT_EQ(swept->oauth_grants, 2);
+    EXPECT_EQ(swept->recovery_codes, 1);
+    EXPECT_EQ(swept->signing_keys, 1);
+    // The old logout's record: every access token it could stop expired long ago.
+    EXPECT_EQ(swept->revocations, 1);
+
+    EXPECT_EQ(count("identity_sessions", "id = '" + ended_long_ago.session_id + "'"), 0);
+    EXPECT_EQ(count("identity_sessions", "user_id = '" + history + "'"), 2);
+    EXPECT_EQ(count("identity_oauth_grants", "id IN ('grt_revoked_new', 'grt_live')"), 2);
+    EXPECT_EQ(count("identity_oauth_grants"), 2);
+    EXPECT_EQ(count("identity_mfa_recovery_codes", "code_hash IN ('spent-new', 'unused')"), 2);
+    EXPECT_EQ(count("identity_mfa_recovery_codes"), 2);
+    EXPECT_EQ(count("identity_signing_keys", "id = 'jwk_retired_new'"), 1);
+    EXPECT_EQ(count("identity_signing_keys"), keys_before - 1);
+    EXPECT_EQ(count("identity_token_revocations", "id = '" + ended_recently.session_id + "'"), 1);
+    EXPECT_EQ(count("identity_token_revocations"), 1);
+
+    // What users rely on is unchanged: the open session is listed and refreshes, the recently
+    // ended one's access token is still refused, and the signing key still signs.
+    auto sessions = service().list_sessions(history, open.session_id);
+    ASSERT_TRUE(sessions);
+    ASSERT_EQ(sessions->size(), 1U);
+    EXPECT_TRUE(sessions->front().current);
+    EXPECT_FALSE(service().verify_access_token(ended_recently.access_token));
+    auto refreshed = service().refresh(open.refresh_token, client_);
+    ASSERT_TRUE(refreshed) << refreshed.error().message;
+    EXPECT_TRUE(service().verify_access_token(refreshed->access_token));
 }
 
 }  // namespace
