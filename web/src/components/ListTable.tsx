@@ -8,6 +8,7 @@ import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
 import { useEffect, useRef, type ReactNode } from 'react';
+import type { Problem } from '../api/problem';
 import { LoadingState } from './LoadingState';
 import { ProblemAlert } from './ProblemAlert';
 import type { CursorList } from './useCursorList';
@@ -26,6 +27,8 @@ interface ListTableProps<T> {
   emptyText?: string;
   /** The column headers, in order; a last column named "Actions" (for screen readers) follows. */
   columns: string[];
+  /** Why the last row action (revoke, delete, a role change) failed; shown above the table. */
+  actionProblem?: Problem;
   /** Offers Retry when the first page fails. */
   retryable?: boolean;
   /** The key of an item's row. */
@@ -39,7 +42,16 @@ interface ListTableProps<T> {
  * "Show more" button while the server names a next page. When the last page arrives the button
  * goes and focus moves to the table, so a keyboard user is not dropped at the top of the page.
  */
-export function ListTable<T>({
+export function ListTable<T>({ actionProblem, ...props }: ListTableProps<T>) {
+  return (
+    <>
+      {actionProblem !== undefined && <ProblemAlert problem={actionProblem} />}
+      <ListBody {...props} />
+    </>
+  );
+}
+
+function ListBody<T>({
   list,
   label,
   itemsName,
@@ -49,7 +61,7 @@ export function ListTable<T>({
   retryable = false,
   rowKey,
   renderCells,
-}: ListTableProps<T>) {
+}: Omit<ListTableProps<T>, 'actionProblem'>) {
   const tableRef = useRef<HTMLDivElement>(null);
   // Set by a click on "Show more"; read once that page has arrived.
   const focusAfterMore = useRef(false);

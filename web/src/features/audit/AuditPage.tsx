@@ -1,7 +1,6 @@
 import MenuItem from '@mui/material/MenuItem';
 import Stack from '@mui/material/Stack';
 import TextField from '@mui/material/TextField';
-import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { PageHeader } from '../../components/PageHeader';
 import { SectionCard } from '../../components/SectionCard';
@@ -24,38 +23,34 @@ export default function AuditPage() {
   return (
     <>
       <PageHeader title="Audit log" subtitle="Security-relevant changes in the organization." />
-      <OrgGate>
-        {({ org, can }) =>
-          can('audit.read') ? (
-            <SectionCard title={`Entries of ${org.name}`}>
-              <Stack spacing={2}>
-                <TextField
-                  select
-                  label="Show"
-                  value={action}
-                  onChange={(event) => {
-                    setAction(event.target.value);
-                  }}
-                  sx={{ maxWidth: 260 }}
-                >
-                  {kActionFilters.map((filter) => (
-                    <MenuItem key={filter.value} value={filter.value}>
-                      {filter.label}
-                    </MenuItem>
-                  ))}
-                </TextField>
-                <AuditTable
-                  key={`${org.id}:${action}`}
-                  scope={{ kind: 'org', orgId: org.id }}
-                  action={action}
-                  label="Audit entries"
-                />
-              </Stack>
-            </SectionCard>
-          ) : (
-            <Typography>Your role in {org.name} does not read the audit log.</Typography>
-          )
-        }
+      <OrgGate requires={{ permission: 'audit.read', missing: 'does not read the audit log' }}>
+        {({ org }) => (
+          <SectionCard title={`Entries of ${org.name}`}>
+            <Stack spacing={2}>
+              <TextField
+                select
+                label="Show"
+                value={action}
+                onChange={(event) => {
+                  setAction(event.target.value);
+                }}
+                sx={{ maxWidth: 260 }}
+              >
+                {kActionFilters.map((filter) => (
+                  <MenuItem key={filter.value} value={filter.value}>
+                    {filter.label}
+                  </MenuItem>
+                ))}
+              </TextField>
+              <AuditTable
+                key={`${org.id}:${action}`}
+                scope={{ kind: 'org', orgId: org.id }}
+                action={action}
+                label="Audit entries"
+              />
+            </Stack>
+          </SectionCard>
+        )}
       </OrgGate>
     </>
   );

@@ -5,12 +5,11 @@ import TableCell from '@mui/material/TableCell';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
 import { ListTable } from '../../components/ListTable';
 import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
-import { ProblemAlert } from '../../components/ProblemAlert';
 import { RowActionButton } from '../../components/RowActionButton';
 import { SecretAlert } from '../../components/SecretAlert';
 import { SectionCard } from '../../components/SectionCard';
@@ -66,7 +65,7 @@ function RegisterForm({ org }: { org: Org }) {
   const [redirects, setRedirects] = useState('');
   const [scopes, setScopes] = useState('openid profile email');
   const [created, setCreated] = useState<OAuthClient | null>(null);
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
   const redirectError = problem?.errors?.find((error) =>
     error.pointer.startsWith('/redirect_uris'),
   )?.message;
@@ -105,49 +104,44 @@ function RegisterForm({ org }: { org: Org }) {
         }
       >
         <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2}>
-          <TextField
+          <FormTextField
             label="Client name"
             value={name}
-            onChange={(event) => {
-              setName(event.target.value);
-            }}
+            onChange={setName}
             required
-            error={fieldError(problem, '/name') !== undefined}
-            helperText={fieldError(problem, '/name')}
+            problem={problem}
+            pointer="/name"
             sx={{ flexGrow: 1 }}
           />
-          <TextField
+          <FormTextField
             select
             label="Type"
             value={type}
-            onChange={(event) => {
-              setType(event.target.value as OAuthClient['type']);
+            onChange={(value) => {
+              setType(value as OAuthClient['type']);
             }}
             sx={{ minWidth: 220 }}
           >
             <MenuItem value="confidential">Confidential (server)</MenuItem>
             <MenuItem value="public">Public (browser, mobile)</MenuItem>
-          </TextField>
+          </FormTextField>
         </Stack>
-        <TextField
+        <FormTextField
           label="Redirect URIs"
           value={redirects}
-          onChange={(event) => {
-            setRedirects(event.target.value);
-          }}
+          onChange={setRedirects}
           multiline
           minRows={2}
-          error={redirectError !== undefined}
-          helperText={redirectError ?? 'One per line; https://, or http:// on localhost only.'}
+          invalid={redirectError}
+          hint="One per line; https://, or http:// on localhost only."
         />
-        <TextField
+        <FormTextField
           label="Scopes"
           value={scopes}
-          onChange={(event) => {
-            setScopes(event.target.value);
-          }}
-          error={fieldError(problem, '/scopes') !== undefined}
-          helperText={fieldError(problem, '/scopes') ?? 'Separated by spaces.'}
+          onChange={setScopes}
+          problem={problem}
+          pointer="/scopes"
+          hint="Separated by spaces."
         />
       </MutationForm>
     </SectionCard>
@@ -161,9 +155,9 @@ function ClientsContent({ org }: { org: Org }) {
     <Grid container spacing={2}>
       <Grid size={12}>
         <SectionCard title="Clients">
-          {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
           <ListTable
             list={clients}
+            actionProblem={problemOf(removing)}
             label="OAuth clients"
             itemsName="clients"
             loadingLabel="Loading clients"
@@ -205,14 +199,10 @@ export default function OAuthClientsPage() {
   return (
     <>
       <PageHeader title="OAuth clients" subtitle="Applications that sign people in with Nimbus." />
-      <OrgGate>
-        {({ org, can }) =>
-          can('oauth.clients.manage') ? (
-            <ClientsContent key={org.id} org={org} />
-          ) : (
-            <Typography>Your role in {org.name} does not manage OAuth clients.</Typography>
-          )
-        }
+      <OrgGate
+        requires={{ permission: 'oauth.clients.manage', missing: 'does not manage OAuth clients' }}
+      >
+        {({ org }) => <ClientsContent key={org.id} org={org} />}
       </OrgGate>
     </>
   );

@@ -4,13 +4,13 @@ import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf } from '../../api/problem';
 import { DateTime } from '../../components/DateTime';
+import { FormTextField } from '../../components/FormTextField';
 import { ListTable } from '../../components/ListTable';
 import { LoadingState } from '../../components/LoadingState';
 import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
-import { ProblemAlert } from '../../components/ProblemAlert';
 import { RowActionButton } from '../../components/RowActionButton';
 import { SecretAlert } from '../../components/SecretAlert';
 import { SectionCard } from '../../components/SectionCard';
@@ -51,7 +51,7 @@ function CreateKeyForm({ org, held }: { org: Org; held: string[] }) {
   const [name, setName] = useState('');
   const [permissions, setPermissions] = useState<string[]>([]);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
   const submit = () => {
     void create({ orgId: org.id, name: name.trim(), permissions })
       .unwrap()
@@ -82,15 +82,13 @@ function CreateKeyForm({ org, held }: { org: Org; held: string[] }) {
           )
         }
       >
-        <TextField
+        <FormTextField
           label="Key name"
           value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
+          onChange={setName}
           required
-          error={fieldError(problem, '/name') !== undefined}
-          helperText={fieldError(problem, '/name')}
+          problem={problem}
+          pointer="/name"
         />
         {catalog.data === undefined ? (
           <LoadingState label="Loading permissions" />
@@ -115,9 +113,9 @@ function KeysContent({ org }: { org: Org }) {
     <Grid container spacing={2}>
       <Grid size={12}>
         <SectionCard title="Active keys">
-          {revoking.isError && <ProblemAlert problem={toProblem(revoking.error)} />}
           <ListTable
             list={keys}
+            actionProblem={problemOf(revoking)}
             label="API keys"
             itemsName="API keys"
             loadingLabel="Loading API keys"
@@ -161,14 +159,8 @@ export default function ApiKeysPage() {
   return (
     <>
       <PageHeader title="API keys" subtitle="Keys for programs that call the Nimbus API." />
-      <OrgGate>
-        {({ org, can }) =>
-          can('api_keys.manage') ? (
-            <KeysContent key={org.id} org={org} />
-          ) : (
-            <Typography>Your role in {org.name} does not manage API keys.</Typography>
-          )
-        }
+      <OrgGate requires={{ permission: 'api_keys.manage', missing: 'does not manage API keys' }}>
+        {({ org }) => <KeysContent key={org.id} org={org} />}
       </OrgGate>
     </>
   );

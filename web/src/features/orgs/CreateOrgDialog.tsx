@@ -4,12 +4,11 @@ import DialogActions from '@mui/material/DialogActions';
 import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
 import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
 import { useId, useState, type SyntheticEvent } from 'react';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf } from '../../api/problem';
 import { orgSelected } from '../../api/session';
 import { useAppDispatch } from '../../app/hooks';
+import { FormTextField } from '../../components/FormTextField';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { useCreateOrgMutation } from './orgsApi';
 import type { Org } from './types';
@@ -27,7 +26,7 @@ export function CreateOrgDialog({ open, onClose, onCreated }: CreateOrgDialogPro
   const [create, state] = useCreateOrgMutation();
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
   const close = () => {
     state.reset();
     setName('');
@@ -53,26 +52,21 @@ export function CreateOrgDialog({ open, onClose, onCreated }: CreateOrgDialogPro
         <DialogContent>
           <Stack spacing={2} sx={{ pt: 1 }}>
             {problem !== undefined && <ProblemAlert problem={problem} />}
-            <TextField
+            <FormTextField
               label="Organization name"
               value={name}
-              onChange={(event) => {
-                setName(event.target.value);
-              }}
+              onChange={setName}
               required
-              error={fieldError(problem, '/name') !== undefined}
-              helperText={fieldError(problem, '/name')}
+              problem={problem}
+              pointer="/name"
             />
-            <TextField
+            <FormTextField
               label="Slug"
               value={slug}
-              onChange={(event) => {
-                setSlug(event.target.value);
-              }}
-              error={fieldError(problem, '/slug') !== undefined}
-              helperText={
-                fieldError(problem, '/slug') ?? 'Optional; made from the name when empty.'
-              }
+              onChange={setSlug}
+              problem={problem}
+              pointer="/slug"
+              hint="Optional; made from the name when empty."
             />
           </Stack>
         </DialogContent>

@@ -3,11 +3,10 @@ import Grid from '@mui/material/Grid';
 import MenuItem from '@mui/material/MenuItem';
 import Stack from '@mui/material/Stack';
 import TableCell from '@mui/material/TableCell';
-import TextField from '@mui/material/TextField';
 import { useState } from 'react';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf, toProblem } from '../../api/problem';
 import { DateTime } from '../../components/DateTime';
+import { FormTextField } from '../../components/FormTextField';
 import { ListTable } from '../../components/ListTable';
 import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
@@ -33,6 +32,17 @@ interface OrgProps {
   roles: Role[];
 }
 
+/** The roles a member may be given or invited as: every one but owner. */
+function roleOptions(roles: Role[]) {
+  return roles
+    .filter((role) => role.id !== 'owner')
+    .map((role) => (
+      <MenuItem key={role.id} value={role.id}>
+        {role.name}
+      </MenuItem>
+    ));
+}
+
 function MembersCard({ org, can, roles }: OrgProps) {
   const members = useCursorList(useListMembersInfiniteQuery(org.id));
   const [updateRole, updating] = useUpdateMemberRoleMutation();
@@ -42,9 +52,9 @@ function MembersCard({ org, can, roles }: OrgProps) {
   return (
     <SectionCard title="Members">
       {updating.isError && <ProblemAlert problem={toProblem(updating.error)} />}
-      {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
       <ListTable
         list={members}
+        actionProblem={problemOf(removing)}
         label="Members"
         itemsName="members"
         loadingLabel="Loading members"
@@ -56,28 +66,18 @@ function MembersCard({ org, can, roles }: OrgProps) {
             <TableCell>{member.email}</TableCell>
             <TableCell>
               {mayChangeRoles && member.role !== 'owner' ? (
-                <TextField
+                <FormTextField
                   select
                   size="small"
                   label={`Role of ${member.email}`}
                   value={member.role}
-                  onChange={(event) => {
-                    void updateRole({
-                      orgId: org.id,
-                      userId: member.user_id,
-                      role: event.target.value,
-                    });
+                  onChange={(role) => {
+                    void updateRole({ orgId: org.id, userId: member.user_id, role });
                   }}
                   sx={{ minWidth: 160 }}
                 >
-                  {roles
-                    .filter((role) => role.id !== 'owner')
-                    .map((role) => (
-                      <MenuItem key={role.id} value={role.id}>
-                        {role.name}
-                      </MenuItem>
-                    ))}
-                </TextField>
+                  {roleOptions(roles)}
+                </FormTextField>
               ) : (
                 member.role_name || member.role
               )}
@@ -109,7 +109,7 @@ function InviteForm({ org, roles }: OrgProps) {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState('member');
   const [sentTo, setSentTo] = useState<string | null>(null);
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
   const submit = () => {
     const address = email.trim();
     void invite({ orgId: org.id, email: address, role })
@@ -132,37 +132,27 @@ function InviteForm({ org, roles }: OrgProps) {
       }
     >
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2}>
-        <TextField
+        <FormTextField
           label="Email to invite"
           type="email"
           value={email}
-          onChange={(event) => {
-            setEmail(event.target.value);
-          }}
+          onChange={setEmail}
           required
-          error={fieldError(problem, '/email') !== undefined}
-          helperText={fieldError(problem, '/email')}
+          problem={problem}
+          pointer="/email"
           sx={{ flexGrow: 1 }}
         />
-        <TextField
+        <FormTextField
           select
           label="Role"
           value={role}
-          onChange={(event) => {
-            setRole(event.target.value);
-          }}
-          error={fieldError(problem, '/role') !== undefined}
-          helperText={fieldError(problem, '/role')}
+          onChange={setRole}
+          problem={problem}
+          pointer="/role"
           sx={{ minWidth: 160 }}
         >
-          {roles
-            .filter((item) => item.id !== 'owner')
-            .map((item) => (
-              <MenuItem key={item.id} value={item.id}>
-                {item.name}
-              </MenuItem>
-            ))}
-        </TextField>
+          {roleOptions(roles)}
+        </FormTextField>
       </Stack>
     </MutationForm>
   );
@@ -177,9 +167,9 @@ function InvitationsCard(props: OrgProps) {
     <SectionCard title="Invitations">
       <Stack spacing={2}>
         {mayInvite && <InviteForm {...props} />}
-        {revoking.isError && <ProblemAlert problem={toProblem(revoking.error)} />}
         <ListTable
           list={invitations}
+          actionProblem={problemOf(revoking)}
           label="Open invitations"
           itemsName="invitations"
           loadingLabel="Loading invitations"

@@ -6,12 +6,20 @@ import { CreateOrgDialog } from './CreateOrgDialog';
 import { useCurrentOrg, type CurrentOrg } from './useCurrentOrg';
 
 interface OrgGateProps {
+  /**
+   * A permission the page needs in the current organization, and what to say to those whose role
+   * lacks it: "does not manage API keys" (after "Your role in <organization>").
+   */
+  requires?: { permission: string; missing: string };
   /** The page for the current organization. */
   children: (current: CurrentOrg & { org: NonNullable<CurrentOrg['org']> }) => ReactNode;
 }
 
-/** Renders an organization page once there is a current organization; offers one otherwise. */
-export function OrgGate({ children }: OrgGateProps) {
+/**
+ * Renders an organization page once there is a current organization (and the caller's role there
+ * has the permission the page `requires`); offers to create one when there is none.
+ */
+export function OrgGate({ requires, children }: OrgGateProps) {
   const current = useCurrentOrg();
   const [creating, setCreating] = useState(false);
   if (current.loading) return <LoadingState label="Loading your organizations" />;
@@ -37,6 +45,13 @@ export function OrgGate({ children }: OrgGateProps) {
           }}
         />
       </>
+    );
+  }
+  if (requires !== undefined && !current.can(requires.permission)) {
+    return (
+      <Typography>
+        Your role in {current.org.name} {requires.missing}.
+      </Typography>
     );
   }
   return children({ ...current, org: current.org });

@@ -2,15 +2,14 @@ import Chip from '@mui/material/Chip';
 import Grid from '@mui/material/Grid';
 import Stack from '@mui/material/Stack';
 import TableCell from '@mui/material/TableCell';
-import TextField from '@mui/material/TextField';
 import { useState } from 'react';
 import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
 import { ListTable } from '../../components/ListTable';
 import { LoadingState } from '../../components/LoadingState';
 import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
-import { ProblemAlert } from '../../components/ProblemAlert';
 import { RowActionButton } from '../../components/RowActionButton';
 import { SectionCard } from '../../components/SectionCard';
 import { useCursorList } from '../../components/useCursorList';
@@ -30,7 +29,7 @@ function CreateRoleForm({ org }: { org: Org }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [permissions, setPermissions] = useState<string[]>([]);
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
   const submit = () => {
     void create({ orgId: org.id, name: name.trim(), description: description.trim(), permissions })
       .unwrap()
@@ -49,24 +48,20 @@ function CreateRoleForm({ org }: { org: Org }) {
         submitLabel="Create role"
         submitting={state.isLoading}
       >
-        <TextField
+        <FormTextField
           label="Role name"
           value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
+          onChange={setName}
           required
-          error={fieldError(problem, '/name') !== undefined}
-          helperText={fieldError(problem, '/name')}
+          problem={problem}
+          pointer="/name"
         />
-        <TextField
+        <FormTextField
           label="Description"
           value={description}
-          onChange={(event) => {
-            setDescription(event.target.value);
-          }}
-          error={fieldError(problem, '/description') !== undefined}
-          helperText={fieldError(problem, '/description')}
+          onChange={setDescription}
+          problem={problem}
+          pointer="/description"
         />
         {catalog.data === undefined ? (
           <LoadingState label="Loading permissions" />
@@ -92,9 +87,9 @@ function RolesContent({ org, can }: { org: Org; can: (permission: string) => boo
     <Grid container spacing={2}>
       <Grid size={12}>
         <SectionCard title="Roles">
-          {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
           <ListTable
             list={roles}
+            actionProblem={problemOf(removing)}
             label="Roles"
             itemsName="roles"
             loadingLabel="Loading roles"
