@@ -7,22 +7,16 @@
 #include <string>
 #include <vector>
 
-#include "test_database.hpp"
+#include "backend_test.hpp"
 
 namespace nimbus::db {
 namespace {
 
-using testing::TestDatabase;
-
-class GroupCommitTest : public ::testing::TestWithParam<Backend> {
+class GroupCommitTest : public testing::BackendTest {
 protected:
     void SetUp() override {
-        if (GetParam() == Backend::postgres && !testing::postgres_admin_url()) {
-            GTEST_SKIP() << "PostgreSQL test cluster not configured";
-        }
-        auto store = TestDatabase::create(GetParam());
-        ASSERT_TRUE(store) << store.error().message;
-        store_ = std::move(*store);
+        BackendTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         ASSERT_TRUE(db().transact([](Transaction& tx) -> Result<void> {
             auto made = tx.execute("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT)");
             if (!made) return made.error();
@@ -34,8 +28,6 @@ protected:
             return {};
         }));
     }
-
-    Database& db() { return store_->db(); }
 
     std::vector<std::int64_t> item_ids() {
         auto rows = db().query("SELECT id FROM items ORDER BY id");
@@ -84,8 +76,6 @@ protected:
         for (auto& outcome : outcomes) results.push_back(outcome.get_future().get());
         return results;
     }
-
-    std::unique_ptr<TestDatabase> store_;
 };
 
 TEST_P(GroupCommitTest, QueuedMembersShareOneCommit) {
@@ -222,9 +212,7 @@ TEST_P(GroupCommitTest, DestructionRunsWhatWasSubmitted) {
     EXPECT_EQ(item_ids(), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, GroupCommitTest,
-                         ::testing::Values(Backend::sqlite, Backend::postgres),
-                         [](const auto& info) { return std::string(to_string(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Backends, GroupCommitTest, testing::kBothBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace nimbus::db

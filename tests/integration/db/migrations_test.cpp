@@ -3,12 +3,10 @@
 
 #include <thread>
 
-#include "test_database.hpp"
+#include "backend_test.hpp"
 
 namespace nimbus::db {
 namespace {
-
-using testing::TestDatabase;
 
 constexpr std::int64_t kNow = 1'700'000'000'000;
 
@@ -26,28 +24,15 @@ const std::vector<Migration> kOtherModule = {
     {1, "things", "CREATE TABLE things (id BIGINT);", "CREATE TABLE things (id BIGINT);"},
 };
 
-class MigrationsTest : public ::testing::TestWithParam<Backend> {
+class MigrationsTest : public testing::BackendTest {
 protected:
-    void SetUp() override {
-        if (GetParam() == Backend::postgres && !testing::postgres_admin_url()) {
-            GTEST_SKIP() << "PostgreSQL test cluster not configured";
-        }
-        auto store = TestDatabase::create(GetParam());
-        ASSERT_TRUE(store) << store.error().message;
-        store_ = std::move(*store);
-    }
-
-    Database& db() { return store_->db(); }
-
     bool table_exists(std::string_view table) {
-        auto rows = GetParam() == Backend::postgres
+        auto rows = is_postgres()
                         ? db().query("SELECT 1 FROM pg_tables WHERE tablename = ?", {table})
                         : db().query("SELECT 1 FROM sqlite_master WHERE name = ?", {table});
         EXPECT_TRUE(rows);
         return rows && !rows->empty();
     }
-
-    std::unique_ptr<TestDatabase> store_;
 };
 
 TEST_P(MigrationsTest, AppliesPendingMigrationsInOrderOnce) {
@@ -204,11 +189,7 @@ TEST_P(MigrationsTest, NodesStartingTogetherApplyEachMigrationOnce) {
     EXPECT_EQ(recorded->size(), 3u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, MigrationsTest,
-                         ::testing::Values(Backend::sqlite, Backend::postgres),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                             return std::string(to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, MigrationsTest, testing::kBothBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace nimbus::db

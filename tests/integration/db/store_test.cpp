@@ -5,21 +5,12 @@
 #include <limits>
 #include <thread>
 
-#include "test_database.hpp"
+#include "backend_test.hpp"
 
 namespace nimbus::db {
 namespace {
 
 using testing::TestDatabase;
-
-/// Runs a statement in its own transaction; for test setup.
-Result<void> exec(Database& db, std::string_view sql) {
-    return db.transact([&](Transaction& tx) -> Result<void> {
-        auto done = tx.execute(sql);
-        if (!done) return done.error();
-        return {};
-    });
-}
 
 std::int64_t count_rows(Database& db, std::string_view table) {
     auto rows = db.query(std::string("SELECT COUNT(*) FROM ") + std::string(table));
@@ -27,32 +18,17 @@ std::int64_t count_rows(Database& db, std::string_view table) {
     return rows ? rows->at(0).get_int(0) : -1;
 }
 
-class StoreTest : public ::testing::TestWithParam<Backend> {
+class StoreTest : public testing::BackendTest {
 protected:
-    void SetUp() override { open_store({}); }
-
-    void open_store(Options options) {
-        if (GetParam() == Backend::postgres && !testing::postgres_admin_url()) {
-            GTEST_SKIP() << "PostgreSQL test cluster not configured";
-        }
-        store_.reset();
-        auto store = TestDatabase::create(GetParam(), std::move(options));
-        ASSERT_TRUE(store) << store.error().message;
-        store_ = std::move(*store);
-    }
-
-    Database& db() { return store_->db(); }
-    bool is_postgres() const { return GetParam() == Backend::postgres; }
     const char* blob_type() const { return is_postgres() ? "BYTEA" : "BLOB"; }
 
     void create_items_table() {
-        ASSERT_TRUE(exec(db(), std::string("CREATE TABLE items (id BIGINT PRIMARY KEY,"
-                                           " count BIGINT, ratio DOUBLE PRECISION, name TEXT,"
-                                           " payload ") +
-                                   blob_type() + ", flag BOOLEAN)"));
+        ASSERT_TRUE(
+            testing::execute(db(), std::string("CREATE TABLE items (id BIGINT PRIMARY KEY,"
+                                               " count BIGINT, ratio DOUBLE PRECISION, name TEXT,"
+                                               " payload ") +
+                                       blob_type() + ", flag BOOLEAN)"));
     }
-
-    std::unique_ptr<TestDatabase> store_;
 };
 
 TEST_P(StoreTest, ReportsItsBackendAndAnswersPing) {
@@ -148,7 +124,7 @@ TEST_P(StoreTest, UpdateAndDeleteReportChangedRows) {
 
 TEST_P(StoreTest, QueryOneReturnsTheFirstRowOrNothing) {
     create_items_table();
-    ASSERT_TRUE(exec(db(), "INSERT INTO items (id, name) VALUES (7, 'seven')"));
+    ASSERT_TRUE(testing::execute(db(), "INSERT INTO items (id, name) VALUES (7, 'seven')"));
     auto tx = db().begin();
     ASSERT_TRUE(tx);
     auto found = (*tx)->query_one("SELECT name FROM items WHERE id = ?", {7});
@@ -183,7 +159,7 @@ TEST_P(StoreTest, DestroyingAnUncommittedTransactionRollsBack) {
     }
     EXPECT_EQ(count_rows(db(), "items"), 0);
     // The writer is free again.
-    ASSERT_TRUE(exec(db(), "INSERT INTO items (id) VALUES (2)"));
+    ASSERT_TRUE(testing::execute(db(), "INSERT INTO items (id) VALUES (2)"));
     EXPECT_EQ(count_rows(db(), "items"), 1);
 }
 
@@ -201,7 +177,7 @@ TEST_P(StoreTest, TransactRollsBackWhenWorkFails) {
 
 TEST_P(StoreTest, UniqueViolationIsConflict) {
     create_items_table();
-    ASSERT_TRUE(exec(db(), "INSERT INTO items (id) VALUES (1)"));
+    ASSERT_TRUE(testing::execute(db(), "INSERT INTO items (id) VALUES (1)"));
     auto tx = db().begin();
     ASSERT_TRUE(tx);
     auto duplicate = (*tx)->execute("INSERT INTO items (id) VALUES (?)", {1});
@@ -210,10 +186,10 @@ TEST_P(StoreTest, UniqueViolationIsConflict) {
 }
 
 TEST_P(StoreTest, ForeignKeyViolationIsConflict) {
-    ASSERT_TRUE(exec(db(), "CREATE TABLE parents (id BIGINT PRIMARY KEY)"));
-    ASSERT_TRUE(exec(db(),
-                     "CREATE TABLE children (id BIGINT PRIMARY KEY,"
-                     " parent_id BIGINT NOT NULL REFERENCES parents(id))"));
+    ASSERT_TRUE(testing::execute(db(), "CREATE TABLE parents (id BIGINT PRIMARY KEY)"));
+    ASSERT_TRUE(testing::execute(db(),
+                                 "CREATE TABLE children (id BIGINT PRIMARY KEY,"
+                                 " parent_id BIGINT NOT NULL REFERENCES parents(id))"));
     auto tx = db().begin();
     ASSERT_TRUE(tx);
     auto orphan = (*tx)->execute("INSERT INTO children (id, parent_id) VALUES (?, ?)", {1, 42});
@@ -267,8 +243,8 @@ TEST_P(StoreTest, InjectionAttemptsStayData) {
 
 TEST_P(StoreTest, QuestionMarksInsideLiteralsAreNotPlaceholders) {
     create_items_table();
-    ASSERT_TRUE(exec(db(), "INSERT INTO items (id, name) VALUES (1, 'what?')"));
-    ASSERT_TRUE(exec(db(), "INSERT INTO items (id, name) VALUES (2, 'it''s ?')"));
+    ASSERT_TRUE(testing::execute(db(), "INSERT INTO items (id, name) VALUES (1, 'what?')"));
+    ASSERT_TRUE(testing::execute(db(), "INSERT INTO items (id, name) VALUES (2, 'it''s ?')"));
     auto rows = db().query(
         "SELECT id, 'lit?' AS \"col?\" FROM items WHERE (name = 'what?' OR name = ?) -- really?\n"
         " ORDER BY id",
@@ -329,8 +305,9 @@ TEST_P(StoreTest, ConcurrentReadersAndAWriter) {
 TEST_P(StoreTest, ConcurrentWritersSerialize) {
     constexpr int kThreads = 4;
     constexpr int kIncrements = 25;
-    ASSERT_TRUE(exec(db(), "CREATE TABLE counter (id BIGINT PRIMARY KEY, value BIGINT NOT NULL)"));
-    ASSERT_TRUE(exec(db(), "INSERT INTO counter (id, value) VALUES (1, 0)"));
+    ASSERT_TRUE(testing::execute(
+        db(), "CREATE TABLE counter (id BIGINT PRIMARY KEY, value BIGINT NOT NULL)"));
+    ASSERT_TRUE(testing::execute(db(), "INSERT INTO counter (id, value) VALUES (1, 0)"));
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx) {
@@ -363,10 +340,7 @@ TEST_P(StoreTest, ObserverSeesStatements) {
     EXPECT_EQ(observed.load(), before + 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::sqlite, Backend::postgres),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                             return std::string(to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::kBothBackends, testing::backend_name);
 
 // PostgreSQL going away: the pool drops broken connections and reconnects by itself.
 class PostgresReconnectTest : public ::testing::Test {

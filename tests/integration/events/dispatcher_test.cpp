@@ -7,9 +7,9 @@
 #include <set>
 #include <thread>
 
+#include "backend_test.hpp"
 #include "events/events.hpp"
 #include "recorder.hpp"
-#include "test_database.hpp"
 
 namespace nimbus::events {
 namespace {
@@ -52,20 +52,14 @@ private:
     std::vector<Entry> entries_;
 };
 
-class DispatcherTest : public ::testing::TestWithParam<db::Backend> {
+class DispatcherTest : public db::testing::BackendTest {
 protected:
     void SetUp() override {
-        if (GetParam() == db::Backend::postgres && !db::testing::postgres_admin_url()) {
-            GTEST_SKIP() << "PostgreSQL test cluster not configured";
-        }
-        auto store = TestDatabase::create(GetParam());
-        ASSERT_TRUE(store) << store.error().message;
-        store_ = std::move(*store);
+        BackendTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         auto ready = testing::prepare_schema(db(), kStartMs);
         ASSERT_TRUE(ready) << ready.error().message;
     }
-
-    db::Database& db() { return store_->db(); }
 
     DispatcherOptions fast_options(std::string node_id) const {
         DispatcherOptions options;
@@ -121,8 +115,6 @@ protected:
         }
         return true;
     }
-
-    std::unique_ptr<TestDatabase> store_;
 };
 
 TEST_P(DispatcherTest, DeliversEveryEventToEverySubscriberInOrderPerSubject) {
@@ -362,11 +354,8 @@ TEST_P(DispatcherTest, ResumesAfterARestart) {
     EXPECT_EQ(inbox.by_subject(), emitted);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DispatcherTest,
-                         ::testing::Values(db::Backend::sqlite, db::Backend::postgres),
-                         [](const ::testing::TestParamInfo<db::Backend>& info) {
-                             return std::string(db::to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, DispatcherTest, db::testing::kBothBackends,
+                         db::testing::backend_name);
 
 // Several nodes on one PostgreSQL share the work without delivering an event to a subscriber twice
 // or concurrently.
