@@ -62,6 +62,13 @@ PipelineSettings quiet_settings() {
     return settings;
 }
 
+/// Runs `request` through a fresh default pipeline with quiet_settings() to `route`; `context`
+/// shows what the steps recorded.
+Response run_default(Request request, const Route& route, RequestContext& context) {
+    auto pipeline = default_pipeline(quiet_settings(), nullptr);
+    return run(*pipeline, request, context, &route);
+}
+
 /// Records every call into a shared journal, and answers early when told to.
 class Recorder final : public Middleware {
 public:
@@ -232,14 +239,12 @@ void expect_hidden_500(const Response& response, std::string_view request_id) {
 }
 
 TEST(Pipeline, SyncHandlerExceptionBecomesA500ProblemWithTheRequestId) {
-    auto pipeline = default_pipeline(quiet_settings(), nullptr);
     Route route = sync_route("/test", [](Request&, RequestContext&) -> Response {
         throw std::runtime_error(std::string(kSecret));
     });
-    Request request = get("/test");
     RequestContext context;
 
-    Response response = run(*pipeline, request, context, &route);
+    Response response = run_default(get("/test"), route, context);
 
     expect_hidden_500(response, context.request_id);
     EXPECT_EQ(response.header("x-request-id"), context.request_id);
@@ -247,7 +252,6 @@ TEST(Pipeline, SyncHandlerExceptionBecomesA500ProblemWithTheRequestId) {
 }
 
 TEST(Pipeline, CoroutineHandlerExceptionBecomesA500Problem) {
-    auto pipeline = default_pipeline(quiet_settings(), nullptr);
     Route route{
         Method::get,
         "/test",
@@ -256,10 +260,9 @@ TEST(Pipeline, CoroutineHandlerExceptionBecomesA500Problem) {
             co_return Response::text(200, "unreachable");
         }),
         {}};
-    Request request = get("/test");
     RequestContext context;
 
-    Response response = run(*pipeline, request, context, &route);
+    Response response = run_default(get("/test"), route, context);
 
     expect_hidden_500(response, context.request_id);
 }
@@ -299,12 +302,10 @@ TEST(RequestIdStep, GeneratesAnIdWhenNoneIsSent) {
 }
 
 TEST(RequestIdStep, KeepsAPlainIncomingId) {
-    auto pipeline = default_pipeline(quiet_settings(), nullptr);
-    Route route = ok_route();
-    Request request = get("/test", {{"x-request-id", "proxy-abc_123.4"}});
     RequestContext context;
 
-    Response response = run(*pipeline, request, context, &route);
+    Response response =
+        run_default(get("/test", {{"x-request-id", "proxy-abc_123.4"}}), ok_route(), context);
 
     EXPECT_EQ(context.request_id, "proxy-abc_123.4");
     EXPECT_EQ(response.header("x-request-id"), "proxy-abc_123.4");
@@ -413,16 +414,14 @@ Request preflight(std::string origin) {
 }
 
 TEST(CorsStep, AnswersAPreflightFromAnAllowedOrigin) {
-    auto pipeline = default_pipeline(quiet_settings(), nullptr);
     bool handler_ran = false;
     Route route = sync_route("/api/v1/orgs", [&](Request&, RequestContext&) {
         handler_ran = true;
         return Response::text(200, "ok");
     });
-    Request request = preflight("https://app.example.com");
     RequestContext context;
 
-    Response response = run(*pipeline, request, context, &route);
+    Response response = run_default(preflight("https://app.example.com"), route, context);
 
     EXPECT_FALSE(handler_ran);
     EXPECT_EQ(response.status, 204);
@@ -435,12 +434,9 @@ TEST(CorsStep, AnswersAPreflightFromAnAllowedOrigin) {
 }
 
 TEST(CorsStep, RefusesAPreflightFromAnotherOrigin) {
-    auto pipeline = default_pipeline(quiet_settings(), nullptr);
-    Route route = ok_route();
-    Request request = preflight("https://evil.example.net");
     RequestContext context;
 
-    Response response = run(*pipeline, request, context, &route);
+    Response response = run_default(preflight("https://evil.example.net"), ok_route(), context);
 
     EXPECT_EQ(response.status, 403);
     EXPECT_EQ(response.header("content-type"), "application/problem+json");
@@ -504,12 +500,9 @@ TEST(SecurityHeadersStep, HardensEveryResponse) {
 }
 
 TEST(SecurityHeadersStep, HardensEarlyAnswersToo) {
-    auto pipeline = default_pipeline(quiet_settings(), nullptr);
-    Route route = ok_route();
-    Request request = preflight("https://evil.example.net");
     RequestContext context;
 
-    Response response = run(*pipeline, request, context, &route);
+    Response response = run_default(preflight("https://evil.example.net"), ok_route(), context);
 
     EXPECT_EQ(response.status, 403);
     EXPECT_EQ(response.header("x-content-type-options"), "nosniff");
