@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <boost/json/object.hpp>
@@ -39,7 +40,18 @@ constexpr std::string_view kDatabaseFile = "nimbus.db";
 constexpr std::string_view kLockFile = "nimbus.lock";
 constexpr std::string_view kMasterKeyFile = "master.key";
 constexpr mode_t kLockFileMode = 0600;
-constexpr int kBlockingThreads = 4;
+
+/// The worker pool runs what blocks: password hashes (at most one per core at a time), commits
+/// waiting on fsync, PostgreSQL round trips, mail. Most of its threads wait, so it is kept well
+/// above the core count: a sign-in waiting for its commit must never leave a hashing slot idle
+/// (docs/benchmarks.md, "Sign-in").
+int blocking_threads(const config::HttpConfig& http) {
+    constexpr int kPerCore = 4;
+    constexpr int kAtLeast = 8;
+    if (http.blocking_threads > 0) return static_cast<int>(http.blocking_threads);
+    int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    return std::max(kAtLeast, kPerCore * cores);
+}
 
 fs::path master_key_path(const config::Config& config) {
     if (!config.master_key.file.empty()) return config.master_key.file;
@@ -286,13 +298,14 @@ int serve(const config::Config& config) {
          }});
     // The audit log appends every audited event (identity, gateway) to its hash chain.
     audit::Log audit_log(**database, clock);
-    if (auto subscribed =
-            dispatcher.subscribe("audit",
-                                 [&audit_log](const events::Event& event) -> Result<void> {
-                                     auto recorded = audit_log.record(event);
-                                     if (!recorded) return recorded.error();
-                                     return {};
-                                 });
+    if (auto subscribed = dispatcher.subscribe_batch(
+            "audit",
+            [&audit_log](const std::vector<events::Event>& events) -> Result<void> {
+                // A batch in one transaction: one commit for a pass's sign-ins, not one each.
+                auto recorded = audit_log.record_all(events);
+                if (!recorded) return recorded.error();
+                return {};
+            });
         !subscribed) {
         log::error("cannot subscribe the audit log", {{"error", subscribed.error().message}});
         return kExitFailure;
@@ -500,7 +513,7 @@ int serve(const config::Config& config) {
             .host = address.host,
             .port = address.port,
             .threads = static_cast<int>(config.http.threads),
-            .blocking_threads = kBlockingThreads,
+            .blocking_threads = blocking_threads(config.http),
             .database_inline = (*database)->backend() == db::Backend::sqlite,
             .max_body_bytes = static_cast<std::size_t>(config.http.max_body_bytes),
             .max_header_bytes = static_cast<std::size_t>(config.http.max_header_bytes),

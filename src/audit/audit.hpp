@@ -131,6 +131,10 @@ public:
     /// appends nothing. Returns true when an entry was appended.
     Result<bool> record(const events::Event& event);
 
+    /// Appends the audited ones among `events`, in order, in one transaction (all or none); the
+    /// same idempotence as record(). Returns how many entries were appended.
+    Result<std::size_t> record_all(const std::vector<events::Event>& events);
+
     /// Entries matching `query`, newest first. `invalid_argument` for a limit outside
     /// 1..kMaxLimit or a malformed action prefix.
     Result<Page> list(const Query& query) const;

@@ -226,8 +226,12 @@ Result<std::int64_t> parse_rfc3339(std::string_view text) {
 
 Log::Log(db::Database& database, const Clock& clock) : database_(database), clock_(clock) {}
 
-Result<bool> Log::record(const events::Event& event) {
-    if (!is_audited(event.type)) return false;
+namespace {
+
+/// The entry an audited event becomes (seq and hashes are set when it is chained); nullopt for
+/// an event type the log does not keep.
+std::optional<Entry> entry_of_event(const events::Event& event) {
+    if (!is_audited(event.type)) return std::nullopt;
 
     Entry entry;
     entry.id = event.id;
@@ -262,9 +266,27 @@ Result<bool> Log::record(const events::Event& event) {
         details.emplace("data", *parsed);
     }
     entry.details_json = boost::json::serialize(details);
+    return entry;
+}
 
-    bool appended = false;
+}  // namespace
+
+Result<bool> Log::record(const events::Event& event) {
+    auto appended = record_all({event});
+    if (!appended) return appended.error();
+    return *appended == 1;
+}
+
+Result<std::size_t> Log::record_all(const std::vector<events::Event>& events) {
+    std::vector<Entry> entries;
+    for (const events::Event& event : events) {
+        if (auto entry = entry_of_event(event)) entries.push_back(std::move(*entry));
+    }
+    if (entries.empty()) return std::size_t{0};
+
+    std::size_t appended = 0;
     auto done = database_.transact([&](db::Transaction& tx) -> Result<void> {
+        appended = 0;  // a retried transaction starts over
         // Touching the head first takes its row lock on PostgreSQL, so appends from every node
         // queue here and each sees the head the previous one left (SQLite's BEGIN IMMEDIATE
         // already serializes writers).
@@ -272,26 +294,33 @@ Result<bool> Log::record(const events::Event& event) {
                                  {clock_.now_ms()});
         if (!locked) return locked.error();
         if (*locked != 1) return Error::internal("the audit chain head row is missing");
-        auto existing =
-            tx.query_one("SELECT seq FROM audit_entries WHERE event_id = ?", {entry.id});
-        if (!existing) return existing.error();
-        if (*existing) return {};  // redelivered: already appended
         auto head = tx.query_one("SELECT seq, hash FROM audit_chain_head WHERE id = 1");
         if (!head) return head.error();
         if (!*head) return Error::internal("the audit chain head row is missing");
-        entry.seq = (*head)->get_int(0) + 1;
-        entry.prev_hash = (*head)->get_text(1);
-        entry.hash = entry_hash(entry);
-        auto inserted = tx.execute(
-            "INSERT INTO audit_entries (seq, event_id, time_ms, action, actor_id, org_id, "
-            "target_id, ip, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            {entry.seq, entry.id, entry.time_ms, entry.action, entry.actor_id, entry.org_id,
-             entry.target_id, entry.ip, entry.details_json, entry.prev_hash, entry.hash});
-        if (!inserted) return inserted.error();
-        auto moved = tx.execute("UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
-                                {entry.seq, entry.hash});
+        std::int64_t seq = (*head)->get_int(0);
+        std::string hash = (*head)->get_text(1);
+        for (Entry& entry : entries) {
+            auto existing =
+                tx.query_one("SELECT seq FROM audit_entries WHERE event_id = ?", {entry.id});
+            if (!existing) return existing.error();
+            if (*existing) continue;  // redelivered: already appended
+            entry.seq = seq + 1;
+            entry.prev_hash = hash;
+            entry.hash = entry_hash(entry);
+            auto inserted = tx.execute(
+                "INSERT INTO audit_entries (seq, event_id, time_ms, action, actor_id, org_id, "
+                "target_id, ip, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                {entry.seq, entry.id, entry.time_ms, entry.action, entry.actor_id, entry.org_id,
+                 entry.target_id, entry.ip, entry.details_json, entry.prev_hash, entry.hash});
+            if (!inserted) return inserted.error();
+            seq = entry.seq;
+            hash = entry.hash;
+            ++appended;
+        }
+        if (appended == 0) return {};
+        auto moved =
+            tx.execute("UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1", {seq, hash});
         if (!moved) return moved.error();
-        appended = true;
         return {};
     });
     if (!done) return done.error();

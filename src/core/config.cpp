@@ -382,6 +382,11 @@ const std::vector<Setting>& declarations() {
             "http.threads", [](Config& c) -> std::int64_t& { return c.http.threads; }, 0,
             kMaxThreads, "I/O threads, each with its own event loop; 0 means one per core."));
         s.push_back(int_setting(
+            "http.blocking_threads",
+            [](Config& c) -> std::int64_t& { return c.http.blocking_threads; }, 0, kMaxThreads,
+            "Worker threads for blocking work (password hashing, database commits, mail); 0 "
+            "means four per core, at least 8."));
+        s.push_back(int_setting(
             "http.max_body_bytes", [](Config& c) -> std::int64_t& { return c.http.max_body_bytes; },
             0, kMaxBody,
             "Largest request body a route accepts unless it sets its own limit (413 above)."));

@@ -23,7 +23,8 @@ namespace nimbus::config {
 
 struct HttpConfig {
     std::string listen = "127.0.0.1:8080";
-    std::int64_t threads = 0;  ///< 0: one per core
+    std::int64_t threads = 0;           ///< 0: one per core
+    std::int64_t blocking_threads = 0;  ///< 0: four per core, at least 8
     std::int64_t max_body_bytes = 1024 * 1024;
     std::int64_t max_header_bytes = 16 * 1024;
     std::int64_t header_timeout_ms = 10'000;

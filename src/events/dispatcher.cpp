@@ -2,7 +2,8 @@
 //   1. fans new outbox events out into one delivery row per registered subscriber,
 //   2. per local subscriber, claims the deliveries that are due and first in line for their
 //      subject (a lease: claimed_by + lease_until_ms, taken with FOR UPDATE SKIP LOCKED on
-//      PostgreSQL), runs the handler outside any transaction, and records the outcome,
+//      PostgreSQL), runs the handler outside any transaction (one call per event, or one per
+//      batch for subscribe_batch()), and records the outcomes in one transaction,
 //   3. now and then prunes events every subscriber has received.
 // All state is in the database, so a new process picks up where a dead one stopped.
 
@@ -35,6 +36,54 @@ struct Claimed {
     Event event;
 };
 
+/// Why each event of a batch failed (nullopt: delivered), in the batch's order.
+using Outcomes = std::vector<std::optional<std::string>>;
+/// How a subscriber takes a batch of events: every subscriber is held as one of these.
+using Deliver = std::function<Outcomes(const std::vector<Event>& events)>;
+
+/// Runs `call` and turns an error or an exception into a failure message, kept short.
+template <typename Call>
+std::optional<std::string> failure_of(Call&& call) {
+    std::optional<std::string> failure;
+    try {
+        auto handled = call();
+        if (!handled) failure = handled.error().message;
+    } catch (const std::exception& thrown) {
+        failure = fmt::format("handler threw: {}", thrown.what());
+    } catch (...) {
+        failure = "handler threw a non-standard exception";
+    }
+    if (failure && failure->size() > kMaxErrorLength) failure->resize(kMaxErrorLength);
+    return failure;
+}
+
+/// A one-event handler: called per event, each with its own outcome.
+Deliver each(Handler handler) {
+    return [handler = std::move(handler)](const std::vector<Event>& events) {
+        Outcomes outcomes;
+        outcomes.reserve(events.size());
+        for (const Event& event : events) {
+            outcomes.push_back(failure_of([&] { return handler(event); }));
+        }
+        return outcomes;
+    };
+}
+
+/// A batch handler: the whole batch in one call; when it fails, each event alone, so that one
+/// event that cannot be handled does not hold back the others (the handler promises that a
+/// failed call changed nothing).
+Deliver batched(BatchHandler handler) {
+    return [handler = std::move(handler)](const std::vector<Event>& events) {
+        if (!failure_of([&] { return handler(events); })) return Outcomes(events.size());
+        Outcomes outcomes;
+        outcomes.reserve(events.size());
+        for (const Event& event : events) {
+            outcomes.push_back(failure_of([&] { return handler(std::vector<Event>{event}); }));
+        }
+        return outcomes;
+    };
+}
+
 std::int64_t backoff_ms(const DispatcherOptions& options, int attempts) {
     const int doublings = std::clamp(attempts - 1, 0, kMaxBackoffDoublings);
     const std::int64_t delay = options.initial_backoff.count() * (std::int64_t{1} << doublings);
@@ -52,7 +101,7 @@ struct Dispatcher::State {
     db::Database& db;
     const Clock& clock;
     DispatcherOptions options;
-    std::vector<std::pair<std::string, Handler>> subscribers;  // fixed once started
+    std::vector<std::pair<std::string, Deliver>> subscribers;  // fixed once started
     bool started = false;
 
     std::mutex pass_mutex;  // one pass at a time, whether from the thread or run_once()
@@ -67,7 +116,8 @@ struct Dispatcher::State {
 
     Result<void> register_subscribers();
     Result<int> fan_out();
-    Result<int> deliver(const std::string& subscriber, const Handler& handler);
+    Result<int> deliver(const std::string& subscriber, const Deliver& handler);
+    Result<void> add_subscriber(std::string name, Deliver handler);
     Result<std::vector<Claimed>> claim(const std::string& subscriber);
     Result<void> prune();
     Result<int> pass();
@@ -175,28 +225,18 @@ Result<std::vector<Claimed>> Dispatcher::State::claim(const std::string& subscri
     return claimed;
 }
 
-Result<int> Dispatcher::State::deliver(const std::string& subscriber, const Handler& handler) {
+Result<int> Dispatcher::State::deliver(const std::string& subscriber, const Deliver& handler) {
     auto claimed = claim(subscriber);
     if (!claimed) return claimed.error();
     if (claimed->empty()) return 0;
 
     // Handlers run outside any transaction: they may use the store themselves, and a slow handler
     // must not hold the SQLite writer.
-    std::vector<std::optional<std::string>> failures;
-    failures.reserve(claimed->size());
-    for (const Claimed& item : *claimed) {
-        std::optional<std::string> failure;
-        try {
-            auto handled = handler(item.event);
-            if (!handled) failure = handled.error().message;
-        } catch (const std::exception& thrown) {
-            failure = fmt::format("handler threw: {}", thrown.what());
-        } catch (...) {
-            failure = "handler threw a non-standard exception";
-        }
-        if (failure && failure->size() > kMaxErrorLength) failure->resize(kMaxErrorLength);
-        failures.push_back(std::move(failure));
-    }
+    std::vector<Event> events;
+    events.reserve(claimed->size());
+    for (const Claimed& item : *claimed) events.push_back(item.event);
+    Outcomes failures = handler(events);
+    failures.resize(claimed->size());
 
     // One transaction acknowledges the batch. Dying before it commits means redelivery (at least
     // once); `claimed_by = ?` makes an acknowledgement after the lease passed to another node a
@@ -284,17 +324,26 @@ Dispatcher::Dispatcher(db::Database& db, const Clock& clock, DispatcherOptions o
 Dispatcher::~Dispatcher() { stop(); }
 
 Result<void> Dispatcher::subscribe(std::string name, Handler handler) {
-    if (state_->started) return Error::invalid("subscribe() after start()");
+    if (!handler) return Error::invalid("subscriber handler is empty");
+    return state_->add_subscriber(std::move(name), each(std::move(handler)));
+}
+
+Result<void> Dispatcher::subscribe_batch(std::string name, BatchHandler handler) {
+    if (!handler) return Error::invalid("subscriber handler is empty");
+    return state_->add_subscriber(std::move(name), batched(std::move(handler)));
+}
+
+Result<void> Dispatcher::State::add_subscriber(std::string name, Deliver handler) {
+    if (started) return Error::invalid("subscribe() after start()");
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_name_char)) {
         return Error::invalid(fmt::format("subscriber name \"{}\" must match [a-z0-9_.-]+", name));
     }
-    for (const auto& [existing, unused] : state_->subscribers) {
+    for (const auto& [existing, unused] : subscribers) {
         if (existing == name) {
             return Error::invalid(fmt::format("subscriber \"{}\" is already registered", name));
         }
     }
-    if (!handler) return Error::invalid("subscriber handler is empty");
-    state_->subscribers.emplace_back(std::move(name), std::move(handler));
+    subscribers.emplace_back(std::move(name), std::move(handler));
     return {};
 }
 

@@ -87,6 +87,13 @@ Result<std::string> emit(db::Transaction& tx, const Clock& clock, const EventDra
 /// `DispatcherOptions::lease_duration`. Exceptions are caught and count as failures.
 using Handler = std::function<Result<void>(const Event& event)>;
 
+/// Receives the due events of one pass at once, in delivery order (at most one per subject, at
+/// most DispatcherOptions::batch_size), so that a subscriber writing to the database commits them
+/// in one transaction instead of one each. All or nothing: an error must mean that no event of
+/// the batch took effect. The dispatcher then hands the events over again one per call, so only
+/// the ones that fail on their own are retried later. Otherwise the contract of Handler.
+using BatchHandler = std::function<Result<void>(const std::vector<Event>& events)>;
+
 /// How a Dispatcher works; the defaults suit production.
 struct DispatcherOptions {
     /// Names this process in leases; empty means "node_" + a new ULID.
@@ -136,6 +143,10 @@ public:
     /// across releases ([a-z0-9_.-]+). Fails with `invalid_argument` after start(), for a bad or
     /// duplicate name.
     Result<void> subscribe(std::string name, Handler handler);
+
+    /// Adds a subscriber that takes each pass's events as one batch (see BatchHandler); the same
+    /// rules for `name` as subscribe().
+    Result<void> subscribe_batch(std::string name, BatchHandler handler);
 
     /// Registers the subscribers in the database and starts the background thread.
     Result<void> start();

@@ -19,6 +19,7 @@ namespace {
 const std::string kNimbus = NIMBUS_BINARY;
 constexpr int kNodes = 3;
 constexpr int kEventsPerNode = 40;
+constexpr std::size_t kBatch = 7;
 
 db::Backend backend() {
 #ifdef NIMBUS_AUDIT_TEST_POSTGRES
@@ -83,12 +84,23 @@ TEST_F(AuditStore, NodesAppendingAtOnceKeepOneGapFreeChain) {
     for (int node = 0; node < kNodes; ++node) {
         threads.emplace_back([&, node] {
             audit::Log log(*nodes[static_cast<std::size_t>(node)], clock_);
+            // Odd nodes append in batches (as the outbox hands them over), even ones one by one.
+            std::vector<events::Event> batch;
             for (int i = 0; i < kEventsPerNode; ++i) {
                 // Every node also delivers one shared event: it must be appended once.
                 std::string id = i % 10 == 0
                                      ? "evt_shared_" + std::to_string(i)
                                      : "evt_" + std::to_string(node) + "_" + std::to_string(i);
-                if (!log.record(login(id, "usr_" + std::to_string(node)))) ++failures;
+                events::Event event = login(id, "usr_" + std::to_string(node));
+                if (node % 2 == 0) {
+                    if (!log.record(event)) ++failures;
+                    continue;
+                }
+                batch.push_back(std::move(event));
+                if (batch.size() == kBatch || i + 1 == kEventsPerNode) {
+                    if (!log.record_all(batch)) ++failures;
+                    batch.clear();
+                }
             }
         });
     }
@@ -122,6 +134,31 @@ TEST_F(AuditStore, VerifyCommandReportsTheAlteredEntry) {
     Finished broken = verify_cli();
     EXPECT_EQ(broken.exit_status, 1) << broken.err;
     EXPECT_NE(broken.out.find("broken at seq 3"), std::string::npos) << broken.out;
+}
+
+TEST_F(AuditStore, ABatchAppendsItsAuditedEventsOnceInOrder) {
+    audit::Log log(test_db_->db(), clock_);
+    ASSERT_TRUE(log.record(login("evt_1", "usr_1")));
+    events::Event unaudited = login("evt_3", "usr_1");
+    unaudited.type = "nimbus.test.item.changed";
+    // evt_1 was appended before and evt_2 comes twice: each is kept once; evt_3 is not audited.
+    auto appended = log.record_all({login("evt_1", "usr_1"), login("evt_2", "usr_2"), unaudited,
+                                    login("evt_2", "usr_2"), login("evt_4", "usr_4")});
+    ASSERT_TRUE(appended) << appended.error().message;
+    EXPECT_EQ(*appended, 2U);
+    auto empty = log.record_all({});
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(*empty, 0U);
+    auto page = log.list({});
+    ASSERT_TRUE(page) << page.error().message;
+    ASSERT_EQ(page->entries.size(), 3U);  // newest first
+    EXPECT_EQ(page->entries[0].id, "evt_4");
+    EXPECT_EQ(page->entries[1].id, "evt_2");
+    EXPECT_EQ(page->entries[2].id, "evt_1");
+    auto report = log.verify();
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(report->ok) << report->reason;
+    EXPECT_EQ(report->entries, 3);
 }
 
 TEST_F(AuditStore, VerifyCommandReportsAnEmptyLogAsOk) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "backend_test.hpp"
@@ -352,6 +353,64 @@ TEST_P(DispatcherTest, ResumesAfterARestart) {
     ASSERT_TRUE(wait_until([&] { return inbox.size() >= 3; }));
     second.stop();
     EXPECT_EQ(inbox.by_subject(), emitted);
+}
+
+TEST_P(DispatcherTest, BatchSubscribersGetEachPassInOneCall) {
+    ManualClock clock(kStartMs);
+    std::vector<std::vector<std::string>> calls;  // event ids per call
+    Dispatcher dispatcher(db(), clock, fast_options("node_a"));
+    ASSERT_TRUE(
+        dispatcher.subscribe_batch("audit", [&](const std::vector<Event>& events) -> Result<void> {
+            calls.emplace_back();
+            for (const Event& event : events) calls.back().push_back(event.id);
+            return {};
+        }));
+    const auto emitted = emit_all({"a", "b", "c", "a"}, clock);
+    auto attempted = dispatcher.run_once();
+    ASSERT_TRUE(attempted) << attempted.error().message;
+    // One per subject per pass: the second event of "a" follows in the next pass.
+    EXPECT_EQ(*attempted, 3);
+    ASSERT_EQ(calls.size(), 1U);
+    EXPECT_EQ(calls[0], (std::vector<std::string>{emitted.at("a")[0], emitted.at("b")[0],
+                                                  emitted.at("c")[0]}));
+    ASSERT_TRUE(dispatcher.run_once());
+    ASSERT_EQ(calls.size(), 2U);
+    EXPECT_EQ(calls[1], std::vector<std::string>{emitted.at("a")[1]});
+    for (const auto& [subject, ids] : emitted) {
+        for (const std::string& id : ids) EXPECT_EQ(delivery("audit", id).status, "delivered");
+    }
+}
+
+TEST_P(DispatcherTest, AFailedBatchIsRetriedEventByEventSoOnlyTheBadOneWaits) {
+    ManualClock clock(kStartMs);
+    const auto emitted = emit_all({"good_1", "bad", "good_2"}, clock);
+    const std::string& bad = emitted.at("bad")[0];
+    std::vector<std::size_t> call_sizes;
+    Inbox inbox;
+    Dispatcher dispatcher(db(), clock, fast_options("node_a"));
+    ASSERT_TRUE(
+        dispatcher.subscribe_batch("audit", [&](const std::vector<Event>& events) -> Result<void> {
+            call_sizes.push_back(events.size());
+            for (const Event& event : events) {
+                if (event.id == bad) {
+                    if (events.size() > 1) throw std::runtime_error("the batch broke");
+                    return Error::unavailable("this one cannot be stored");
+                }
+            }
+            for (const Event& event : events) inbox.add("a", event);
+            return {};
+        }));
+    ASSERT_TRUE(dispatcher.run_once());
+    // The batch (3), then each event alone (1, 1, 1).
+    EXPECT_EQ(call_sizes, (std::vector<std::size_t>{3, 1, 1, 1}));
+    EXPECT_EQ(inbox.size(), 2U);
+    EXPECT_EQ(delivery("audit", emitted.at("good_1")[0]).status, "delivered");
+    EXPECT_EQ(delivery("audit", emitted.at("good_2")[0]).status, "delivered");
+    Delivery failed = delivery("audit", bad);
+    EXPECT_EQ(failed.status, "pending");
+    EXPECT_EQ(failed.attempts, 1);
+    EXPECT_EQ(failed.last_error, "this one cannot be stored");
+    EXPECT_EQ(failed.next_attempt_ms, kStartMs + kInitialBackoff.count());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DispatcherTest, db::testing::kBothBackends,
