@@ -25,8 +25,11 @@ interface ListTableProps<T> {
   loadingLabel: string;
   /** Shown instead of the table when the list is empty; without it an empty table shows. */
   emptyText?: string;
-  /** The column headers, in order; a last column named "Actions" (for screen readers) follows. */
-  columns: string[];
+  /**
+   * The column headers, in order (`{ label, align: 'right' }` for numbers); a last column named
+   * "Actions" (for screen readers) follows.
+   */
+  columns: (string | { label: string; align: 'right' })[];
   /** Why the last row action (revoke, delete, a role change) failed; shown above the table. */
   actionProblem?: Problem;
   /** Offers Retry when the first page fails. */
@@ -87,9 +90,15 @@ function ListBody<T>({
         <Table size="small" aria-label={label}>
           <TableHead>
             <TableRow>
-              {columns.map((column) => (
-                <TableCell key={column}>{column}</TableCell>
-              ))}
+              {columns.map((column) =>
+                typeof column === 'string' ? (
+                  <TableCell key={column}>{column}</TableCell>
+                ) : (
+                  <TableCell key={column.label} align={column.align}>
+                    {column.label}
+                  </TableCell>
+                ),
+              )}
               <TableCell>
                 <VisuallyHidden>Actions</VisuallyHidden>
               </TableCell>

@@ -65,3 +65,36 @@ export function useCursorList<T>(query: InfiniteListQuery<T>): CursorList<T> {
     },
   };
 }
+
+/** What `useWholeList` reads of an RTK Query query whose answer is one whole list, `{data: [...]}`. */
+export interface WholeListQuery<T> {
+  data?: { data: T[] };
+  error?: FetchBaseQueryError | SerializedError;
+  isError: boolean;
+  refetch: () => unknown;
+}
+
+/**
+ * A list endpoint that answers everything at once (the firewall's rules, the rate-limit overrides)
+ * as the shared list table shows it: one page, no "Show more".
+ *
+ * ```tsx
+ * const rules = useWholeList(useListIpRulesQuery(undefined));
+ * return <ListTable list={rules} ... />;
+ * ```
+ */
+export function useWholeList<T>(query: WholeListQuery<T>): CursorList<T> {
+  const { data, error, isError, refetch } = query;
+  const items = data?.data;
+  return {
+    items,
+    problem: items === undefined && isError ? toProblem(error) : undefined,
+    moreProblem: undefined,
+    hasMore: false,
+    loadingMore: false,
+    showMore: () => undefined,
+    retry: () => {
+      void refetch();
+    },
+  };
+}

@@ -1,26 +1,21 @@
-import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Grid from '@mui/material/Grid';
 import MenuItem from '@mui/material/MenuItem';
 import Stack from '@mui/material/Stack';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
-import TableContainer from '@mui/material/TableContainer';
-import TableHead from '@mui/material/TableHead';
-import TableRow from '@mui/material/TableRow';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { useState, type SyntheticEvent } from 'react';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { useState } from 'react';
+import { problemOf } from '../../api/problem';
 import { DateTime } from '../../components/DateTime';
+import { FormTextField } from '../../components/FormTextField';
+import { ListTable } from '../../components/ListTable';
 import { LoadingState } from '../../components/LoadingState';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
-import { ProblemAlert } from '../../components/ProblemAlert';
 import { PropertyList } from '../../components/PropertyList';
+import { RowActionButton } from '../../components/RowActionButton';
 import { SectionCard } from '../../components/SectionCard';
-import { VisuallyHidden } from '../../components/VisuallyHidden';
+import { useWholeList } from '../../components/useCursorList';
 import { AuditTable } from '../audit/AuditTable';
 import {
   useAddIpRuleMutation,
@@ -97,9 +92,8 @@ function AddRuleForm() {
     value: '',
     note: '',
   });
-  const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
+  const problem = problemOf(state);
+  const submit = () => {
     void add({ ...rule, value: rule.value.trim(), note: rule.note.trim() })
       .unwrap()
       .then(() => {
@@ -108,69 +102,68 @@ function AddRuleForm() {
       .catch(() => undefined);
   };
   return (
-    <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-      {problem !== undefined && <ProblemAlert problem={problem} />}
+    <MutationForm
+      onSubmit={submit}
+      problem={problem}
+      submitLabel="Add rule"
+      submitting={state.isLoading}
+    >
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2}>
-        <TextField
+        <FormTextField
           select
           label="Kind"
           value={rule.kind}
-          onChange={(event) => {
-            setRule({ ...rule, kind: event.target.value as NewIpRule['kind'] });
+          onChange={(kind) => {
+            setRule({ ...rule, kind: kind as NewIpRule['kind'] });
           }}
           sx={{ minWidth: 140 }}
         >
           <MenuItem value="cidr">IP range (CIDR)</MenuItem>
           <MenuItem value="country">Country</MenuItem>
-        </TextField>
-        <TextField
+        </FormTextField>
+        <FormTextField
           select
           label="Action"
           value={rule.action}
-          onChange={(event) => {
-            setRule({ ...rule, action: event.target.value as NewIpRule['action'] });
+          onChange={(action) => {
+            setRule({ ...rule, action: action as NewIpRule['action'] });
           }}
           sx={{ minWidth: 120 }}
         >
           <MenuItem value="deny">Deny</MenuItem>
           <MenuItem value="allow">Allow</MenuItem>
-        </TextField>
-        <TextField
+        </FormTextField>
+        <FormTextField
           label={rule.kind === 'cidr' ? 'CIDR' : 'Country code'}
           value={rule.value}
-          onChange={(event) => {
-            setRule({ ...rule, value: event.target.value });
+          onChange={(value) => {
+            setRule({ ...rule, value });
           }}
           required
-          error={fieldError(problem, '/value') !== undefined}
-          helperText={
-            fieldError(problem, '/value') ??
-            (rule.kind === 'cidr' ? 'e.g. 203.0.113.0/24 or 2001:db8::/32' : 'e.g. DE (ISO 3166-1)')
+          problem={problem}
+          pointer="/value"
+          hint={
+            rule.kind === 'cidr' ? 'e.g. 203.0.113.0/24 or 2001:db8::/32' : 'e.g. DE (ISO 3166-1)'
           }
           slotProps={{ htmlInput: { spellCheck: false } }}
         />
-        <TextField
+        <FormTextField
           label="Note"
           value={rule.note}
-          onChange={(event) => {
-            setRule({ ...rule, note: event.target.value });
+          onChange={(note) => {
+            setRule({ ...rule, note });
           }}
-          error={fieldError(problem, '/note') !== undefined}
-          helperText={fieldError(problem, '/note')}
+          problem={problem}
+          pointer="/note"
           sx={{ flexGrow: 1 }}
         />
       </Stack>
-      <div>
-        <Button type="submit" variant="contained" loading={state.isLoading}>
-          Add rule
-        </Button>
-      </div>
-    </Stack>
+    </MutationForm>
   );
 }
 
 function RulesCard() {
-  const rules = useListIpRulesQuery(undefined);
+  const rules = useWholeList(useListIpRulesQuery(undefined));
   const [remove, removing] = useDeleteIpRuleMutation();
   return (
     <SectionCard title="IP and country rules">
@@ -179,64 +172,43 @@ function RulesCard() {
           First match wins: an allowed range passes; a denied range or country is refused; when any
           country is allowed, clients from every other country are refused.
         </Typography>
-        {removing.isError && <ProblemAlert problem={toProblem(removing.error)} />}
-        {rules.data === undefined ? (
-          rules.isError ? (
-            <ProblemAlert problem={toProblem(rules.error)} />
-          ) : (
-            <LoadingState label="Loading rules" />
-          )
-        ) : rules.data.data.length === 0 ? (
-          <Typography color="text.secondary">No rules: every address may connect.</Typography>
-        ) : (
-          <TableContainer>
-            <Table size="small" aria-label="IP and country rules">
-              <TableHead>
-                <TableRow>
-                  <TableCell>Action</TableCell>
-                  <TableCell>Kind</TableCell>
-                  <TableCell>Value</TableCell>
-                  <TableCell>Note</TableCell>
-                  <TableCell>Added</TableCell>
-                  <TableCell>
-                    <VisuallyHidden>Actions</VisuallyHidden>
-                  </TableCell>
-                </TableRow>
-              </TableHead>
-              <TableBody>
-                {rules.data.data.map((rule) => (
-                  <TableRow key={rule.id}>
-                    <TableCell>
-                      <Chip
-                        size="small"
-                        color={rule.action === 'deny' ? 'error' : 'success'}
-                        label={rule.action}
-                      />
-                    </TableCell>
-                    <TableCell>{rule.kind === 'cidr' ? 'IP range' : 'Country'}</TableCell>
-                    <TableCell sx={{ fontFamily: 'monospace' }}>{rule.value}</TableCell>
-                    <TableCell>{rule.note}</TableCell>
-                    <TableCell>
-                      <DateTime value={rule.created_at} />
-                    </TableCell>
-                    <TableCell align="right">
-                      <Button
-                        size="small"
-                        color="error"
-                        aria-label={`Delete the rule ${rule.action} ${rule.value}`}
-                        onClick={() => {
-                          void remove(rule.id);
-                        }}
-                      >
-                        Delete
-                      </Button>
-                    </TableCell>
-                  </TableRow>
-                ))}
-              </TableBody>
-            </Table>
-          </TableContainer>
-        )}
+        <ListTable
+          list={rules}
+          actionProblem={problemOf(removing)}
+          label="IP and country rules"
+          itemsName="rules"
+          loadingLabel="Loading rules"
+          emptyText="No rules: every address may connect."
+          columns={['Action', 'Kind', 'Value', 'Note', 'Added']}
+          rowKey={(rule) => rule.id}
+          renderCells={(rule) => (
+            <>
+              <TableCell>
+                <Chip
+                  size="small"
+                  color={rule.action === 'deny' ? 'error' : 'success'}
+                  label={rule.action}
+                />
+              </TableCell>
+              <TableCell>{rule.kind === 'cidr' ? 'IP range' : 'Country'}</TableCell>
+              <TableCell sx={{ fontFamily: 'monospace' }}>{rule.value}</TableCell>
+              <TableCell>{rule.note}</TableCell>
+              <TableCell>
+                <DateTime value={rule.created_at} />
+              </TableCell>
+              <TableCell align="right">
+                <RowActionButton
+                  label={`Delete the rule ${rule.action} ${rule.value}`}
+                  onClick={() => {
+                    void remove(rule.id);
+                  }}
+                >
+                  Delete
+                </RowActionButton>
+              </TableCell>
+            </>
+          )}
+        />
         <AddRuleForm />
       </Stack>
     </SectionCard>
