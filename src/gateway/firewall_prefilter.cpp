@@ -52,11 +52,10 @@ namespace {
 /// '$', which many attack patterns need and plain text lacks; the expressions a text's
 /// literals allow are then run on the text itself.
 constexpr int kMinAtomLength = 1;
-/// The texts screened for each string (clears()).
-constexpr std::size_t kVariants = 6;
-/// The per-thread cache of clean header texts: at most this many, each at most this long.
-constexpr std::size_t kCachedHeaders = 1024;
-constexpr std::size_t kCachedHeaderBytes = 1024;
+/// The per-thread cache of clean header texts and argument names: at most this many per class,
+/// each at most this long.
+constexpr std::size_t kCachedTexts = 1024;
+constexpr std::size_t kCachedTextBytes = 1024;
 
 std::uint64_t next_prefilter_id() {
     static std::atomic<std::uint64_t> next{1};
@@ -567,6 +566,13 @@ unsigned classes_of(const std::string& variables) {
     return mask;
 }
 
+/// Whether `a` is `b` but for the letter case of A-Z.
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [&](char x, char y) { return fold(x) == fold(y); });
+}
+
 std::string lower(std::string_view text) {
     std::string out(text);
     for (char& c : out) {
@@ -881,6 +887,7 @@ std::optional<std::string> url_decode(std::string_view text) {
 /// one rule using it (934100) searches without anchors, so screening this text covers all.
 std::string base64_decoded(std::string_view text) {
     std::string out;
+    out.reserve(text.size() * 3 / 4 + 1);
     int bits = 0;
     std::uint32_t buffer = 0;
     for (char c : text) {
@@ -905,6 +912,7 @@ std::string base64_decoded(std::string_view text) {
 /// ModSecurity's t:cmdLine, character for character (src/actions/transformations/cmd_line.cc).
 std::string cmd_line(std::string_view text) {
     std::string out;
+    out.reserve(text.size());
     bool space = false;
     for (char c : text) {
         switch (c) {
@@ -930,7 +938,8 @@ std::string cmd_line(std::string_view text) {
                 out += c;
                 break;
             default:
-                out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                // tolower() in the C locale, as ModSecurity runs it: A-Z only.
+                out += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
                 space = false;
                 break;
         }
@@ -943,11 +952,14 @@ bool space_char(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
+/// The byte t:removeWhitespace removes besides white space.
+constexpr unsigned char kNbsp = 0xA0;
+
 /// t:removeWhitespace: libmodsecurity 3.0.9 removes white space and the byte 0xA0 (NBSP, also
 /// the second byte of some UTF-8 characters such as U+00E0).
 std::string without_spaces(std::string_view text) {
-    constexpr unsigned char kNbsp = 0xA0;
     std::string out;
+    out.reserve(text.size());
     for (char c : text) {
         if (!space_char(c) && static_cast<unsigned char>(c) != kNbsp) out += c;
     }
@@ -957,6 +969,7 @@ std::string without_spaces(std::string_view text) {
 /// t:normalisePath on a text without dot segments: runs of '/' become one.
 std::string collapse_slashes(std::string_view text) {
     std::string out;
+    out.reserve(text.size());
     for (char c : text) {
         if (c == '/' && !out.empty() && out.back() == '/') continue;
         out += c;
@@ -985,6 +998,7 @@ std::string replace_comments(std::string_view text) {
 /// t:compressWhitespace: each run of white space becomes one space (0xA0 is kept).
 std::string compressed(std::string_view text) {
     std::string out;
+    out.reserve(text.size());
     bool in_space = false;
     for (char c : text) {
         if (space_char(c)) {
@@ -1667,45 +1681,57 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
     // variants listed in the header comment, each screened in both letter cases.
     auto screen_text = [&](const std::string& text, StringClass string_class) {
         unsigned bit = 1U << string_class;
-        std::string plus_as_space = text;
-        std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
+        // Most texts (ids, tokens, numbers, words) are their own variants: each variant is only
+        // made when its transformation changes something, and screened once.
+        bool has_plus = text.find('+') != std::string::npos;
+        std::string plus_copy;
+        if (has_plus) {
+            plus_copy = text;
+            std::replace(plus_copy.begin(), plus_copy.end(), '+', ' ');
+        }
+        const std::string& plus_as_space = has_plus ? plus_copy : text;
         std::string command = cmd_line(plus_as_space);
         if ((impl.normalise_classes & bit) != 0 && (!path_normal(text) || !path_normal(command))) {
             return refuse(why, "a dot segment t:normalisePath would resolve");
         }
         // libinjection sees the decoded text (942100, 941100: t:urlDecodeUni, no lower case).
-        if (injection(text, string_class) ||
-            (plus_as_space != text && injection(plus_as_space, string_class))) {
+        if (injection(text, string_class) || (has_plus && injection(plus_as_space, string_class))) {
             return refuse(why, "libinjection finds SQL or XSS in: " + text);
         }
-        // Most texts (ids, tokens, numbers) are their own variants: screen each text once.
-        std::array<std::string, kVariants> variants = {text,
-                                                       plus_as_space,
-                                                       command,
-                                                       without_spaces(text),
-                                                       without_spaces(plus_as_space),
-                                                       compressed(plus_as_space)};
-        for (std::size_t index = 0; index < variants.size(); ++index) {
-            const std::string& variant = variants[index];
-            bool seen = std::find(variants.begin(), variants.begin() + static_cast<long>(index),
-                                  variant) != variants.begin() + static_cast<long>(index);
-            if (seen) continue;
+        auto screen_variant = [&](const std::string& variant) {
             // Removing white space may join "& lt" into an entity a later decoding reads.
             if (!entity_free(variant)) return refuse(why, "a variant with an entity: " + text);
             if (!screen(variant, string_class)) return false;  // why: screen()
             // t:normalisePath collapses runs of '/' (dot segments were refused above).
-            if ((impl.normalise_classes & bit) != 0 && variant.find("//") != std::string::npos &&
-                !screen(collapse_slashes(variant), string_class)) {
-                return false;  // why: screen()
+            return (impl.normalise_classes & bit) == 0 || variant.find("//") == std::string::npos ||
+                   screen(collapse_slashes(variant), string_class);  // why: screen()
+        };
+        if (!screen_variant(text)) return false;
+        if (has_plus && !screen_variant(plus_as_space)) return false;
+        // screen() reads a text in lower case and as it is: a variant that is the text in
+        // lower case finds nothing the text did not.
+        if (!equal_ignoring_case(command, text) && !screen_variant(command)) return false;
+        bool spaced = std::any_of(text.begin(), text.end(), [](char c) {
+            return space_char(c) || static_cast<unsigned char>(c) == kNbsp;
+        });
+        if (spaced || has_plus) {
+            std::array<std::string, 3> more = {without_spaces(text), without_spaces(plus_as_space),
+                                               compressed(plus_as_space)};
+            for (std::size_t index = 0; index < more.size(); ++index) {
+                const std::string& variant = more[index];
+                bool seen = variant == text || variant == plus_as_space || variant == command ||
+                            std::find(more.begin(), more.begin() + static_cast<long>(index),
+                                      variant) != more.begin() + static_cast<long>(index);
+                if (!seen && !screen_variant(variant)) return false;
             }
         }
-        // Decoded bytes may be anything: a vertical tab is white space to PCRE's \s but not
-        // to RE2's, so it is screened as a space.
-        std::string decoded = base64_decoded(plus_as_space);
-        std::replace(decoded.begin(), decoded.end(), '\v', ' ');
-        if ((string_class == kArgs || string_class == kArgNames) &&
-            !screen(decoded, string_class, /*base64_only=*/true)) {
-            return false;  // why: screen()
+        if (string_class == kArgs || string_class == kArgNames) {
+            // Decoded bytes may be anything: a vertical tab is white space to PCRE's \s but not
+            // to RE2's, so it is screened as a space. Only the rules that decode base64 see it.
+            std::string decoded = base64_decoded(plus_as_space);
+            std::replace(decoded.begin(), decoded.end(), '\v', ' ');
+            if (!screen(decoded, string_class, /*base64_only=*/true))
+                return false;  // why: screen()
         }
         if ((impl.comment_classes & bit) != 0 && plus_as_space.find("/*") != std::string::npos &&
             !screen(compressed(replace_comments(plus_as_space)), string_class)) {
@@ -1713,27 +1739,29 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
         }
         return true;
     };
-    // Header values repeat from request to request (User-Agent, Accept, a client's token):
-    // each thread remembers the header texts it found clean with this prefilter, by the text
-    // itself (no hash that a crafted text could collide with), bounded in count and length.
-    struct HeaderCache {
+    // Header values and argument names repeat from request to request (User-Agent, Accept, a
+    // client's token, the fields of an API's bodies): each thread remembers the texts of these
+    // classes it found clean with this prefilter, by class and the text itself (no hash that a
+    // crafted text could collide with), bounded in count and length.
+    struct CleanCache {
         std::uint64_t prefilter_id = 0;
-        std::unordered_set<std::string> clean;
+        std::array<std::unordered_set<std::string>, kClassCount> clean;
     };
-    thread_local HeaderCache header_cache;
-    if (header_cache.prefilter_id != id) {
-        header_cache.clean.clear();
-        header_cache.prefilter_id = id;
+    thread_local CleanCache clean_cache;
+    if (clean_cache.prefilter_id != id) {
+        for (auto& texts : clean_cache.clean) texts.clear();
+        clean_cache.prefilter_id = id;
     }
     for (const auto& [text, string_class] : strings) {
         // ASCII only: for other texts the Unicode forms below are screened after screen_text().
-        bool cacheable =
-            string_class == kHeaders && text.size() <= kCachedHeaderBytes && ascii(text);
-        if (cacheable && header_cache.clean.contains(text)) continue;
+        bool cacheable = (string_class == kHeaders || string_class == kArgNames) &&
+                         text.size() <= kCachedTextBytes && ascii(text);
+        auto& cached = clean_cache.clean[string_class];
+        if (cacheable && cached.contains(text)) continue;
         if (!screen_text(text, string_class)) return false;
         if (cacheable) {
-            if (header_cache.clean.size() >= kCachedHeaders) header_cache.clean.clear();
-            header_cache.clean.insert(text);
+            if (cached.size() >= kCachedTexts) cached.clear();
+            cached.insert(text);
         }
         if (ascii(text)) continue;
         // Non-ASCII text: rules with t:utf8toUnicode see it escaped ("%u00e9"), and with
