@@ -3,16 +3,9 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stubFetch, type StubRoutes } from '../../test/fetchStub';
 import { renderApp } from '../../test/renderApp';
+import { account, requestsTo } from '../../test/signedIn';
 
-const me = {
-  id: 'usr_1',
-  email: 'ada@example.com',
-  name: 'Ada',
-  email_verified: true,
-  created_at: '2026-11-24T14:00:00Z',
-  updated_at: '2026-11-24T14:00:00Z',
-  is_operator: false,
-};
+const me = account();
 
 const signedInRoutes: StubRoutes = {
   '/api/v1/me': { status: 200, body: me },
@@ -26,12 +19,6 @@ const signedInRoutes: StubRoutes = {
 async function fill(field: HTMLElement, text: string) {
   await userEvent.click(field);
   await userEvent.paste(text);
-}
-
-function requestsTo(fetchMock: ReturnType<typeof stubFetch>, path: string) {
-  return fetchMock.mock.calls
-    .map(([input]) => input as Request)
-    .filter((request) => new URL(request.url).pathname === path);
 }
 
 afterEach(() => {

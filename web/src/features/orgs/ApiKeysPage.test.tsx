@@ -3,18 +3,10 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stubFetch, type StubRoutes } from '../../test/fetchStub';
 import { renderApp } from '../../test/renderApp';
-import { clearSessionCookie, requestsTo, signedIn } from '../../test/signedIn';
+import { inOrg } from '../../test/inOrg';
+import { clearSessionCookie, requestsTo } from '../../test/signedIn';
 
 afterEach(clearSessionCookie);
-
-const org = {
-  id: 'org_1',
-  slug: 'acme',
-  name: 'Acme',
-  created_at: '2026-11-24T14:00:00Z',
-  updated_at: '2026-11-24T14:00:00Z',
-  role: 'admin',
-};
 
 function key(id: string, name: string) {
   return {
@@ -28,14 +20,9 @@ function key(id: string, name: string) {
   };
 }
 
-function inOrg(): StubRoutes {
+function withKeys(): StubRoutes {
   return {
-    ...signedIn(),
-    '/api/v1/orgs': { status: 200, body: { data: [org], next_cursor: null } },
-    '/api/v1/orgs/org_1': {
-      status: 200,
-      body: { ...org, permissions: ['org.read', 'api_keys.manage'] },
-    },
+    ...inOrg(['org.read', 'api_keys.manage']),
     '/api/v1/permissions': { status: 200, body: { permissions: [], roles: [] } },
   };
 }
@@ -43,7 +30,7 @@ function inOrg(): StubRoutes {
 describe('ApiKeysPage', () => {
   it('follows next_cursor with "Show more" from the keyboard, then moves focus to the table', async () => {
     const fetchMock = stubFetch({
-      ...inOrg(),
+      ...withKeys(),
       '/api/v1/orgs/org_1/api-keys': () => {
         const last = fetchMock.mock.calls.at(-1)?.[0] as Request;
         return new URL(last.url).searchParams.get('cursor') === 'page_2'
@@ -75,7 +62,7 @@ describe('ApiKeysPage', () => {
 
   it('offers no "Show more" when the answer has no next page', async () => {
     stubFetch({
-      ...inOrg(),
+      ...withKeys(),
       '/api/v1/orgs/org_1/api-keys': {
         status: 200,
         body: { data: [key('key_1', 'ci')], next_cursor: null },

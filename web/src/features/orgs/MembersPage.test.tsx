@@ -3,29 +3,20 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stubFetch, type StubRoutes } from '../../test/fetchStub';
 import { renderApp } from '../../test/renderApp';
-import { clearSessionCookie, requestsTo, signedIn } from '../../test/signedIn';
+import { inOrg } from '../../test/inOrg';
+import { clearSessionCookie, requestsTo } from '../../test/signedIn';
 
 afterEach(clearSessionCookie);
 
-const org = {
-  id: 'org_1',
-  slug: 'acme',
-  name: 'Acme',
-  created_at: '2026-11-24T14:00:00Z',
-  updated_at: '2026-11-24T14:00:00Z',
-  role: 'viewer',
-};
 const roles = [
   { id: 'owner', name: 'owner', description: '', permissions: [], builtin: true },
   { id: 'admin', name: 'admin', description: '', permissions: [], builtin: true },
   { id: 'viewer', name: 'viewer', description: '', permissions: [], builtin: true },
 ];
 
-function inOrg(permissions: string[]): StubRoutes {
+function membersOf(permissions: string[]): StubRoutes {
   return {
-    ...signedIn(),
-    '/api/v1/orgs': { status: 200, body: { data: [org], next_cursor: null } },
-    '/api/v1/orgs/org_1': { status: 200, body: { ...org, permissions } },
+    ...inOrg(permissions, { role: 'viewer' }),
     '/api/v1/orgs/org_1/roles': { status: 200, body: { data: roles, next_cursor: null } },
     '/api/v1/orgs/org_1/members': {
       status: 200,
@@ -50,7 +41,7 @@ describe('MembersPage', () => {
   it('invites by email with the chosen role', async () => {
     let invitations: unknown[] = [];
     const fetchMock = stubFetch({
-      ...inOrg(['org.read', 'org.members.read', 'org.members.invite']),
+      ...membersOf(['org.read', 'org.members.read', 'org.members.invite']),
       '/api/v1/orgs/org_1/invitations': () => {
         const last = fetchMock.mock.calls.at(-1)?.[0] as Request | undefined;
         if (last?.method === 'POST') {
@@ -88,7 +79,7 @@ describe('MembersPage', () => {
 
   it('shows a viewer the members without the controls, and hides pages it may not use', async () => {
     stubFetch({
-      ...inOrg(['org.read', 'org.members.read']),
+      ...membersOf(['org.read', 'org.members.read']),
       '/api/v1/orgs/org_1/invitations': { status: 200, body: { data: [], next_cursor: null } },
     });
     renderApp('/org/members');
@@ -132,7 +123,12 @@ describe('MembersPage', () => {
       joined_at: '2026-11-24T15:00:00Z',
     };
     const fetchMock = stubFetch({
-      ...inOrg(['org.read', 'org.members.read', 'org.members.update_role', 'org.members.invite']),
+      ...membersOf([
+        'org.read',
+        'org.members.read',
+        'org.members.update_role',
+        'org.members.invite',
+      ]),
       '/api/v1/orgs/org_1/roles': (url) =>
         url.searchParams.get('cursor') === 'page2'
           ? { status: 200, body: { data: [member, roles[2], auditor], next_cursor: null } }

@@ -4,25 +4,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { stubFetch } from '../../test/fetchStub';
 import { renderApp } from '../../test/renderApp';
-import { clearSessionCookie, requestsTo, signedIn } from '../../test/signedIn';
+import { acme, inOrg } from '../../test/inOrg';
+import { clearSessionCookie, requestsTo } from '../../test/signedIn';
 
 afterEach(clearSessionCookie);
 
-const org = {
-  id: 'org_1',
-  slug: 'acme',
-  name: 'Acme',
-  created_at: '2026-11-24T14:00:00Z',
-  updated_at: '2026-11-24T14:00:00Z',
-  require_mfa: false,
-  role: 'owner',
-};
+const org = acme({ require_mfa: false, role: 'owner' });
 
 describe('OrganizationPage', () => {
   it('shows the require_mfa policy and lets an admin turn it on', async () => {
     const fetchMock = stubFetch({
-      ...signedIn(),
-      '/api/v1/orgs': { status: 200, body: { data: [org], next_cursor: null } },
+      ...inOrg([], org),
       '/api/v1/orgs/org_1': () => {
         const last = fetchMock.mock.calls.at(-1)?.[0] as Request;
         return last.method === 'PATCH'
