@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { expectNoAxeViolations, keepScreenshot } from './helpers';
+import { expectNoAxeViolations, keepScreenshot, openFromNavigation } from './helpers';
 import { mailedLink, signIn, signUpAndVerify, uniqueEmail } from './identity';
 import { nextTotp, totp } from './totp';
 
@@ -83,11 +83,7 @@ test('the dev mailbox shows the mail, on a loopback address', async ({
     data: { email, password: 'Quiet-Harbor-Lantern-2026!' },
   });
   expect(response.status()).toBe(202);
-  await page.goto('/');
-  await page
-    .getByRole('navigation', { name: 'Main navigation' })
-    .getByRole('link', { name: 'Dev mailbox' })
-    .click();
+  await openFromNavigation(page, 'Dev mailbox');
   await expect(page.getByRole('heading', { level: 1, name: 'Dev mailbox' })).toBeVisible();
   await page.getByLabel('Recipient').fill(email);
   const message = page.getByRole('button', { name: new RegExp(`To ${email}`) });

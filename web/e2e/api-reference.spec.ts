@@ -1,5 +1,10 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
-import { expectNoAxeViolations, keepScreenshot } from './helpers';
+import {
+  browserComplaints,
+  expectNoAxeViolations,
+  keepScreenshot,
+  openFromNavigation,
+} from './helpers';
 
 interface OpenApiDocument {
   paths: Record<string, Record<string, { operationId: string; summary?: string }>>;
@@ -40,17 +45,9 @@ test('the API reference lists what the server documents, accessibly', async ({
   expect(paths).toContain('/api/v1/system/info');
   expect(paths).toContain('/healthz');
 
-  const complaints: string[] = [];
-  page.on('pageerror', (error) => complaints.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') complaints.push(message.text());
-  });
+  const complaints = browserComplaints(page);
 
-  await page.goto('/');
-  await page
-    .getByRole('navigation', { name: 'Main navigation' })
-    .getByRole('link', { name: 'API reference' })
-    .click();
+  await openFromNavigation(page, 'API reference');
   await expect(page).toHaveURL(/\/api-reference$/);
   await expect(page.getByRole('heading', { level: 1, name: 'API reference' })).toBeVisible();
   await expect(page).toHaveTitle('API reference · Nimbus');

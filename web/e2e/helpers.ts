@@ -35,3 +35,25 @@ export async function keepScreenshot(page: Page, testInfo: TestInfo, fileName: s
   await page.screenshot({ path, fullPage: true });
   await testInfo.attach(fileName, { path, contentType: 'image/png' });
 }
+
+/**
+ * Collects what the browser complains about from now on (a script error, a blocked resource, a
+ * Content Security Policy violation); a test expects the list empty at its end.
+ */
+export function browserComplaints(page: Page): string[] {
+  const complaints: string[] = [];
+  page.on('pageerror', (error) => complaints.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') complaints.push(message.text());
+  });
+  return complaints;
+}
+
+/** Opens the console's start page and follows the main navigation's link named `name`. */
+export async function openFromNavigation(page: Page, name: string) {
+  await page.goto('/');
+  await page
+    .getByRole('navigation', { name: 'Main navigation' })
+    .getByRole('link', { name })
+    .click();
+}

@@ -1,5 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { expectNoAxeViolations, keepScreenshot } from './helpers';
+import {
+  browserComplaints,
+  expectNoAxeViolations,
+  keepScreenshot,
+  openFromNavigation,
+} from './helpers';
 
 interface SystemInfo {
   version: string;
@@ -15,21 +20,10 @@ test('the System page shows what the server reports, accessibly', async ({
   expect(response.status()).toBe(200);
   const info = (await response.json()) as SystemInfo;
 
-  // Anything the browser complains about (a script error, a blocked resource, a Content Security
-  // Policy violation) fails the test.
-  const complaints: string[] = [];
-  page.on('pageerror', (error) => complaints.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') complaints.push(message.text());
-  });
+  // Anything the browser complains about fails the test.
+  const complaints = browserComplaints(page);
 
-  await page.goto('/');
-  await page
-    .getByRole('navigation', { name: 'Main navigation' })
-    .getByRole('link', {
-      name: 'System',
-    })
-    .click();
+  await openFromNavigation(page, 'System');
   await expect(page).toHaveURL(/\/system$/);
   await expect(page.getByRole('heading', { level: 1, name: 'System' })).toBeVisible();
   await expect(page).toHaveTitle('System · Nimbus');

@@ -4,12 +4,12 @@ import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { useState, type SyntheticEvent } from 'react';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { problemOf, toProblem, type Problem } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
 import { LoadingState } from '../../components/LoadingState';
+import { MutationForm } from '../../components/MutationForm';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { SectionCard } from '../../components/SectionCard';
 import {
@@ -66,7 +66,7 @@ function ProofForm({
 }: {
   label: string;
   busy: boolean;
-  problem: ReturnType<typeof toProblem> | undefined;
+  problem: Problem | undefined;
   onSubmit: (proof: MfaProof) => void;
 }) {
   const [code, setCode] = useState('');
@@ -76,16 +76,15 @@ function ProofForm({
   };
   return (
     <Stack component="form" direction={{ xs: 'column', sm: 'row' }} spacing={2} onSubmit={submit}>
-      <TextField
+      <FormTextField
         label={`Code for “${label}”`}
         value={code}
-        onChange={(event) => {
-          setCode(event.target.value);
-        }}
+        onChange={setCode}
         size="small"
         autoComplete="one-time-code"
-        error={fieldError(problem, '/code') !== undefined}
-        helperText={fieldError(problem, '/code') ?? 'From your app, or a recovery code'}
+        problem={problem}
+        pointer="/code"
+        hint="From your app, or a recovery code"
       />
       <div>
         <Button type="submit" variant="outlined" loading={busy}>
@@ -119,7 +118,7 @@ export function MfaCard() {
   }
   const enabled = status.data.totp.enabled;
   const enrolment = starting.data;
-  const confirmProblem = confirming.isError ? toProblem(confirming.error) : undefined;
+  const confirmProblem = problemOf(confirming);
 
   return (
     <SectionCard title="Two-step verification">
@@ -160,12 +159,8 @@ export function MfaCard() {
           </div>
         )}
         {!enabled && enrolment !== undefined && (
-          <Stack
-            component="form"
-            spacing={2}
-            noValidate
-            onSubmit={(event: SyntheticEvent) => {
-              event.preventDefault();
+          <MutationForm
+            onSubmit={() => {
               void confirm({ code: code.trim() })
                 .unwrap()
                 .then((answer) => {
@@ -175,52 +170,51 @@ export function MfaCard() {
                 })
                 .catch(() => undefined);
             }}
+            problem={confirmProblem}
+            submitLabel="Turn on"
+            submitting={confirming.isLoading}
+            intro={
+              <>
+                <Typography>
+                  Scan this code with your authenticator app, then enter the 6-digit code it shows.
+                </Typography>
+                <Box
+                  component="img"
+                  src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}`}
+                  alt="QR code for the authenticator app"
+                  sx={{ width: 200, height: 200, bgcolor: 'common.white', p: 1, borderRadius: 1 }}
+                />
+                <Typography variant="body2">
+                  Cannot scan? Enter this key:{' '}
+                  <Typography
+                    component="code"
+                    sx={{ fontFamily: 'monospace', overflowWrap: 'anywhere' }}
+                  >
+                    {enrolment.secret}
+                  </Typography>
+                </Typography>
+              </>
+            }
           >
-            <Typography>
-              Scan this code with your authenticator app, then enter the 6-digit code it shows.
-            </Typography>
-            <Box
-              component="img"
-              src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}`}
-              alt="QR code for the authenticator app"
-              sx={{ width: 200, height: 200, bgcolor: 'common.white', p: 1, borderRadius: 1 }}
-            />
-            <Typography variant="body2">
-              Cannot scan? Enter this key:{' '}
-              <Typography
-                component="code"
-                sx={{ fontFamily: 'monospace', overflowWrap: 'anywhere' }}
-              >
-                {enrolment.secret}
-              </Typography>
-            </Typography>
-            {confirmProblem !== undefined && <ProblemAlert problem={confirmProblem} />}
-            <TextField
+            <FormTextField
               label="Code from the app"
               value={code}
-              onChange={(event) => {
-                setCode(event.target.value);
-              }}
+              onChange={setCode}
               autoComplete="one-time-code"
               required
-              error={fieldError(confirmProblem, '/code') !== undefined}
-              helperText={fieldError(confirmProblem, '/code')}
+              problem={confirmProblem}
+              pointer="/code"
               slotProps={{ htmlInput: { inputMode: 'numeric' } }}
               sx={{ maxWidth: 240 }}
             />
-            <div>
-              <Button type="submit" variant="contained" loading={confirming.isLoading}>
-                Turn on
-              </Button>
-            </div>
-          </Stack>
+          </MutationForm>
         )}
         {enabled && (
           <>
             <ProofForm
               label="New recovery codes"
               busy={regenerating.isLoading}
-              problem={regenerating.isError ? toProblem(regenerating.error) : undefined}
+              problem={problemOf(regenerating)}
               onSubmit={(proof) => {
                 void regenerate(proof)
                   .unwrap()
@@ -234,7 +228,7 @@ export function MfaCard() {
             <ProofForm
               label="Turn off"
               busy={disabling.isLoading}
-              problem={disabling.isError ? toProblem(disabling.error) : undefined}
+              problem={problemOf(disabling)}
               onSubmit={(proof) => {
                 void disable(proof);
               }}

@@ -1,15 +1,14 @@
 import Alert from '@mui/material/Alert';
-import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import FormControlLabel from '@mui/material/FormControlLabel';
 import Grid from '@mui/material/Grid';
 import Stack from '@mui/material/Stack';
 import Switch from '@mui/material/Switch';
-import TextField from '@mui/material/TextField';
-import { useState, type SyntheticEvent } from 'react';
-import { fieldError } from '../../api/fieldError';
-import { toProblem } from '../../api/problem';
+import { useState } from 'react';
+import { problemOf } from '../../api/problem';
+import { FormTextField } from '../../components/FormTextField';
 import { DateTime } from '../../components/DateTime';
+import { MutationForm } from '../../components/MutationForm';
 import { PageHeader } from '../../components/PageHeader';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { PropertyList } from '../../components/PropertyList';
@@ -21,37 +20,32 @@ import type { Org } from './types';
 function RenameForm({ org }: { org: Org }) {
   const [update, state] = useUpdateOrgMutation();
   const [name, setName] = useState(org.name);
-  const problem = state.isError ? toProblem(state.error) : undefined;
-  const submit = (event: SyntheticEvent) => {
-    event.preventDefault();
-    void update({ orgId: org.id, name: name.trim() });
-  };
+  const problem = problemOf(state);
   return (
-    <Stack component="form" spacing={2} onSubmit={submit} noValidate>
-      {problem !== undefined && <ProblemAlert problem={problem} />}
-      {state.isSuccess && <Alert severity="success">Saved.</Alert>}
-      <TextField
+    <MutationForm
+      onSubmit={() => {
+        void update({ orgId: org.id, name: name.trim() });
+      }}
+      problem={problem}
+      submitLabel="Rename"
+      submitting={state.isLoading}
+      notice={state.isSuccess && <Alert severity="success">Saved.</Alert>}
+    >
+      <FormTextField
         label="Organization name"
         value={name}
-        onChange={(event) => {
-          setName(event.target.value);
-        }}
-        error={fieldError(problem, '/name') !== undefined}
-        helperText={fieldError(problem, '/name')}
+        onChange={setName}
+        problem={problem}
+        pointer="/name"
       />
-      <div>
-        <Button type="submit" variant="contained" loading={state.isLoading}>
-          Rename
-        </Button>
-      </div>
-    </Stack>
+    </MutationForm>
   );
 }
 
 /** The org's policy: members without two-step verification are refused (403 mfa-required). */
 function RequireMfaForm({ org }: { org: Org }) {
   const [update, state] = useUpdateOrgMutation();
-  const problem = state.isError ? toProblem(state.error) : undefined;
+  const problem = problemOf(state);
   return (
     <Stack spacing={1}>
       {problem !== undefined && <ProblemAlert problem={problem} />}
