@@ -78,6 +78,7 @@ identity::Settings identity_settings(const config::IdentityConfig& config) {
     settings.ended_session_retention_s = config.ended_session_retention_s;
     settings.mfa_token_ttl_s = config.mfa_token_ttl_s;
     settings.change_email_ttl_s = config.change_email_ttl_s;
+    settings.verify_resend_interval_s = config.verify_resend_interval_s;
     settings.totp_issuer = config.totp_issuer;
     return settings;
 }

@@ -592,6 +592,7 @@ const std::vector<Setting>& declarations() {
         constexpr std::int64_t kMaxMfaTokenTtlS = 3600;
         constexpr std::int64_t kMinChangeEmailTtlS = 3600;
         constexpr std::int64_t kMaxChangeEmailTtlS = 7 * 24 * 3600;
+        constexpr std::int64_t kMaxVerifyResendIntervalS = 24 * 3600;
         constexpr std::int64_t kMaxCacheEntries = 10'000'000;
         constexpr std::int64_t kMaxTouchIntervalS = 24 * 3600;
         s.push_back(int_setting(
@@ -606,6 +607,12 @@ const std::vector<Setting>& declarations() {
             kMinChangeEmailTtlS, kMaxChangeEmailTtlS,
             "How long the link mailed to a new email address works, in seconds (the mail says it "
             "in hours)."));
+        s.push_back(int_setting(
+            "identity.verify_resend_interval_s",
+            [](Config& c) -> std::int64_t& { return c.identity.verify_resend_interval_s; }, 0,
+            kMaxVerifyResendIntervalS,
+            "At most one verification mail per unverified account this often, in seconds "
+            "(`POST /api/v1/auth/verify-email/resend`; sign-up's mail counts); 0: no limit."));
         s.push_back(string_setting(
             "identity.totp_issuer",
             [](Config& c) -> std::string& { return c.identity.totp_issuer; },

@@ -116,6 +116,8 @@ struct IdentityConfig {
     std::int64_t ended_session_retention_s = 30 * 24 * 3600;
     std::int64_t mfa_token_ttl_s = 5 * 60;        ///< password accepted, second factor pending
     std::int64_t change_email_ttl_s = 24 * 3600;  ///< the link mailed to a new address
+    std::int64_t verify_resend_interval_s = 60;   ///< at most one re-sent verification mail per
+                                                  ///< account this often
     std::string totp_issuer = "Nimbus";           ///< shown by authenticator apps
     std::int64_t membership_cache_entries = 10'000;
     std::int64_t api_key_touch_interval_s = 60;  ///< an API key's last use is written this often

@@ -109,6 +109,9 @@ struct Settings {
     std::int64_t mfa_token_ttl_s = 5 * 60;
     /// How long a change-of-email link works.
     std::int64_t change_email_ttl_s = 24 * 3600;
+    /// At most one verification mail per unverified account this often (`resend_verification`;
+    /// the sign-up mail counts); 0 sends one for every request.
+    std::int64_t verify_resend_interval_s = 60;
     /// A new signing key takes over this often; 0 never rotates.
     std::int64_t signing_key_rotation_days = 30;
     /// How often each node re-reads the signing keys (and rotates or retires them when due).
@@ -249,6 +252,12 @@ public:
     Result<void> sign_up(const SignUp& request);
     /// Marks the email of the link's account verified; the link works once, before it expires.
     Result<void> verify_email(const std::string& token);
+    /// Mails a new verification link when an unverified account has this email, at most once
+    /// per `Settings::verify_resend_interval_s` per account; the account's earlier unused
+    /// verification links stop working. Succeeds alike for unknown, verified and rate-limited
+    /// addresses, so the caller cannot learn which emails have accounts; fails only for a
+    /// malformed email (`invalid_argument` at `/email`) or a database error. Blocks (mail).
+    Result<void> resend_verification(const std::string& email, const ClientInfo& client);
     /// Checks the password and opens a session. Unknown emails and wrong passwords fail alike
     /// (`unauthenticated`) and take the same time.
     Result<TokenPair> login(const std::string& email, const std::string& password,

@@ -43,6 +43,11 @@ inline constexpr std::string_view kForgotBody = R"({
   "required": ["email"],
   "properties": {"email": {"type": "string"}}})";
 
+inline constexpr std::string_view kResendVerificationBody = R"({
+  "required": ["email"],
+  "properties": {
+    "email": {"type": "string", "description": "The address the account signed up with"}}})";
+
 inline constexpr std::string_view kResetBody = R"({
   "required": ["token", "password"],
   "properties": {

@@ -279,6 +279,27 @@ void add_routes(http::Router& router, Service& service) {
                       schemas::kTokenBody));
 
     router.add(
+        Method::post, "/api/v1/auth/verify-email/resend",
+        http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
+            Body body(request);
+            if (body.parse_error()) co_return body.invalid_json();
+            std::string email = body.text("email");
+            if (!body.errors().empty()) co_return validation_problem(std::move(body.errors()));
+            ClientInfo client = client_of(request, context);
+            Result<void> done = Error::internal("not run");
+            co_await context.run_blocking(
+                [&] { done = service.resend_verification(email, client); });
+            if (!done) co_return problem(done.error());
+            // The same answer for unknown, verified, unverified and rate-limited accounts.
+            co_return Response::json(202, object{{"status", "verification_sent"},
+                                                 {"message",
+                                                  "If an account with this address needs "
+                                                  "verifying, a new link is on its way."}});
+        }),
+        schemas::with(public_route("Mail a new verification link to an unverified account"),
+                      schemas::kResendVerificationBody, schemas::kAcceptedAnswer));
+
+    router.add(
         Method::post, "/api/v1/auth/login",
         http::Task([&service](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);

@@ -45,6 +45,44 @@ TEST_F(IdentityServiceTest, VerificationLinksExpire) {
     EXPECT_FALSE(service_->verify_email(mailer_.last_token("late@example.com")));
 }
 
+TEST_F(IdentityServiceTest, ResentVerificationLinkVerifiesAndSupersedesTheEarlierOne) {
+    ASSERT_TRUE(service_->sign_up({"carol@example.com", kPassword, ""}));
+    std::string first = mailer_.last_token("carol@example.com");
+    // Sign-up's mail counts: a resend within the interval sends nothing and succeeds alike.
+    ASSERT_TRUE(service_->resend_verification("carol@example.com", {"203.0.113.7", ""}));
+    EXPECT_EQ(mailer_.sent().size(), 1U);
+    clock_.advance_ms(2 * kMinuteMs);
+    ASSERT_TRUE(service_->resend_verification(" CAROL@example.com ", {"203.0.113.7", ""}));
+    ASSERT_EQ(mailer_.sent().size(), 2U);
+    EXPECT_EQ(mailer_.sent().back().subject, "Verify your email address");
+    std::string second = mailer_.last_token("carol@example.com");
+    ASSERT_FALSE(second.empty());
+    EXPECT_NE(second, first);
+    EXPECT_EQ(count_events("nimbus.identity.email.verification_resent"), 1);
+    // A second request within the interval: no second mail.
+    ASSERT_TRUE(service_->resend_verification("carol@example.com", {}));
+    EXPECT_EQ(mailer_.sent().size(), 2U);
+
+    EXPECT_FALSE(service_->verify_email(first));  // superseded by the new link
+    ASSERT_TRUE(service_->verify_email(second));
+    auto rows = database_->query("SELECT id FROM identity_users WHERE email = 'carol@example.com'");
+    ASSERT_TRUE(rows);
+    EXPECT_TRUE(service_->get_user(rows->front().get_text(0))->email_verified);
+}
+
+TEST_F(IdentityServiceTest, ResendVerificationMailsNothingForUnknownOrVerifiedAccounts) {
+    create_user("dave@example.com");
+    std::size_t mails_before = mailer_.sent().size();
+    clock_.advance_ms(2 * kMinuteMs);
+    EXPECT_TRUE(service_->resend_verification("dave@example.com", {}));
+    EXPECT_TRUE(service_->resend_verification("ghost@example.com", {}));
+    EXPECT_EQ(mailer_.sent().size(), mails_before);
+    EXPECT_EQ(count_events("nimbus.identity.email.verification_resent"), 0);
+    auto bad = service_->resend_verification("not-an-email", {});
+    ASSERT_FALSE(bad);
+    EXPECT_TRUE(bad.error().message.starts_with("email: "));
+}
+
 TEST_F(IdentityServiceTest, DuplicateSignUpSucceedsAlikeAndMailsTheOwner) {
     create_user("bob@example.com");
     std::size_t mails_before = mailer_.sent().size();

@@ -277,6 +277,48 @@ const std::vector<Scenario> kScenarios = {
      "",
      400,
      {"/email"}},
+    {"verify-email resend: unknown email answers alike",
+     "POST",
+     "/api/v1/auth/verify-email/resend",
+     body({{"email", "ghost@example.com"}}),
+     "",
+     202,
+     {"verification_sent", "If an account with this address needs verifying"}},
+    {"verify-email resend: malformed email",
+     "POST",
+     "/api/v1/auth/verify-email/resend",
+     body({{"email", "ghost"}}),
+     "",
+     400,
+     {R"("pointer":"/email")"}},
+    {"verify-email resend: overlong email",
+     "POST",
+     "/api/v1/auth/verify-email/resend",
+     body({{"email", std::string(250, 'a') + "@example.com"}}),
+     "",
+     400,
+     {R"("pointer":"/email")"}},
+    {"verify-email resend: missing email",
+     "POST",
+     "/api/v1/auth/verify-email/resend",
+     "{}",
+     "",
+     400,
+     {R"("pointer":"/email")"}},
+    {"verify-email resend: email not a string",
+     "POST",
+     "/api/v1/auth/verify-email/resend",
+     R"({"email":42})",
+     "",
+     400,
+     {R"("pointer":"/email")"}},
+    {"verify-email resend: not JSON",
+     "POST",
+     "/api/v1/auth/verify-email/resend",
+     "email=a@example.com",
+     "",
+     400,
+     {"invalid-json"}},
     // --- login and refresh ---
     {"login: wrong password",
      "POST",
@@ -540,6 +582,61 @@ TEST_F(IdentityFlows, PasswordResetThroughSmtpRevokesSessions) {
                                    body({{"token", late}, {"password", kPassword}}));
     EXPECT_EQ(expired.status, 400);
     EXPECT_EQ(stack_->count_events("nimbus.identity.password.reset"), 1);
+}
+
+TEST_F(IdentityFlows, ResentVerificationLinkVerifiesOnlyUnverifiedAccountsOncePerInterval) {
+    auto resend = [&](const std::string& email) {
+        return stack_->request("POST", "/api/v1/auth/verify-email/resend",
+                               body({{"email", email}}));
+    };
+    auto signed_up =
+        stack_->request("POST", "/api/v1/auth/signup", credentials("erin@example.com", kPassword));
+    ASSERT_EQ(signed_up.status, 202) << signed_up.body;
+    std::string first = stack_->smtp()->last_token("erin@example.com", "verify-email");
+    ASSERT_FALSE(first.empty());
+    std::size_t mails = stack_->smtp()->messages().size();
+
+    // Within the interval of the sign-up mail: the same answer, no mail.
+    auto early = resend("erin@example.com");
+    ASSERT_EQ(early.status, 202) << early.body;
+    EXPECT_EQ(stack_->smtp()->messages().size(), mails);
+
+    stack_->clock().advance_ms(2 * kMinuteMs);
+    auto sent = resend("Erin@Example.com");
+    ASSERT_EQ(sent.status, 202) << sent.body;
+    EXPECT_EQ(sent.body, early.body);
+    std::string second = stack_->smtp()->last_token("erin@example.com", "verify-email");
+    ASSERT_FALSE(second.empty());
+    EXPECT_NE(second, first);
+    mails = stack_->smtp()->messages().size();
+    EXPECT_EQ(stack_->count_events("nimbus.identity.email.verification_resent"), 1);
+
+    // A second request within the interval: no second mail.
+    auto again = resend("erin@example.com");
+    EXPECT_EQ(again.status, 202);
+    EXPECT_EQ(again.body, early.body);
+    EXPECT_EQ(stack_->smtp()->messages().size(), mails);
+
+    // The earlier link was superseded; the new one verifies the account.
+    EXPECT_EQ(stack_->request("POST", "/api/v1/auth/verify-email", body({{"token", first}})).status,
+              400);
+    auto verified = stack_->request("POST", "/api/v1/auth/verify-email", body({{"token", second}}));
+    ASSERT_EQ(verified.status, 204) << verified.body;
+    auto login =
+        stack_->request("POST", "/api/v1/auth/login", credentials("erin@example.com", kPassword));
+    ASSERT_EQ(login.status, 200) << login.body;
+    auto me = stack_->request("GET", "/api/v1/me", {}, json_field(login.body, "access_token"));
+    EXPECT_NE(me.body.find(R"("email_verified":true)"), std::string::npos) << me.body;
+
+    // Verified and unknown addresses: the same answer, no mail, no event.
+    stack_->clock().advance_ms(2 * kMinuteMs);
+    for (const char* email : {"erin@example.com", "nobody@example.com"}) {
+        auto answer = resend(email);
+        EXPECT_EQ(answer.status, 202) << email;
+        EXPECT_EQ(answer.body, early.body) << email;
+    }
+    EXPECT_EQ(stack_->smtp()->messages().size(), mails);
+    EXPECT_EQ(stack_->count_events("nimbus.identity.email.verification_resent"), 1);
 }
 
 TEST_F(IdentityFlows, DuplicateSignUpMailsTheOwner) {
