@@ -24,6 +24,7 @@ import {
   useGetMeQuery,
   useUpdateMeMutation,
 } from './identityApi';
+import { ResendVerification } from './ResendVerification';
 import type { Me } from './types';
 
 function ProfileCard({ me }: { me: Me }) {
@@ -40,6 +41,12 @@ function ProfileCard({ me }: { me: Me }) {
             { term: 'Member since', value: <DateTime value={me.created_at} /> },
           ]}
         />
+        {!me.email_verified && (
+          <ResendVerification
+            initialEmail={me.email}
+            intro="Lost the verification mail, or did its link expire? We can mail you a new one."
+          />
+        )}
         <MutationForm
           onSubmit={() => {
             void update({ name: name.trim() });

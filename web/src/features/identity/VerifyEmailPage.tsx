@@ -7,11 +7,13 @@ import { Link as RouterLink, useSearchParams } from 'react-router-dom';
 import { toProblem } from '../../api/problem';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { AuthCard } from './AuthCard';
+import { ResendVerification } from './ResendVerification';
 import { useVerifyEmailMutation } from './identityApi';
 
 /**
  * The page the verification mail links to (`/verify-email?token=...`). It verifies on a click,
- * not on load: mail scanners open links, and the token works only once.
+ * not on load: mail scanners open links, and the token works only once. When the link is missing,
+ * expired or used, the page offers to mail a new one.
  */
 export default function VerifyEmailPage() {
   const [params] = useSearchParams();
@@ -51,6 +53,12 @@ export default function VerifyEmailPage() {
         >
           Verify my email
         </Button>
+        {(token === '' || state.isError) && (
+          <ResendVerification
+            intro="Expired, used or lost link? We can mail you a new one."
+            wideSubmit
+          />
+        )}
         <Typography variant="body2">
           <Link component={RouterLink} to="/sign-in">
             Back to sign in

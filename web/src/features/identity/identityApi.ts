@@ -34,6 +34,10 @@ export const identityApi = baseApi.injectEndpoints({
         body: { ...body, use_cookie: true },
       }),
     }),
+    // The same answer whether or not an account needs the link (no account enumeration).
+    resendVerification: build.mutation<{ status: string }, { email: string }>({
+      query: (body) => ({ url: '/api/v1/auth/verify-email/resend', method: 'POST', body }),
+    }),
     forgotPassword: build.mutation<{ status: string }, { email: string }>({
       query: (body) => ({ url: '/api/v1/auth/password/forgot', method: 'POST', body }),
     }),
@@ -76,6 +80,7 @@ export const {
   useLoginMutation,
   useLoginMfaMutation,
   useForgotPasswordMutation,
+  useResendVerificationMutation,
   useResetPasswordMutation,
   useGetMeQuery,
   useUpdateMeMutation,
