@@ -7,6 +7,12 @@ import { account, requestsTo } from '../../test/signedIn';
 
 const me = account();
 
+/** The answer to a refresh with a valid cookie: a new access token. */
+const refreshed = {
+  status: 200,
+  body: { access_token: 'tok_r', token_type: 'Bearer', expires_in: 900 },
+};
+
 const signedInRoutes: StubRoutes = {
   '/api/v1/me': { status: 200, body: me },
   '/api/v1/orgs': { status: 200, body: { data: [], next_cursor: null } },
@@ -114,10 +120,7 @@ describe('the session', () => {
     document.cookie = 'nimbus_csrf=csrf_1';
     const fetchMock = stubFetch({
       ...signedInRoutes,
-      '/api/v1/auth/refresh': {
-        status: 200,
-        body: { access_token: 'tok_r', token_type: 'Bearer', expires_in: 900 },
-      },
+      '/api/v1/auth/refresh': refreshed,
     });
     renderApp('/account');
     expect(await screen.findByRole('heading', { level: 1, name: 'Profile' })).toBeInTheDocument();
@@ -168,10 +171,7 @@ describe('the session', () => {
     document.cookie = 'nimbus_csrf=csrf_1';
     const fetchMock = stubFetch({
       ...signedInRoutes,
-      '/api/v1/auth/refresh': {
-        status: 200,
-        body: { access_token: 'tok_r', token_type: 'Bearer', expires_in: 900 },
-      },
+      '/api/v1/auth/refresh': refreshed,
       '/api/v1/auth/logout': { status: 204, body: null },
     });
     renderApp('/account');
@@ -203,10 +203,7 @@ describe('the navigation', () => {
     stubFetch({
       ...signedInRoutes,
       '/api/v1/me': { status: 200, body: { ...me, is_operator: true } },
-      '/api/v1/auth/refresh': {
-        status: 200,
-        body: { access_token: 'tok_r', token_type: 'Bearer', expires_in: 900 },
-      },
+      '/api/v1/auth/refresh': refreshed,
     });
     renderApp('/system');
     const nav = screen.getByRole('navigation', { name: 'Main navigation' });
