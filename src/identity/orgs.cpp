@@ -92,6 +92,13 @@ bool is_slug(std::string_view slug) {
     return true;
 }
 
+/// `slug: ...` when a slug is given and is not one.
+Result<void> check_slug(const std::optional<std::string>& slug) {
+    if (!slug || is_slug(*slug)) return {};
+    return field_error("slug",
+                       "must be 3 to 40 lower-case letters, digits and single inner hyphens");
+}
+
 /// A slug from a display name: ASCII letters and digits kept, runs of anything else become one
 /// hyphen. Empty when too little is left.
 std::string slug_from_name(std::string_view name) {
@@ -177,12 +184,28 @@ Invitation invitation_from_row(const db::Row& row) {
             row.get_text(4), row.get_int(5),  row.get_int(6)};
 }
 
+/// The rows of the one page the unpaged lists ask for (kMaxListed of them).
+template <class T>
+Result<std::vector<T>> whole_list(Result<Page<T>> page) {
+    if (!page) return page.error();
+    return std::move(page->items);
+}
+
 /// Locks the org's row for the rest of the transaction; false when the org is gone.
 Result<bool> lock_org(db::Transaction& tx, const std::string& org_id, std::int64_t now_ms) {
     auto changed =
         tx.execute("UPDATE identity_orgs SET updated_at_ms = ? WHERE id = ?", {now_ms, org_id});
     if (!changed) return changed.error();
     return *changed == 1;
+}
+
+/// lock_org() for changes made inside the org: `not_found` when the org is gone.
+Result<void> lock_existing_org(db::Transaction& tx, const std::string& org_id,
+                               std::int64_t now_ms) {
+    auto locked = lock_org(tx, org_id, now_ms);
+    if (!locked) return locked.error();
+    if (!*locked) return Error::not_found("no such organization");
+    return {};
 }
 
 Result<std::optional<std::string>> member_role(db::Transaction& tx, const std::string& org_id,
@@ -194,14 +217,14 @@ Result<std::optional<std::string>> member_role(db::Transaction& tx, const std::s
     return std::optional<std::string>(rows->front().get_text(0));
 }
 
-Result<std::int64_t> count_owners(db::Transaction& tx, const std::string& org_id) {
+/// Refuses to take a member out of `current_role` when that leaves the org without an owner.
+Result<void> keep_an_owner(db::Transaction& tx, const std::string& org_id,
+                           const std::string& current_role) {
+    if (current_role != kOwnerRole) return {};
     auto rows = tx.query("SELECT COUNT(*) FROM identity_org_members WHERE org_id = ? AND role = ?",
                          {org_id, std::string(kOwnerRole)});
     if (!rows) return rows.error();
-    return rows->front().get_int(0);
-}
-
-Error last_owner() {
+    if (rows->front().get_int(0) > 1) return {};
     return Error::conflict(
         "the organization's last owner cannot leave, be removed or change role; make another "
         "member owner first");
@@ -239,6 +262,21 @@ Result<void> OrgService::emit(db::Transaction& tx, std::string_view type, const 
     return {};
 }
 
+Result<bool> OrgService::change_one(const Actor& actor, std::string_view type,
+                                    const std::string& org_id, const std::string& target_id,
+                                    std::string_view sql, db::Params params) {
+    bool changed_one = false;
+    auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
+        auto changed = tx.execute(sql, params);
+        if (!changed) return changed.error();
+        changed_one = *changed == 1;
+        if (!changed_one) return {};
+        return emit(tx, type, actor, org_id, target_id);
+    });
+    if (!committed) return committed.error();
+    return changed_one;
+}
+
 Result<void> OrgService::check_permissions(const std::vector<std::string>& permissions,
                                            const Actor& actor) const {
     if (is_subset(permissions, actor.principal.permissions)) return {};
@@ -268,10 +306,7 @@ Result<Org> OrgService::create_org(const Actor& actor, const std::string& name,
                                    const std::optional<std::string>& slug) {
     auto checked_name = display_name(name, "name", kMaxNameChars);
     if (!checked_name) return checked_name.error();
-    if (slug && !is_slug(*slug)) {
-        return field_error("slug",
-                           "must be 3 to 40 lower-case letters, digits and single inner hyphens");
-    }
+    if (auto ok = check_slug(slug); !ok) return ok.error();
     if (actor.principal.kind != http::Principal::Kind::user) {
         return permission_denied("only people create organizations");
     }
@@ -354,10 +389,7 @@ Result<Org> OrgService::update_org(const Actor& actor, const std::string& org_id
         if (!checked) return checked.error();
         name = std::move(*checked);
     }
-    if (changes.slug && !is_slug(*changes.slug)) {
-        return field_error("slug",
-                           "must be 3 to 40 lower-case letters, digits and single inner hyphens");
-    }
+    if (auto ok = check_slug(changes.slug); !ok) return ok.error();
     std::int64_t now = clock_.now_ms();
     bool found = false;
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
@@ -405,22 +437,16 @@ Result<Org> OrgService::update_org(const Actor& actor, const std::string& org_id
 }
 
 Result<void> OrgService::delete_org(const Actor& actor, const std::string& org_id) {
-    bool found = false;
-    auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        // Members, roles, invitations and API keys go with the row (ON DELETE CASCADE).
-        auto changed = tx.execute("DELETE FROM identity_orgs WHERE id = ?", {org_id});
-        if (!changed) return changed.error();
-        found = *changed == 1;
-        if (!found) return {};
-        return emit(tx, "org.deleted", actor, org_id, org_id);
-    });
-    if (!committed) return committed.error();
+    // Members, roles, invitations and API keys go with the row (ON DELETE CASCADE).
+    auto found = change_one(actor, "org.deleted", org_id, org_id,
+                            "DELETE FROM identity_orgs WHERE id = ?", {org_id});
+    if (!found) return found.error();
     forget_org(org_id);
     {
         std::lock_guard lock(cache_mutex_);
         std::erase_if(keys_, [&](const auto& entry) { return entry.second.org_id == org_id; });
     }
-    if (!found) return Error::not_found("no such organization");
+    if (!*found) return Error::not_found("no such organization");
     return {};
 }
 
@@ -432,9 +458,7 @@ Result<void> OrgService::transfer(const Actor& actor, const std::string& org_id,
     if (user_id == actor.principal.id) return field_error("user_id", "is already you");
     std::int64_t now = clock_.now_ms();
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto mine = member_role(tx, org_id, actor.principal.id);
         if (!mine) return mine.error();
         if (!*mine || **mine != kOwnerRole) {
@@ -470,9 +494,7 @@ Result<void> OrgService::transfer(const Actor& actor, const std::string& org_id,
 // --- members ---
 
 Result<std::vector<Member>> OrgService::list_members(const std::string& org_id) {
-    auto page = list_members(org_id, PageRequest{kMaxListed, std::nullopt});
-    if (!page) return page.error();
-    return std::move(page->items);
+    return whole_list(list_members(org_id, PageRequest{kMaxListed, std::nullopt}));
 }
 
 Result<Page<Member>> OrgService::list_members(const std::string& org_id, const PageRequest& page) {
@@ -507,9 +529,7 @@ Result<Member> OrgService::update_member_role(const Actor& actor, const std::str
                                               const std::string& user_id, const std::string& role) {
     std::int64_t now = clock_.now_ms();
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto current = member_role(tx, org_id, user_id);
         if (!current) return current.error();
         if (!*current) return not_member();
@@ -523,11 +543,7 @@ Result<Member> OrgService::update_member_role(const Actor& actor, const std::str
                 "you can only change members whose old and new roles grant no more than you hold");
         }
         if (**current == role) return {};
-        if (**current == kOwnerRole) {
-            auto owners = count_owners(tx, org_id);
-            if (!owners) return owners.error();
-            if (*owners <= 1) return last_owner();
-        }
+        if (auto kept = keep_an_owner(tx, org_id, **current); !kept) return kept;
         if (auto ok = done(tx.execute(
                 "UPDATE identity_org_members SET role = ?, updated_at_ms = ? WHERE org_id = ? AND "
                 "user_id = ?",
@@ -554,9 +570,7 @@ Result<void> OrgService::remove_member(const Actor& actor, const std::string& or
         actor.principal.kind == http::Principal::Kind::user && actor.principal.id == user_id;
     std::int64_t now = clock_.now_ms();
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto current = member_role(tx, org_id, user_id);
         if (!current) return current.error();
         if (!*current) return not_member();
@@ -568,11 +582,7 @@ Result<void> OrgService::remove_member(const Actor& actor, const std::string& or
                     "you can only remove members whose role grants no more than you hold");
             }
         }
-        if (**current == kOwnerRole) {
-            auto owners = count_owners(tx, org_id);
-            if (!owners) return owners.error();
-            if (*owners <= 1) return last_owner();
-        }
+        if (auto kept = keep_an_owner(tx, org_id, **current); !kept) return kept;
         if (auto ok =
                 done(tx.execute("DELETE FROM identity_org_members WHERE org_id = ? AND user_id = ?",
                                 {org_id, user_id}));
@@ -608,9 +618,7 @@ Result<Invitation> OrgService::invite(const Actor& actor, const std::string& org
                           now,
                           now + settings_.invitation_ttl_s * kMsPerSecond};
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto member = tx.query(
             "SELECT 1 FROM identity_org_members m JOIN identity_users u ON u.id = m.user_id "
             "WHERE m.org_id = ? AND u.email = ?",
@@ -659,9 +667,7 @@ Result<Invitation> OrgService::invite(const Actor& actor, const std::string& org
 }
 
 Result<std::vector<Invitation>> OrgService::list_invitations(const std::string& org_id) {
-    auto page = list_invitations(org_id, PageRequest{kMaxListed, std::nullopt});
-    if (!page) return page.error();
-    return std::move(page->items);
+    return whole_list(list_invitations(org_id, PageRequest{kMaxListed, std::nullopt}));
 }
 
 Result<Page<Invitation>> OrgService::list_invitations(const std::string& org_id,
@@ -682,20 +688,13 @@ Result<Page<Invitation>> OrgService::list_invitations(const std::string& org_id,
 
 Result<void> OrgService::revoke_invitation(const Actor& actor, const std::string& org_id,
                                            const std::string& invitation_id) {
-    bool found = false;
-    std::int64_t now = clock_.now_ms();
-    auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto changed = tx.execute(
-            "UPDATE identity_org_invitations SET revoked_at_ms = ? WHERE id = ? AND org_id = ? "
-            "AND accepted_at_ms IS NULL AND revoked_at_ms IS NULL",
-            {now, invitation_id, org_id});
-        if (!changed) return changed.error();
-        found = *changed == 1;
-        if (!found) return {};
-        return emit(tx, "invitation.revoked", actor, org_id, invitation_id);
-    });
-    if (!committed) return committed.error();
-    if (!found) return Error::not_found("no open invitation with this id");
+    auto found = change_one(
+        actor, "invitation.revoked", org_id, invitation_id,
+        "UPDATE identity_org_invitations SET revoked_at_ms = ? WHERE id = ? AND org_id = ? AND "
+        "accepted_at_ms IS NULL AND revoked_at_ms IS NULL",
+        {clock_.now_ms(), invitation_id, org_id});
+    if (!found) return found.error();
+    if (!*found) return Error::not_found("no open invitation with this id");
     return {};
 }
 
@@ -779,9 +778,7 @@ Result<Org> OrgService::accept_invitation(const Actor& actor, const std::string&
 // --- roles ---
 
 Result<std::vector<Role>> OrgService::list_roles(const std::string& org_id) {
-    auto page = list_roles(org_id, PageRequest{kMaxListed, std::nullopt});
-    if (!page) return page.error();
-    return std::move(page->items);
+    return whole_list(list_roles(org_id, PageRequest{kMaxListed, std::nullopt}));
 }
 
 Result<Page<Role>> OrgService::list_roles(const std::string& org_id, const PageRequest& page) {
@@ -859,9 +856,7 @@ Result<Role> OrgService::create_role(const Actor& actor, const std::string& org_
     std::int64_t now = clock_.now_ms();
     Role role{new_id("rol", now), *checked_name, *checked_description, *checked, false, now, now};
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto count = tx.query("SELECT COUNT(*) FROM identity_org_roles WHERE org_id = ?", {org_id});
         if (!count) return count.error();
         if (count->front().get_int(0) >= kMaxCustomRoles) {
@@ -959,9 +954,7 @@ Result<void> OrgService::delete_role(const Actor& actor, const std::string& org_
     std::int64_t now = clock_.now_ms();
     bool found = false;
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto in_use = tx.query(
             "SELECT (SELECT COUNT(*) FROM identity_org_members WHERE org_id = ? AND role = ?) + "
             "(SELECT COUNT(*) FROM identity_org_invitations WHERE org_id = ? AND role = ? AND "
@@ -988,9 +981,7 @@ Result<void> OrgService::delete_role(const Actor& actor, const std::string& org_
 // --- API keys ---
 
 Result<std::vector<ApiKey>> OrgService::list_api_keys(const std::string& org_id) {
-    auto page = list_api_keys(org_id, PageRequest{kMaxListed, std::nullopt});
-    if (!page) return page.error();
-    return std::move(page->items);
+    return whole_list(list_api_keys(org_id, PageRequest{kMaxListed, std::nullopt}));
 }
 
 Result<Page<ApiKey>> OrgService::list_api_keys(const std::string& org_id, const PageRequest& page) {
@@ -1026,9 +1017,7 @@ Result<CreatedApiKey> OrgService::create_api_key(const Actor& actor, const std::
                    actor.principal.id, now,    expires_at_ms, std::nullopt};
     created.secret = std::string(kApiKeyPrefix) + ulid + "_" + random_token(kApiKeySecretBytes);
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto locked = lock_org(tx, org_id, now);
-        if (!locked) return locked.error();
-        if (!*locked) return Error::not_found("no such organization");
+        if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto count = tx.query(
             "SELECT COUNT(*) FROM identity_api_keys WHERE org_id = ? AND revoked_at_ms IS NULL",
             {org_id});
@@ -1054,21 +1043,13 @@ Result<CreatedApiKey> OrgService::create_api_key(const Actor& actor, const std::
 
 Result<void> OrgService::revoke_api_key(const Actor& actor, const std::string& org_id,
                                         const std::string& key_id) {
-    bool found = false;
-    std::int64_t now = clock_.now_ms();
-    auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
-        auto changed = tx.execute(
-            "UPDATE identity_api_keys SET revoked_at_ms = ? WHERE id = ? AND org_id = ? AND "
-            "revoked_at_ms IS NULL",
-            {now, key_id, org_id});
-        if (!changed) return changed.error();
-        found = *changed == 1;
-        if (!found) return {};
-        return emit(tx, "api_key.revoked", actor, org_id, key_id);
-    });
-    if (!committed) return committed.error();
+    auto found = change_one(actor, "api_key.revoked", org_id, key_id,
+                            "UPDATE identity_api_keys SET revoked_at_ms = ? WHERE id = ? AND "
+                            "org_id = ? AND revoked_at_ms IS NULL",
+                            {clock_.now_ms(), key_id, org_id});
+    if (!found) return found.error();
     forget_key(key_id);
-    if (!found) return Error::not_found("no active API key with this id");
+    if (!*found) return Error::not_found("no active API key with this id");
     return {};
 }
 

@@ -217,6 +217,10 @@ private:
     Result<void> emit(db::Transaction& tx, std::string_view type, const Actor& actor,
                       const std::string& org_id, const std::string& target_id,
                       boost::json::object extra = {}) const;
+    /// Runs `sql`, which changes at most one row, and emits `type` about `target_id` when it
+    /// changed one, in one transaction. False when no row matched (nothing is emitted).
+    Result<bool> change_one(const Actor& actor, std::string_view type, const std::string& org_id,
+                            const std::string& target_id, std::string_view sql, db::Params params);
     Result<std::vector<std::string>> role_permissions(db::Session& session,
                                                       const std::string& org_id,
                                                       const std::string& role);
