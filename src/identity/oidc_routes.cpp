@@ -183,35 +183,37 @@ OAuthActor actor_of(const RequestContext& context) {
     return {context.principal->id, context.client_address, context.principal->permissions};
 }
 
-http::RouteOptions protocol_route(std::string summary) {
+http::RouteOptions oauth_route(std::string summary) {
     http::RouteOptions options;
     options.max_body_bytes = kMaxFormBytes;
+    options.summary = std::move(summary);
+    options.tag = "oauth";
+    return options;
+}
+
+http::RouteOptions protocol_route(std::string summary) {
+    http::RouteOptions options = oauth_route(std::move(summary));
     // Client credentials arrive as `Authorization: Basic`, and UserInfo answers its own RFC 6750
     // errors: the first-party Bearer step must not answer for these endpoints.
     options.skip_steps = {"authenticate"};
-    options.summary = std::move(summary);
-    options.tag = "oauth";
+    return options;
+}
+
+/// A route for signed-in callers holding `permission`.
+http::RouteOptions permitted_route(std::string summary, std::string_view permission,
+                                   std::string_view body_schema) {
+    http::RouteOptions options = oauth_route(std::move(summary));
+    options.permission = std::string(permission);
+    options.body_schema = std::string(body_schema);
     return options;
 }
 
 http::RouteOptions manage_route(std::string summary, std::string_view body_schema = {}) {
-    http::RouteOptions options;
-    options.max_body_bytes = kMaxFormBytes;
-    options.permission = std::string(kManagePermission);
-    options.summary = std::move(summary);
-    options.tag = "oauth";
-    options.body_schema = std::string(body_schema);
-    return options;
+    return permitted_route(std::move(summary), kManagePermission, body_schema);
 }
 
 http::RouteOptions consent_route(std::string summary, std::string_view body_schema = {}) {
-    http::RouteOptions options;
-    options.max_body_bytes = kMaxFormBytes;
-    options.permission = std::string(kSelfPermission);
-    options.summary = std::move(summary);
-    options.tag = "oauth";
-    options.body_schema = std::string(body_schema);
-    return options;
+    return permitted_route(std::move(summary), kSelfPermission, body_schema);
 }
 
 /// The consent API is for the console's own sign-in: a token a client got through OAuth must
