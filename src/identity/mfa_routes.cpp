@@ -9,6 +9,7 @@
 
 #include "core/json.hpp"
 #include "identity/identity.hpp"
+#include "identity/route_support.hpp"
 
 namespace nimbus::identity {
 namespace {
@@ -24,19 +25,13 @@ using http::Response;
 constexpr std::size_t kMaxBodyBytes = 16 * 1024;
 constexpr std::string_view kFields[] = {"code", "password", "new_email"};
 
-Response no_store(Response response) {
-    response.set_header("cache-control", "no-store");
-    return response;
-}
-
 /// Maps a service error; field errors ("code: is wrong") point at their field.
 Response problem(const Error& error) {
     if (error.code == ErrorCode::invalid_argument) {
         for (std::string_view field : kFields) {
             std::string prefix = std::string(field) + ": ";
             if (error.message.starts_with(prefix)) {
-                return Response::make_problem(
-                    400, "validation-failed", "Bad Request", "The request has invalid fields.",
+                return validation_problem(
                     {{"/" + std::string(field), error.message.substr(prefix.size())}});
             }
         }
@@ -75,9 +70,7 @@ Fields read_fields(const Request& request, std::initializer_list<std::string_vie
         if (!body.contains(name)) errors.push_back({"/" + std::string(name), "is required"});
     }
     if (!errors.empty()) {
-        fields.refusal =
-            Response::make_problem(400, "validation-failed", "Bad Request",
-                                   "The request has invalid fields.", std::move(errors));
+        fields.refusal = validation_problem(std::move(errors));
     }
     return fields;
 }
@@ -85,10 +78,6 @@ Fields read_fields(const Request& request, std::initializer_list<std::string_vie
 std::string value_of(const Fields& fields, std::string_view name) {
     auto found = fields.values.find(name);
     return found == fields.values.end() ? std::string() : found->second;
-}
-
-ClientInfo client_of(const Request& request, const RequestContext& context) {
-    return {context.client_address, std::string(request.header("user-agent").value_or(""))};
 }
 
 const std::string& user_id_of(const RequestContext& context) {

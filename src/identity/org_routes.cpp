@@ -13,6 +13,7 @@
 #include "identity/orgs.hpp"
 #include "identity/paging.hpp"
 #include "identity/permissions.hpp"
+#include "identity/route_support.hpp"
 
 namespace nimbus::identity {
 namespace {
@@ -27,11 +28,6 @@ using http::Response;
 
 constexpr std::size_t kMaxOrgBodyBytes = 16 * 1024;
 constexpr std::size_t kMaxListItems = 100;
-
-Response validation_problem(std::vector<http::Problem::FieldError> errors) {
-    return Response::make_problem(400, "validation-failed", "Bad Request",
-                                  "The request has invalid fields.", std::move(errors));
-}
 
 /// "field: message" or "permissions/2: message" -> the field's JSON Pointer; empty otherwise.
 std::string field_of(const std::string& message) {
@@ -58,11 +54,6 @@ Response problem(const Error& error) {
                                       {{"/" + field, error.message.substr(field.size() + 2)}});
     }
     return Response::from_error(error);
-}
-
-Response no_store(Response response) {
-    response.set_header("cache-control", "no-store");
-    return response;
 }
 
 /// Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (RFC 3339) to Unix ms.
@@ -120,21 +111,10 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
            std::int64_t{*second} * kMsPerSecond;
 }
 
-/// A JSON object body; collects one field error per missing or mistyped field.
-class Body {
+/// A JSON object body whose optional fields may also be null.
+class Body : public JsonBody {
 public:
-    explicit Body(const Request& request) {
-        auto value = json::parse(request.body);
-        if (!value) {
-            parse_error_ = value.error().message;
-        } else if (!value->is_object()) {
-            parse_error_ = "the body must be a JSON object";
-        } else {
-            object_ = std::move(value->as_object());
-        }
-    }
-
-    const std::optional<std::string>& parse_error() const { return parse_error_; }
+    using JsonBody::JsonBody;
 
     std::optional<std::string> text(std::string_view name, bool required = true) {
         const auto* value = object_.if_contains(name);
@@ -187,17 +167,6 @@ public:
         }
         return out;
     }
-
-    std::vector<http::Problem::FieldError>& errors() { return errors_; }
-
-    Response invalid_json() const {
-        return Response::make_problem(400, "invalid-json", "Bad Request", *parse_error_);
-    }
-
-private:
-    object object_;
-    std::optional<std::string> parse_error_;
-    std::vector<http::Problem::FieldError> errors_;
 };
 
 Actor actor_of(const RequestContext& context) {

@@ -15,6 +15,7 @@
 #include "identity/paging.hpp"
 #include "identity/permissions.hpp"
 #include "identity/route_schemas.hpp"
+#include "identity/route_support.hpp"
 
 namespace nimbus::identity {
 
@@ -36,11 +37,6 @@ constexpr std::size_t kMaxAuthBodyBytes = 16 * 1024;
 constexpr std::string_view kKnownFields[] = {
     "email",        "password",   "name",      "token", "refresh_token", "current_password",
     "new_password", "use_cookie", "mfa_token", "code",  "new_email"};
-
-Response validation_problem(std::vector<http::Problem::FieldError> errors) {
-    return Response::make_problem(400, "validation-failed", "Bad Request",
-                                  "The request has invalid fields.", std::move(errors));
-}
 
 /// Maps a service error to an answer; field errors get a pointer to their field.
 Response problem(const Error& error) {
@@ -65,26 +61,11 @@ Response problem(const Error& error) {
     return Response::from_error(error);
 }
 
-/// A JSON object body with string fields; collects a field error for each missing or mistyped
-/// field so one answer names them all.
-class Body {
+/// A JSON object body with string fields. `allow_empty` is for the console's cookie refresh and
+/// logout, which may send no body.
+class Body : public JsonBody {
 public:
-    /// Parses the body; nullopt-like state with `parse_error` set when it is not a JSON object.
-    /// With `allow_empty`, an empty body reads as `{}` (the console's cookie refresh and logout
-    /// may send none).
-    explicit Body(const Request& request, bool allow_empty = false) {
-        if (allow_empty && request.body.empty()) return;
-        auto value = json::parse(request.body);
-        if (!value) {
-            parse_error_ = value.error().message;
-        } else if (!value->is_object()) {
-            parse_error_ = "the body must be a JSON object";
-        } else {
-            object_ = std::move(value->as_object());
-        }
-    }
-
-    const std::optional<std::string>& parse_error() const { return parse_error_; }
+    using JsonBody::JsonBody;
 
     std::string text(std::string_view name, bool required = true) {
         const auto* value = object_.if_contains(name);
@@ -109,28 +90,7 @@ public:
         }
         return value->as_bool();
     }
-
-    bool has(std::string_view name) const { return object_.contains(name); }
-    std::vector<http::Problem::FieldError>& errors() { return errors_; }
-
-    Response invalid_json() const {
-        return Response::make_problem(400, "invalid-json", "Bad Request", *parse_error_);
-    }
-
-private:
-    object object_;
-    std::optional<std::string> parse_error_;
-    std::vector<http::Problem::FieldError> errors_;
 };
-
-ClientInfo client_of(const Request& request, const RequestContext& context) {
-    return {context.client_address, std::string(request.header("user-agent").value_or(""))};
-}
-
-Response no_store(Response response) {
-    response.set_header("cache-control", "no-store");
-    return response;
-}
 
 /// The token answer. With `use_cookie` the refresh token goes into the HttpOnly cookie (with a
 /// fresh CSRF cookie) instead of the body, so the console's script never holds it.
