@@ -1,39 +1,25 @@
 // The OpenID provider against a real SQLite database with a manual clock: the code flow with
 // PKCE, code lifetime and reuse, refresh rotation, client credentials, revocation, introspection,
 // consent memory and the registration rules.
-#include <sodium.h>
-
-#include <filesystem>
 #include <regex>
 
 #include <gtest/gtest.h>
 #include <boost/json/serialize.hpp>
 
-#include "core/ids.hpp"
-#include "events/events.hpp"
 #include "identity/identity.hpp"
 #include "identity/oauth.hpp"
+#include "identity/service_fixture.hpp"
 
 namespace nimbus::identity {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::kPassword;
+using testing::kStartMs;
 
-constexpr std::int64_t kStartMs = 1'800'000'000'000;
-constexpr const char* kPassword = "correct-Horse-battery-9";
 constexpr const char* kRedirect = "https://rp.example.com/cb";
 constexpr const char* kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 constexpr const char* kChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const std::string kOrg = "org_01JD2W3X4Y5Z6A7B8C9D0E1F2G";
-
-class NullMailer final : public mail::Mailer {
-public:
-    Result<void> send(const mail::Message& message) override {
-        last_text = message.text;
-        return {};
-    }
-    std::string last_text;
-};
 
 /// The value of `name` in a URL's query; empty when absent.
 std::string query_value(const std::string& url, const std::string& name) {
@@ -54,48 +40,25 @@ OAuthParams params(std::initializer_list<std::pair<std::string, std::string>> it
     return out;
 }
 
-class OidcProviderTest : public ::testing::Test {
+class OidcProviderTest : public testing::ServiceFixture {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("nimbus-oidc-" + new_ulid(SystemClock().now_ms()));
-        fs::create_directories(dir_);
-        auto database = db::open({.sqlite_path = (dir_ / "test.db").string()});
-        ASSERT_TRUE(database) << database.error().message;
-        database_ = std::move(*database);
-        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
-                                                     {"identity", &migrations()}};
-        ASSERT_TRUE(db::migrate_up(*database_, modules, kStartMs));
-        auto key = crypto::MasterKey::from_bytes(crypto::random_bytes(32));
-        ASSERT_TRUE(key);
-        master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
-        Settings settings;
-        settings.issuer = "https://nimbus.test";
-        settings.hashing.ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-        settings.hashing.mem_limit_kib = crypto_pwhash_MEMLIMIT_MIN / 1024;
-        service_ = std::make_unique<Service>(*database_, clock_, *master_key_, mailer_, settings);
-        ASSERT_TRUE(service_->start());
+        ServiceFixture::SetUp();
+        if (HasFatalFailure()) return;
         provider_ = std::make_unique<OidcProvider>(
             *database_, clock_, *service_,
-            OidcSettings{.issuer = settings.issuer, .audience = settings.audience});
+            OidcSettings{.issuer = settings().issuer, .audience = settings().audience});
         // A user with a console session.
-        ASSERT_TRUE(service_->sign_up({"rp-user@example.com", kPassword, "Rita"}));
-        std::smatch match;
-        ASSERT_TRUE(
-            std::regex_search(mailer_.last_text, match, std::regex("token=([A-Za-z0-9_-]+)")));
-        ASSERT_TRUE(service_->verify_email(match[1]));
+        user_ = create_user("rp-user@example.com", kPassword, "Rita");
+        ASSERT_FALSE(user_.empty());
         auto tokens = service_->login("rp-user@example.com", kPassword, {"127.0.0.1", "test"});
         ASSERT_TRUE(tokens) << tokens.error().message;
         session_ = tokens->session_id;
-        auto claims = service_->verify_access_token(tokens->access_token);
-        ASSERT_TRUE(claims);
-        user_ = claims->user_id;
     }
 
     void TearDown() override {
         provider_.reset();
-        service_.reset();
-        database_.reset();
-        fs::remove_all(dir_);
+        ServiceFixture::TearDown();
     }
 
     /// Registers a client; returns its id and secret (empty for public ones).
@@ -161,17 +124,6 @@ protected:
                                 "", "127.0.0.1");
     }
 
-    std::int64_t count_events(const std::string& type) {
-        auto rows = database_->query("SELECT COUNT(*) FROM outbox_events WHERE type = ?", {type});
-        return rows ? rows->front().get_int(0) : -1;
-    }
-
-    fs::path dir_;
-    ManualClock clock_{kStartMs};
-    NullMailer mailer_;
-    std::unique_ptr<db::Database> database_;
-    std::unique_ptr<crypto::MasterKey> master_key_;
-    std::unique_ptr<Service> service_;
     std::unique_ptr<OidcProvider> provider_;
     std::string user_;
     std::string session_;

@@ -1,27 +1,19 @@
 // The permission list and OrgService on SQLite with a manual clock: the membership cache and its
 // staleness bound, invalidation on change, the last-owner rule and API keys (throttled last use).
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include "core/ids.hpp"
-#include "events/events.hpp"
 #include "identity/identity.hpp"
 #include "identity/orgs.hpp"
 #include "identity/permissions.hpp"
+#include "identity/service_fixture.hpp"
 
 namespace nimbus::identity {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::kStartMs;
 
-constexpr std::int64_t kStartMs = 1'800'000'000'000;
 constexpr std::int64_t kCacheMs = 5000;
-
-class NullMailer final : public mail::Mailer {
-public:
-    Result<void> send(const mail::Message&) override { return {}; }
-};
 
 TEST(Permissions, BuiltinRolesUseOnlyKnownPermissions) {
     for (const auto& role : builtin_roles()) {
@@ -51,17 +43,11 @@ TEST(Permissions, SubsetAndStorage) {
     EXPECT_TRUE(split_permissions("").empty());
 }
 
-class OrgServiceTest : public ::testing::Test {
+class OrgServiceTest : public testing::DatabaseFixture {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("nimbus-orgs-" + new_ulid(kStartMs));
-        fs::create_directories(dir_);
-        auto database = db::open({.sqlite_path = (dir_ / "test.db").string()});
-        ASSERT_TRUE(database) << database.error().message;
-        database_ = std::move(*database);
-        std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
-                                                     {"identity", &migrations()}};
-        ASSERT_TRUE(db::migrate_up(*database_, modules, kStartMs));
+        DatabaseFixture::SetUp();
+        if (HasFatalFailure()) return;
         OrgSettings settings;
         settings.membership_cache_ttl_ms = kCacheMs;
         orgs_ = std::make_unique<OrgService>(*database_, clock_, mailer_, settings);
@@ -71,8 +57,7 @@ protected:
 
     void TearDown() override {
         orgs_.reset();
-        database_.reset();
-        fs::remove_all(dir_);
+        DatabaseFixture::TearDown();
     }
 
     std::string add_user(const std::string& email) {
@@ -124,10 +109,6 @@ protected:
         }));
     }
 
-    fs::path dir_;
-    ManualClock clock_{kStartMs};
-    NullMailer mailer_;
-    std::unique_ptr<db::Database> database_;
     std::unique_ptr<OrgService> orgs_;
     std::string alice_;
     std::string bob_;

@@ -1,5 +1,5 @@
 #pragma once
-// The setup the identity service's unit tests share (service_test.cpp, security_test.cpp): a real
+// The setup the identity unit tests share (service, security, refresh, OIDC and org tests): a real
 // SQLite database in a temporary directory with the events and identity migrations, a manual
 // clock, a fresh master key and a mailer that records what it would send. Test-only: nothing
 // outside the test targets includes it.
@@ -72,10 +72,10 @@ inline Settings fast_settings() {
     return settings;
 }
 
-/// A started identity::Service on its own database, made afresh for each test. A suite that
-/// needs other settings overrides settings(); make_service() builds more services on the same
-/// database, clock, key and mailer (a restart, or one with other settings).
-class ServiceFixture : public ::testing::Test {
+/// What the identity services stand on, made afresh for each test: a SQLite database with the
+/// events and identity migrations in a temporary directory, a manual clock, a master key and a
+/// recording mailer. Suites of a service other than identity::Service (OrgService) build on it.
+class DatabaseFixture : public ::testing::Test {
 protected:
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() /
@@ -91,35 +91,11 @@ protected:
             crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
         ASSERT_TRUE(key);
         master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
-        service_ = make_service(settings());
     }
 
     void TearDown() override {
-        service_.reset();
         database_.reset();
         std::filesystem::remove_all(dir_);
-    }
-
-    /// The settings of service_; fast_settings() unless a suite overrides it.
-    virtual Settings settings() const { return fast_settings(); }
-
-    /// A started service on this fixture's database, clock, key and mailer.
-    std::unique_ptr<Service> make_service(Settings settings) {
-        auto service = std::make_unique<Service>(*database_, clock_, *master_key_, mailer_,
-                                                 std::move(settings));
-        auto started = service->start();
-        EXPECT_TRUE(started) << (started ? "" : started.error().message);
-        return service;
-    }
-
-    /// Signs up and verifies; returns the user id.
-    std::string create_user(const std::string& email, const std::string& password = kPassword) {
-        auto signed_up = service_->sign_up({email, password, "Test User"});
-        EXPECT_TRUE(signed_up) << (signed_up ? "" : signed_up.error().message);
-        auto verified = service_->verify_email(mailer_.last_token(email));
-        EXPECT_TRUE(verified);
-        auto rows = database_->query("SELECT id FROM identity_users WHERE email = ?", {email});
-        return rows && !rows->empty() ? rows->front().get_text(0) : "";
     }
 
     /// Events of this type in the outbox.
@@ -139,6 +115,47 @@ protected:
     RecordingMailer mailer_;
     std::unique_ptr<db::Database> database_;
     std::unique_ptr<crypto::MasterKey> master_key_;
+};
+
+/// A started identity::Service on the DatabaseFixture. A suite that needs other settings
+/// overrides settings(); make_service() builds more services on the same database, clock, key
+/// and mailer (a restart, or one with other settings).
+class ServiceFixture : public DatabaseFixture {
+protected:
+    void SetUp() override {
+        DatabaseFixture::SetUp();
+        if (HasFatalFailure()) return;
+        service_ = make_service(settings());
+    }
+
+    void TearDown() override {
+        service_.reset();
+        DatabaseFixture::TearDown();
+    }
+
+    /// The settings of service_; fast_settings() unless a suite overrides it.
+    virtual Settings settings() const { return fast_settings(); }
+
+    /// A started service on this fixture's database, clock, key and mailer.
+    std::unique_ptr<Service> make_service(Settings settings) {
+        auto service = std::make_unique<Service>(*database_, clock_, *master_key_, mailer_,
+                                                 std::move(settings));
+        auto started = service->start();
+        EXPECT_TRUE(started) << (started ? "" : started.error().message);
+        return service;
+    }
+
+    /// Signs up and verifies; returns the user id.
+    std::string create_user(const std::string& email, const std::string& password = kPassword,
+                            const std::string& name = "Test User") {
+        auto signed_up = service_->sign_up({email, password, name});
+        EXPECT_TRUE(signed_up) << (signed_up ? "" : signed_up.error().message);
+        auto verified = service_->verify_email(mailer_.last_token(email));
+        EXPECT_TRUE(verified);
+        auto rows = database_->query("SELECT id FROM identity_users WHERE email = ?", {email});
+        return rows && !rows->empty() ? rows->front().get_text(0) : "";
+    }
+
     std::unique_ptr<Service> service_;
 };
 
