@@ -24,13 +24,7 @@ TEST_F(AccountDelete, LastOwnerIsRefusedUntilOrgsAreTransferredOrDeleted) {
     std::string bobs_org = create_org(s, bob, "Bobs");
 
     // Bob joins the shared org as an admin: Alice is still its only owner.
-    auto invited = s.request("POST", "/api/v1/orgs/" + shared_org + "/invitations",
-                             body({{"email", "bob@example.com"}, {"role", "admin"}}), alice);
-    ASSERT_EQ(invited.status, 201) << invited.body;
-    auto accepted =
-        s.request("POST", "/api/v1/invitations/accept",
-                  body({{"token", s.mailed_token("bob@example.com", "accept-invitation")}}), bob);
-    ASSERT_EQ(accepted.status, 200) << accepted.body;
+    ASSERT_NO_FATAL_FAILURE(join(s, shared_org, alice, "bob@example.com", bob, "admin"));
 
     std::string shared_before = s.snapshot(shared_org);
     std::string solo_before = s.snapshot(solo_org);
@@ -81,13 +75,7 @@ TEST_F(AccountDelete, CoOwnerMayDelete) {
     std::string alice = s.user("alice@example.com", &alice_id);
     std::string bob = s.user("bob@example.com", &bob_id);
     std::string org = create_org(s, alice, "Pair");
-    auto invited = s.request("POST", "/api/v1/orgs/" + org + "/invitations",
-                             body({{"email", "bob@example.com"}, {"role", "owner"}}), alice);
-    ASSERT_EQ(invited.status, 201) << invited.body;
-    auto accepted =
-        s.request("POST", "/api/v1/invitations/accept",
-                  body({{"token", s.mailed_token("bob@example.com", "accept-invitation")}}), bob);
-    ASSERT_EQ(accepted.status, 200) << accepted.body;
+    ASSERT_NO_FATAL_FAILURE(join(s, org, alice, "bob@example.com", bob, "owner"));
 
     EXPECT_EQ(s.request("DELETE", "/api/v1/me", {}, alice).status, 204);
     // Bob is now the only owner and is refused in turn.

@@ -25,13 +25,7 @@ TEST_F(OrgMfaPolicy, MembersWithoutTotpAreRefusedUntilTheyEnrol) {
     EXPECT_NE(created.body.find(R"("require_mfa":false)"), std::string::npos) << created.body;
     std::string org_id = json_field(created.body, "id");
     std::string org_path = "/api/v1/orgs/" + org_id;
-    auto invited = s.request("POST", org_path + "/invitations",
-                             body({{"email", "bob@example.com"}, {"role", "admin"}}), alice);
-    ASSERT_EQ(invited.status, 201) << invited.body;
-    auto accepted =
-        s.request("POST", "/api/v1/invitations/accept",
-                  body({{"token", s.mailed_token("bob@example.com", "accept-invitation")}}), bob);
-    ASSERT_EQ(accepted.status, 200) << accepted.body;
+    ASSERT_NO_FATAL_FAILURE(join(s, org_id, alice, "bob@example.com", bob, "admin"));
     auto key_made =
         s.request("POST", org_path + "/api-keys",
                   body({{"name", "ci"}, {"permissions", boost::json::array{"org.read"}}}), alice);

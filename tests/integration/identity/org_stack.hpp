@@ -92,4 +92,9 @@ protected:
 /// Creates an organization named `name` as the holder of `token`; its id.
 std::string create_org(OrgStack& stack, const std::string& token, const std::string& name);
 
+/// Invites `email` with `role` as the holder of `inviter_token` and accepts as `invitee_token`
+/// (fatal failures: wrap in ASSERT_NO_FATAL_FAILURE to stop the test).
+void join(OrgStack& stack, const std::string& org_id, const std::string& inviter_token,
+          const std::string& email, const std::string& invitee_token, const std::string& role);
+
 }  // namespace nimbus::test

@@ -34,19 +34,6 @@ boost::json::value parse(const std::string& text) {
     return ec ? boost::json::value() : value;
 }
 
-/// Invites `email` with `role` and accepts as `invitee_token`.
-void join(OrgStack& stack, const std::string& org_id, const std::string& inviter_token,
-          const std::string& email, const std::string& invitee_token, const std::string& role) {
-    auto invited = stack.request("POST", "/api/v1/orgs/" + org_id + "/invitations",
-                                 body({{"email", email}, {"role", role}}), inviter_token);
-    ASSERT_EQ(invited.status, 201) << invited.body;
-    std::string token = stack.mailed_token(email, "accept-invitation");
-    ASSERT_FALSE(token.empty());
-    auto accepted = stack.request("POST", "/api/v1/invitations/accept", body({{"token", token}}),
-                                  invitee_token);
-    ASSERT_EQ(accepted.status, 200) << accepted.body;
-}
-
 std::string create_key(OrgStack& stack, const std::string& org_id, const std::string& token,
                        const boost::json::array& permissions, std::string* key_id = nullptr) {
     auto created = stack.request("POST", "/api/v1/orgs/" + org_id + "/api-keys",
