@@ -125,12 +125,8 @@ TEST_F(AuditStore, VerifyCommandReportsTheAlteredEntry) {
     EXPECT_EQ(clean.exit_status, 0) << clean.err;
     EXPECT_EQ(clean.out, "ok 5 entries\n");
 
-    ASSERT_TRUE(test_db_->db().transact([](db::Transaction& tx) -> Result<void> {
-        auto changed =
-            tx.execute("UPDATE audit_entries SET actor_id = 'usr_innocent' WHERE seq = 3");
-        if (!changed) return changed.error();
-        return {};
-    }));
+    ASSERT_TRUE(db::testing::execute(
+        test_db_->db(), "UPDATE audit_entries SET actor_id = 'usr_innocent' WHERE seq = 3"));
     Finished broken = verify_cli();
     EXPECT_EQ(broken.exit_status, 1) << broken.err;
     EXPECT_NE(broken.out.find("broken at seq 3"), std::string::npos) << broken.out;
