@@ -138,13 +138,30 @@ TEST(RateLimitNode, AdminApiNeedsCredentials) {
     EXPECT_EQ(connection.request("GET", "/api/v1/admin/rate-limits/overrides").status, 401);
 }
 
+/// A setting the start must refuse: its environment variable, the bad value and the key the
+/// error must name.
+struct BadSetting {
+    std::string variable;
+    std::string value;
+    std::string key;
+};
+
+/// Starts a node with each bad setting in turn: each stops the start with the usage status and
+/// an error that names the key in quotes.
+void expect_refused_at_start(const std::vector<BadSetting>& cases) {
+    for (const auto& c : cases) {
+        TempDir dir;
+        Environment environment = node_environment(100);
+        environment[c.variable] = c.value;
+        Finished result = run_process(kNimbus, serve_args(dir / "data"), environment);
+        EXPECT_EQ(result.exit_status, kExitUsage) << c.variable << "=" << c.value << "\n"
+                                                  << result.err;
+        EXPECT_NE(result.err.find("'" + c.key + "'"), std::string::npos) << result.err;
+    }
+}
+
 TEST(RateLimitNode, MalformedSettingsStopTheStartNamingTheKey) {
-    struct Case {
-        std::string variable;
-        std::string value;
-        std::string key;
-    };
-    std::vector<Case> cases = {
+    expect_refused_at_start({
         {"NIMBUS_RATE_LIMIT_REQUESTS_PER_MINUTE", "0", "rate_limit.requests_per_minute"},
         {"NIMBUS_RATE_LIMIT_BURST", "-1", "rate_limit.burst"},
         {"NIMBUS_RATE_LIMIT_BACKEND", "memcached", "rate_limit.backend"},
@@ -153,16 +170,7 @@ TEST(RateLimitNode, MalformedSettingsStopTheStartNamingTheKey) {
         {"NIMBUS_RATE_LIMIT_ROUTE_OVERRIDES", "GET /api/v1/x=lots", "rate_limit.route_overrides"},
         {"NIMBUS_RATE_LIMIT_ROUTE_OVERRIDES", "FETCH /x=1", "rate_limit.route_overrides"},
         {"NIMBUS_RATE_LIMIT_ENABLED", "perhaps", "rate_limit.enabled"},
-    };
-    for (const auto& c : cases) {
-        TempDir dir;
-        Environment environment = node_environment(100);
-        environment[c.variable] = c.value;
-        Finished result = run_process(kNimbus, serve_args(dir / "data"), environment);
-        EXPECT_EQ(result.exit_status, kExitUsage) << c.variable << "=" << c.value << "\n"
-                                                  << result.err;
-        EXPECT_NE(result.err.find(c.key), std::string::npos) << result.err;
-    }
+    });
 }
 
 // ---- Bad input the gateway answers ----------------------------------------------------------
@@ -182,28 +190,14 @@ TEST(GatewayNode, BrokenRulesFileStopsTheStartNamingFileAndLine) {
 }
 
 TEST(GatewayNode, MalformedGatewaySettingsStopTheStartNamingTheKey) {
-    struct Case {
-        std::string variable;
-        std::string value;
-        std::string key;
-    };
-    std::vector<Case> cases = {
+    expect_refused_at_start({
         {"NIMBUS_FIREWALL_TRUSTED_PROXIES", "10.0.0.0/33", "firewall.trusted_proxies"},
         {"NIMBUS_FIREWALL_TRUSTED_PROXIES", "proxy.internal", "firewall.trusted_proxies"},
         {"NIMBUS_RATE_LIMIT_PLANS", "pro=fast", "rate_limit.plans"},
         {"NIMBUS_RATE_LIMIT_DEFAULT_PLAN", "gold", "rate_limit.default_plan"},
         {"NIMBUS_GATEWAY_SYNC_INTERVAL_MS", "0", "gateway.sync_interval_ms"},
         {"NIMBUS_STAGE", "staging", "stage"},
-    };
-    for (const auto& c : cases) {
-        TempDir dir;
-        Environment environment = node_environment(100);
-        environment[c.variable] = c.value;
-        Finished result = run_process(kNimbus, serve_args(dir / "data"), environment);
-        EXPECT_EQ(result.exit_status, kExitUsage) << c.variable << "=" << c.value << "\n"
-                                                  << result.err;
-        EXPECT_NE(result.err.find("'" + c.key + "'"), std::string::npos) << result.err;
-    }
+    });
 }
 
 TEST(GatewayNode, HugeQueryStringsAndSpoofedForwardedForGetClearAnswers) {
