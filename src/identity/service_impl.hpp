@@ -3,6 +3,9 @@
 // parts (service.cpp: accounts and tokens; lockout.cpp, mfa.cpp, email_change.cpp,
 // signing_keys.cpp). Private to identity/.
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <cstddef>  // crack.h uses size_t without including it
 
 #include <crack.h>
@@ -16,7 +19,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -46,7 +48,7 @@ inline constexpr std::int64_t kMsPerSecond = 1000;
 inline constexpr std::int64_t kClockLeewayS = 30;  // tolerated clock skew between nodes
 inline constexpr std::size_t kMaxUserAgentBytes = 256;
 inline constexpr std::size_t kMaxIpBytes = 64;
-inline constexpr std::ptrdiff_t kMaxHashingSlots = 256;  // a bound for the semaphore's type
+inline constexpr std::size_t kMaxHashingSlots = 256;  // cores used for hashing at most
 // cracklib copies into fixed buffers; a prefix this long already decides its verdict.
 inline constexpr std::size_t kCracklibMaxBytes = 128;
 inline constexpr char kFirstPrintable = 0x20;
@@ -71,18 +73,71 @@ inline std::string sanitize(std::string_view text, std::size_t max_bytes) {
     return out;
 }
 
-/// Holds one of Service::Impl::hashing_slots while it lives.
+/// The cores password hashes run on: one hash per core at a time, each pinned to its core while
+/// it runs, so two hashes never share a core while another idles and a hash does not wander
+/// between cores mid-run (it fills 19 MiB; the core's caches and TLB stay warm for it).
+class HashingCores {
+public:
+    HashingCores() {
+        cpu_set_t allowed;
+        CPU_ZERO(&allowed);
+        if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+            for (int cpu = 0; cpu < CPU_SETSIZE && free_.size() < kMaxHashingSlots; ++cpu) {
+                if (CPU_ISSET(cpu, &allowed)) free_.push_back(cpu);
+            }
+        }
+        if (free_.empty()) free_.push_back(kUnknownCore);  // one hash at a time, unpinned
+    }
+
+    /// Waits for a free core and takes it.
+    int acquire() {
+        std::unique_lock lock(mutex_);
+        freed_.wait(lock, [&] { return !free_.empty(); });
+        int cpu = free_.back();
+        free_.pop_back();
+        return cpu;
+    }
+
+    void release(int cpu) {
+        {
+            std::lock_guard lock(mutex_);
+            free_.push_back(cpu);
+        }
+        freed_.notify_one();
+    }
+
+    static constexpr int kUnknownCore = -1;
+
+private:
+    std::mutex mutex_;
+    std::condition_variable freed_;
+    std::vector<int> free_;
+};
+
+/// Holds one of Service::Impl::hashing_cores, with the calling thread pinned to it, while it
+/// lives; the thread's own affinity comes back after.
 class HashingSlot {
 public:
-    explicit HashingSlot(std::counting_semaphore<kMaxHashingSlots>& slots) : slots_(slots) {
-        slots_.acquire();
+    explicit HashingSlot(HashingCores& cores) : cores_(cores), cpu_(cores.acquire()) {
+        if (cpu_ == HashingCores::kUnknownCore) return;
+        if (pthread_getaffinity_np(pthread_self(), sizeof previous_, &previous_) != 0) return;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu_, &one);
+        pinned_ = pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
     }
-    ~HashingSlot() { slots_.release(); }
+    ~HashingSlot() {
+        if (pinned_) pthread_setaffinity_np(pthread_self(), sizeof previous_, &previous_);
+        cores_.release(cpu_);
+    }
     HashingSlot(const HashingSlot&) = delete;
     HashingSlot& operator=(const HashingSlot&) = delete;
 
 private:
-    std::counting_semaphore<kMaxHashingSlots>& slots_;
+    HashingCores& cores_;
+    int cpu_;
+    cpu_set_t previous_{};
+    bool pinned_ = false;
 };
 
 struct Service::Impl {
@@ -99,12 +154,12 @@ struct Service::Impl {
     /// A hash of a random password at the current parameters: logins for unknown emails verify
     /// against it so they take as long as logins for known ones.
     std::string dummy_hash;
-    /// At most one Argon2id run per core at a time. Each run is CPU- and memory-bound (19 MiB
-    /// mapped, filled and unmapped by libsodium): more at once than cores only adds context
-    /// switches, cache misses and contention on the process's memory map. The worker pool keeps
-    /// more threads than cores, so while one sign-in waits for its commit, another hashes and no
-    /// core idles (docs/benchmarks.md, "Sign-in").
-    mutable std::counting_semaphore<kMaxHashingSlots> hashing_slots{hashing_slot_count()};
+    /// At most one Argon2id run per core at a time, pinned to it. Each run is CPU- and
+    /// memory-bound (19 MiB mapped, filled and unmapped by libsodium): more at once than cores
+    /// only adds context switches, cache misses and contention on the process's memory map. The
+    /// worker pool keeps more threads than cores, so while one sign-in waits for its commit,
+    /// another hashes and no core idles (docs/benchmarks.md, "Sign-in").
+    mutable HashingCores hashing_cores;
 
     mutable std::mutex cache_mutex;
     mutable std::unordered_map<std::string, AccessClaims> token_cache;
@@ -149,7 +204,7 @@ struct Service::Impl {
         std::string hash(crypto_pwhash_STRBYTES, '\0');
         int failed = 0;
         {
-            HashingSlot slot(hashing_slots);
+            HashingSlot slot(hashing_cores);
             failed = crypto_pwhash_str(hash.data(), password.data(), password.size(),
                                        settings.hashing.ops_limit,
                                        settings.hashing.mem_limit_kib * kBytesPerKib);
@@ -160,13 +215,8 @@ struct Service::Impl {
     }
 
     bool password_matches(const std::string& hash, std::string_view password) const {
-        HashingSlot slot(hashing_slots);
+        HashingSlot slot(hashing_cores);
         return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-    }
-
-    static std::ptrdiff_t hashing_slot_count() {
-        unsigned cores = std::thread::hardware_concurrency();
-        return std::clamp<std::ptrdiff_t>(cores == 0 ? 1 : cores, 1, kMaxHashingSlots);
     }
 
     bool needs_rehash(const std::string& hash) const {
