@@ -39,14 +39,9 @@ protected:
     /// verified directly, leaving the link unused.
     std::string user(const std::string& email) {
         EXPECT_TRUE(service().sign_up({email, kPassword, "Sweep Test"}));
-        auto verified = stack_->database().transact([&](db::Transaction& tx) -> Result<void> {
-            auto changed =
-                tx.execute("UPDATE identity_users SET email_verified_at_ms = ? WHERE email = ?",
-                           {now(), email});
-            if (!changed) return changed.error();
-            return {};
-        });
-        EXPECT_TRUE(verified);
+        EXPECT_TRUE(db::testing::execute(
+            stack_->database(),
+            "UPDATE identity_users SET email_verified_at_ms = ? WHERE email = ?", {now(), email}));
         auto rows =
             stack_->database().query("SELECT id FROM identity_users WHERE email = ?", {email});
         EXPECT_TRUE(rows && rows->size() == 1);
@@ -60,16 +55,18 @@ protected:
     }
 
     void exec(const std::string& sql, db::Params params) {
-        auto done = stack_->database().transact([&](db::Transaction& tx) -> Result<void> {
-            auto changed = tx.execute(sql, params);
-            if (!changed) return changed.error();
-            return {};
-        });
+        auto done = db::testing::execute(stack_->database(), sql, params);
         ASSERT_TRUE(done) << done.error().message << " in " << sql;
     }
 
     std::int64_t count(const std::string& table, const std::string& where = "1 = 1") {
         return stack_->count("SELECT COUNT(*) FROM " + table + " WHERE " + where);
+    }
+
+    /// `table` holds exactly `rows` rows, and every one matches `where`: what a sweep keeps.
+    void expect_only(const std::string& table, const std::string& where, std::int64_t rows) {
+        EXPECT_EQ(count(table, where), rows) << table << " WHERE " << where;
+        EXPECT_EQ(count(table), rows) << table;
     }
 
     std::unique_ptr<IdentityStack> stack_;
@@ -231,28 +228,18 @@ TEST_F(Sweep, DeletesExactlyTheDeadRowsInBatchesAndKeepsReuseDetection) {
                                           "' AND used_at_ms IS NULL AND "
                                           "purpose = 'verify_email'"),
               1);
-    EXPECT_EQ(count("identity_org_invitations",
-                    "id IN ('inv_expired_recent', "
-                    "'inv_revoked_recent', 'inv_pending')"),
-              3);
-    EXPECT_EQ(count("identity_org_invitations"), 3);
-    EXPECT_EQ(count("identity_oauth_requests", "id = 'oar_live'"), 1);
-    EXPECT_EQ(count("identity_oauth_requests"), 1);
-    EXPECT_EQ(count("identity_oauth_codes", "code_hash IN ('code_live', 'y')"), 2);
-    EXPECT_EQ(count("identity_oauth_codes"), 2);
-    EXPECT_EQ(count("identity_oauth_revoked_tokens", "token_id = 'jti_live'"), 1);
-    EXPECT_EQ(count("identity_oauth_revoked_tokens"), 1);
-    EXPECT_EQ(count("identity_oauth_refresh_tokens", "grant_id = 'grt_live'"), 2);
-    EXPECT_EQ(count("identity_oauth_refresh_tokens"), 2);
-    EXPECT_EQ(count("identity_login_failures", "subject IN ('ip:recent', 'ip:locked')"), 2);
-    EXPECT_EQ(count("identity_login_failures"), 2);
-    EXPECT_EQ(count("identity_mfa_challenges", "token_hash = 'mfa_live'"), 1);
-    EXPECT_EQ(count("identity_mfa_challenges"), 1);
+    expect_only("identity_org_invitations",
+                "id IN ('inv_expired_recent', 'inv_revoked_recent', 'inv_pending')", 3);
+    expect_only("identity_oauth_requests", "id = 'oar_live'", 1);
+    expect_only("identity_oauth_codes", "code_hash IN ('code_live', 'y')", 2);
+    expect_only("identity_oauth_revoked_tokens", "token_id = 'jti_live'", 1);
+    expect_only("identity_oauth_refresh_tokens", "grant_id = 'grt_live'", 2);
+    expect_only("identity_login_failures", "subject IN ('ip:recent', 'ip:locked')", 2);
+    expect_only("identity_mfa_challenges", "token_hash = 'mfa_live'", 1);
     EXPECT_EQ(count("identity_sessions", "user_id = '" + old_user + "'"), 0);
     EXPECT_EQ(count("identity_sessions", "user_id = '" + live_user + "'"), 2);
     EXPECT_EQ(count("identity_oauth_grants"), 1);
-    EXPECT_EQ(count("identity_token_revocations", "id = '" + revoked_now.session_id + "'"), 1);
-    EXPECT_EQ(count("identity_token_revocations"), 1);
+    expect_only("identity_token_revocations", "id = '" + revoked_now.session_id + "'", 1);
 
     // Nothing left to delete.
     auto again = service().sweep_expired();
@@ -337,14 +324,11 @@ TEST_F(Sweep, EndedSessionsGrantsSpentCodesRetiredKeysGoAfterTheirRetention) {
 
     EXPECT_EQ(count("identity_sessions", "id = '" + ended_long_ago.session_id + "'"), 0);
     EXPECT_EQ(count("identity_sessions", "user_id = '" + history + "'"), 2);
-    EXPECT_EQ(count("identity_oauth_grants", "id IN ('grt_revoked_new', 'grt_live')"), 2);
-    EXPECT_EQ(count("identity_oauth_grants"), 2);
-    EXPECT_EQ(count("identity_mfa_recovery_codes", "code_hash IN ('spent-new', 'unused')"), 2);
-    EXPECT_EQ(count("identity_mfa_recovery_codes"), 2);
+    expect_only("identity_oauth_grants", "id IN ('grt_revoked_new', 'grt_live')", 2);
+    expect_only("identity_mfa_recovery_codes", "code_hash IN ('spent-new', 'unused')", 2);
     EXPECT_EQ(count("identity_signing_keys", "id = 'jwk_retired_new'"), 1);
     EXPECT_EQ(count("identity_signing_keys"), keys_before - 1);
-    EXPECT_EQ(count("identity_token_revocations", "id = '" + ended_recently.session_id + "'"), 1);
-    EXPECT_EQ(count("identity_token_revocations"), 1);
+    expect_only("identity_token_revocations", "id = '" + ended_recently.session_id + "'", 1);
 
     // What users rely on is unchanged: the open session is listed and refreshes, the recently
     // ended one's access token is still refused, and the signing key still signs.
