@@ -7,6 +7,7 @@
 #include "identity/orgs.hpp"
 #include "identity/permissions.hpp"
 #include "identity/service_fixture.hpp"
+#include "test_database.hpp"
 
 namespace nimbus::identity {
 namespace {
@@ -62,15 +63,11 @@ protected:
 
     std::string add_user(const std::string& email) {
         std::string id = new_id("usr", clock_.now_ms());
-        auto added = database_->transact([&](db::Transaction& tx) -> Result<void> {
-            auto changed = tx.execute(
-                "INSERT INTO identity_users (id, email, password_hash, email_verified_at_ms, "
-                "created_at_ms, updated_at_ms) VALUES (?, ?, 'x', ?, ?, ?)",
-                {id, email, kStartMs, kStartMs, kStartMs});
-            if (!changed) return changed.error();
-            return {};
-        });
-        EXPECT_TRUE(added);
+        EXPECT_TRUE(db::testing::execute(
+            *database_,
+            "INSERT INTO identity_users (id, email, password_hash, email_verified_at_ms, "
+            "created_at_ms, updated_at_ms) VALUES (?, ?, 'x', ?, ?, ?)",
+            {id, email, kStartMs, kStartMs, kStartMs}));
         return id;
     }
 
@@ -88,25 +85,18 @@ protected:
     /// Writes as another node would: behind this node's cache.
     void set_role_elsewhere(const std::string& org_id, const std::string& user_id,
                             const std::string& role) {
-        ASSERT_TRUE(database_->transact([&](db::Transaction& tx) -> Result<void> {
-            auto changed = tx.execute(
-                "UPDATE identity_org_members SET role = ? WHERE org_id = ? AND user_id = ?",
-                {role, org_id, user_id});
-            if (!changed) return changed.error();
-            return {};
-        }));
+        ASSERT_TRUE(db::testing::execute(
+            *database_, "UPDATE identity_org_members SET role = ? WHERE org_id = ? AND user_id = ?",
+            {role, org_id, user_id}));
     }
 
     void add_member_elsewhere(const std::string& org_id, const std::string& user_id,
                               const std::string& role) {
-        ASSERT_TRUE(database_->transact([&](db::Transaction& tx) -> Result<void> {
-            auto changed = tx.execute(
-                "INSERT INTO identity_org_members (org_id, user_id, role, created_at_ms, "
-                "updated_at_ms) VALUES (?, ?, ?, ?, ?)",
-                {org_id, user_id, role, kStartMs, kStartMs});
-            if (!changed) return changed.error();
-            return {};
-        }));
+        ASSERT_TRUE(db::testing::execute(
+            *database_,
+            "INSERT INTO identity_org_members (org_id, user_id, role, created_at_ms, "
+            "updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+            {org_id, user_id, role, kStartMs, kStartMs}));
     }
 
     std::unique_ptr<OrgService> orgs_;
