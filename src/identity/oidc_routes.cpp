@@ -53,6 +53,12 @@ constexpr std::string_view kDecisionSchema = R"({
   "properties": {"approve": {"type": "boolean"}}
 })";
 
+/// 400 for a query string that is not form-encoded (the browser-facing endpoints).
+Response malformed_query() {
+    return Response::make_problem(400, "invalid-request", "Bad Request",
+                                  "The query string is malformed.");
+}
+
 Response no_store(Response response) {
     response.set_header("cache-control", "no-store");
     response.set_header("pragma", "no-cache");
@@ -245,10 +251,7 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         Method::get, "/oauth2/authorize",
         http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
             auto params = parse_oauth_params(request.query);
-            if (!params) {
-                co_return Response::make_problem(400, "invalid-request", "Bad Request",
-                                                 "The query string is malformed.");
-            }
+            if (!params) co_return malformed_query();
             Result<std::string> location = Error::internal("not run");
             co_await context.run_database([&] { location = provider.authorize(*params); });
             if (!location) co_return problem(location.error(), true);
@@ -335,10 +338,7 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         Method::get, "/oauth2/logout",
         http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
             auto params = parse_oauth_params(request.query);
-            if (!params) {
-                co_return Response::make_problem(400, "invalid-request", "Bad Request",
-                                                 "The query string is malformed.");
-            }
+            if (!params) co_return malformed_query();
             Result<std::string> location = Error::internal("not run");
             co_await context.run_database(
                 [&] { location = provider.logout(*params, context.client_address); });
