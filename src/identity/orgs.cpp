@@ -232,6 +232,15 @@ Result<void> keep_an_owner(db::Transaction& tx, const std::string& org_id,
 
 Error not_member() { return Error::not_found("no member with this id"); }
 
+/// The role `user_id` holds in the org; `not_found` when they are not a member.
+Result<std::string> role_of_member(db::Transaction& tx, const std::string& org_id,
+                                   const std::string& user_id) {
+    auto role = member_role(tx, org_id, user_id);
+    if (!role) return role.error();
+    if (!*role) return not_member();
+    return std::move(**role);
+}
+
 Error invalid_invitation() {
     return field_error("token", "the invitation is invalid, expired or already used");
 }
@@ -530,20 +539,19 @@ Result<Member> OrgService::update_member_role(const Actor& actor, const std::str
     std::int64_t now = clock_.now_ms();
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
         if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
-        auto current = member_role(tx, org_id, user_id);
+        auto current = role_of_member(tx, org_id, user_id);
         if (!current) return current.error();
-        if (!*current) return not_member();
         auto wanted = permissions_of(tx, org_id, role);
         if (!wanted) return wanted.error();
-        auto held = permissions_of(tx, org_id, **current);
+        auto held = permissions_of(tx, org_id, *current);
         if (!held) return held.error();
         if (!is_subset(*wanted, actor.principal.permissions) ||
             !is_subset(*held, actor.principal.permissions)) {
             return permission_denied(
                 "you can only change members whose old and new roles grant no more than you hold");
         }
-        if (**current == role) return {};
-        if (auto kept = keep_an_owner(tx, org_id, **current); !kept) return kept;
+        if (*current == role) return {};
+        if (auto kept = keep_an_owner(tx, org_id, *current); !kept) return kept;
         if (auto ok = done(tx.execute(
                 "UPDATE identity_org_members SET role = ?, updated_at_ms = ? WHERE org_id = ? AND "
                 "user_id = ?",
@@ -552,7 +560,7 @@ Result<Member> OrgService::update_member_role(const Actor& actor, const std::str
             return ok;
         }
         return emit(tx, "member.role_changed", actor, org_id, user_id,
-                    {{"previous_role", **current}, {"role", role}});
+                    {{"previous_role", *current}, {"role", role}});
     });
     if (!committed) return committed.error();
     forget_org(org_id);
@@ -571,18 +579,17 @@ Result<void> OrgService::remove_member(const Actor& actor, const std::string& or
     std::int64_t now = clock_.now_ms();
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
         if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
-        auto current = member_role(tx, org_id, user_id);
+        auto current = role_of_member(tx, org_id, user_id);
         if (!current) return current.error();
-        if (!*current) return not_member();
         if (!leaving) {
-            auto held = permissions_of(tx, org_id, **current);
+            auto held = permissions_of(tx, org_id, *current);
             if (!held) return held.error();
             if (!is_subset(*held, actor.principal.permissions)) {
                 return permission_denied(
                     "you can only remove members whose role grants no more than you hold");
             }
         }
-        if (auto kept = keep_an_owner(tx, org_id, **current); !kept) return kept;
+        if (auto kept = keep_an_owner(tx, org_id, *current); !kept) return kept;
         if (auto ok =
                 done(tx.execute("DELETE FROM identity_org_members WHERE org_id = ? AND user_id = ?",
                                 {org_id, user_id}));
@@ -590,7 +597,7 @@ Result<void> OrgService::remove_member(const Actor& actor, const std::string& or
             return ok;
         }
         return emit(tx, "member.removed", actor, org_id, user_id,
-                    {{"role", **current}, {"reason", leaving ? "left" : "removed"}});
+                    {{"role", *current}, {"reason", leaving ? "left" : "removed"}});
     });
     if (!committed) return committed.error();
     forget_org(org_id);
