@@ -125,6 +125,8 @@ Result<gateway::FirewallSettings> firewall_settings(const config::Config& config
     settings.crs_dir = config.firewall.crs_dir;
     settings.extra_rules_file = config.firewall.extra_rules_file;
     settings.prefilter = config.firewall.prefilter;
+    settings.prefilter_cache_entries =
+        static_cast<std::size_t>(config.firewall.prefilter_cache_entries);
     settings.max_inspected_body_bytes = static_cast<std::size_t>(config.http.max_body_bytes);
     for (const auto& text : config.firewall.rule_exclusions) {
         auto exclusion = gateway::parse_rule_exclusion(text);

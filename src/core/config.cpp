@@ -430,6 +430,7 @@ const std::vector<Setting>& declarations() {
             "off."));
         constexpr std::int64_t kMaxParanoiaLevel = 4;
         constexpr std::int64_t kMaxAnomalyThreshold = 10'000;
+        constexpr std::int64_t kMaxPrefilterCacheEntries = 1'000'000;
         s.push_back(bool_setting(
             "firewall.enabled", [](Config& c) -> bool& { return c.firewall.enabled; },
             "Inspect requests with ModSecurity and the OWASP Core Rule Set."));
@@ -453,6 +454,13 @@ const std::vector<Setting>& declarations() {
             "firewall.prefilter", [](Config& c) -> bool& { return c.firewall.prefilter; },
             "Pass requests that no rule could score without running ModSecurity (same "
             "verdicts, far less CPU; docs/gateway.md)."));
+        s.push_back(int_setting(
+            "firewall.prefilter_cache_entries",
+            [](Config& c) -> std::int64_t& { return c.firewall.prefilter_cache_entries; }, 0,
+            kMaxPrefilterCacheEntries,
+            "Texts each I/O thread remembers per kind (header values, paths, argument names and "
+            "values) as found clean by the prefilter, so repeats are not screened again; 0: "
+            "none."));
         s.push_back(list_setting(
             "firewall.rule_exclusions",
             [](Config& c) -> std::vector<std::string>& { return c.firewall.rule_exclusions; },

@@ -43,8 +43,9 @@ struct FirewallConfig {
     std::string mode = "blocking";  ///< "blocking" or "detection"
     std::int64_t paranoia_level = 1;
     std::int64_t inbound_anomaly_threshold = 5;
-    bool prefilter = true;                     ///< skip the engine for requests no rule could score
-    std::vector<std::string> rule_exclusions;  ///< "ROUTE_TEMPLATE=ruleid,ruleid"
+    bool prefilter = true;  ///< skip the engine for requests no rule could score
+    std::int64_t prefilter_cache_entries = 1024;  ///< clean texts remembered per thread and class
+    std::vector<std::string> rule_exclusions;     ///< "ROUTE_TEMPLATE=ruleid,ruleid"
     std::string extra_rules_file;
     std::string crs_dir = "/usr/share/modsecurity-crs";
     std::vector<std::string> trusted_proxies;  ///< CIDRs whose X-Forwarded-For is believed

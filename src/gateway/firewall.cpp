@@ -331,11 +331,11 @@ Result<std::shared_ptr<const Firewall>> Firewall::create(const FirewallSettings&
         // is done on a thread of its own so the start does not wait, and until it is done
         // every request goes to the engine (the same verdicts, only slower).
         impl.prefilter_reason = "not built yet";
-        impl.builder =
-            std::jthread([&impl, texts = std::move(texts), level = settings.paranoia_level,
-                          hook = settings.before_prefilter_build] {
+        impl.builder = std::jthread(
+            [&impl, texts = std::move(texts), level = settings.paranoia_level,
+             cache = settings.prefilter_cache_entries, hook = settings.before_prefilter_build] {
                 if (hook) hook();
-                auto built = internal::Prefilter::build(texts, level);
+                auto built = internal::Prefilter::build(texts, level, cache);
                 std::string reason = built->reason();
                 if (!built->active()) {
                     log::warn("firewall prefilter inactive; every request goes to the engine",

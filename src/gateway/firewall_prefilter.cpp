@@ -52,9 +52,7 @@ namespace {
 /// '$', which many attack patterns need and plain text lacks; the expressions a text's
 /// literals allow are then run on the text itself.
 constexpr int kMinAtomLength = 1;
-/// The per-thread cache of clean header texts and argument names: at most this many per class,
-/// each at most this long.
-constexpr std::size_t kCachedTexts = 1024;
+/// The per-thread cache of clean texts keeps none longer than this.
 constexpr std::size_t kCachedTextBytes = 1024;
 
 std::uint64_t next_prefilter_id() {
@@ -1165,6 +1163,8 @@ bool json_arguments(std::string_view text, std::vector<std::pair<std::string, st
 }  // namespace
 
 struct Prefilter::Impl {
+    /// Clean texts each thread remembers per class (check()); 0: none.
+    std::size_t cache_entries = 0;
     /// The expressions screening one class of strings.
     struct ClassExpressions {
         re2::FilteredRE2 expressions{kMinAtomLength};
@@ -1213,10 +1213,11 @@ const std::string& Prefilter::reason() const { return impl_->reason; }
 std::size_t Prefilter::atom_count() const { return impl_->literals.size(); }
 std::size_t Prefilter::rule_count() const { return impl_->rules; }
 
-std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files,
-                                            int paranoia_level) {
+std::unique_ptr<Prefilter> Prefilter::build(const std::vector<RulesText>& files, int paranoia_level,
+                                            std::size_t cache_entries) {
     std::unique_ptr<Prefilter> prefilter(new Prefilter());
     Impl& impl = *prefilter->impl_;
+    impl.cache_entries = cache_entries;
     std::vector<std::pair<int, int>> removed;
     PolicyLists policy;
     auto rules = read_rules(files, removed, policy);
@@ -1739,10 +1740,11 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
         }
         return true;
     };
-    // Header values and argument names repeat from request to request (User-Agent, Accept, a
-    // client's token, the fields of an API's bodies): each thread remembers the texts of these
-    // classes it found clean with this prefilter, by class and the text itself (no hash that a
-    // crafted text could collide with), bounded in count and length.
+    // Most texts repeat from request to request (User-Agent, Accept, a client's token, its
+    // address, the paths of an API, the fields of its bodies and many of their values): each
+    // thread remembers the texts it found clean with this prefilter, by class and the text itself
+    // (no hash that a crafted text could collide with), bounded in count and length. Whole
+    // bodies are not kept: they rarely repeat, and their fields are.
     struct CleanCache {
         std::uint64_t prefilter_id = 0;
         std::array<std::unordered_set<std::string>, kClassCount> clean;
@@ -1754,13 +1756,13 @@ bool Prefilter::Impl::check(const http::Request& request, std::string_view clien
     }
     for (const auto& [text, string_class] : strings) {
         // ASCII only: for other texts the Unicode forms below are screened after screen_text().
-        bool cacheable = (string_class == kHeaders || string_class == kArgNames) &&
+        bool cacheable = impl.cache_entries > 0 && string_class != kBody &&
                          text.size() <= kCachedTextBytes && ascii(text);
         auto& cached = clean_cache.clean[string_class];
         if (cacheable && cached.contains(text)) continue;
         if (!screen_text(text, string_class)) return false;
         if (cacheable) {
-            if (cached.size() >= kCachedTexts) cached.clear();
+            if (cached.size() >= impl.cache_entries) cached.clear();
             cached.insert(text);
         }
         if (ascii(text)) continue;

@@ -27,8 +27,10 @@ public:
     /// Analyses `files` for `paranoia_level`. Never fails: when a scoring rule at that level is
     /// neither screened by its literals nor one of the rules the prefilter checks by hand, the
     /// prefilter is inactive (every request goes to the engine) and reason() says why.
-    static std::unique_ptr<Prefilter> build(const std::vector<RulesText>& files,
-                                            int paranoia_level);
+    /// `cache_entries`: how many texts each thread remembers as clean per string class (0:
+    /// none; every text is screened every time).
+    static std::unique_ptr<Prefilter> build(const std::vector<RulesText>& files, int paranoia_level,
+                                            std::size_t cache_entries);
     ~Prefilter();
     Prefilter(const Prefilter&) = delete;
     Prefilter& operator=(const Prefilter&) = delete;

@@ -354,6 +354,31 @@ private:
     std::mt19937 random_;
 };
 
+TEST(FirewallPrefilter, RememberingCleanTextsChangesNoVerdict) {
+    FirewallSettings settings;
+    settings.prefilter_cache_entries = 0;
+    auto uncached = Firewall::create(settings);
+    ASSERT_TRUE(uncached) << uncached.error().message;
+    (*uncached)->await_prefilter();
+    ASSERT_TRUE((*uncached)->prefilter_active()) << (*uncached)->prefilter_reason();
+    // Each request twice, and attacks after benign requests whose texts they share (the Host,
+    // the client address, many headers): the second sight and the shared texts come from the
+    // cache of the default firewall, every text from scratch in the other.
+    Generator generator(kSeed);
+    std::vector<std::pair<std::string, http::Request>> requests = corpus("benign.jsonl");
+    for (auto& entry : corpus("attacks.jsonl")) requests.push_back(std::move(entry));
+    for (int index = 0; index < kGeneratedRequests / 5; ++index) {
+        requests.emplace_back("generated #" + std::to_string(index), generator.next());
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+        for (const auto& [name, request] : requests) {
+            EXPECT_EQ(firewall().clears(request, kClient), (*uncached)->clears(request, kClient))
+                << "pass " << pass << ": " << name << "\n"
+                << describe(request);
+        }
+    }
+}
+
 TEST(FirewallPrefilter, AgreesWithTheEngineOnGeneratedRequests) {
     Generator generator(kSeed);
     int cleared = 0;

@@ -69,6 +69,10 @@ struct FirewallSettings {
     /// Clear requests no rule could score without running the engine (docs/gateway.md,
     /// "Prefilter"); the verdict is the same either way.
     bool prefilter = true;
+    /// Texts (header values, paths, argument names and values; not whole bodies) each I/O thread
+    /// remembers as found clean, per string class, so a repeated one is not screened again; 0
+    /// screens every text every time.
+    std::size_t prefilter_cache_entries = 1024;
     /// Called on the thread that builds the prefilter, before it starts; tests block in it to
     /// see the firewall before the prefilter is ready. Empty in production.
     std::function<void()> before_prefilter_build;
