@@ -433,7 +433,7 @@ def print_results(results):
                        for kind in ("attacks", "benign"))
             print("prefilter on (with and without its cache) and off: " +
                   ("the same verdicts on both corpora" if same else
-                                              "verdicts DIFFER: " + json.dumps(detection)))
+                   "verdicts DIFFER: " + json.dumps(detection)))
         # Against nginx the rule sets differ on purpose (docs/gateway.md): Nimbus adds 99001
         # (JNDI in any header) and removes 933210 (it matches Markdown links).
         if "nginx" in detection:
