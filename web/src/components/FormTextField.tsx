@@ -47,3 +47,30 @@ export function FormTextField({
     />
   );
 }
+
+/**
+ * The account email of the sign-in, sign-up, forgot-password and re-send forms: required, typed
+ * as an email, filled in by the browser, and showing the server's message for `/email`.
+ */
+export function EmailField({
+  value,
+  onChange,
+  problem,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  problem?: Problem;
+}) {
+  return (
+    <FormTextField
+      label="Email"
+      type="email"
+      value={value}
+      onChange={onChange}
+      autoComplete="email"
+      required
+      problem={problem}
+      pointer="/email"
+    />
+  );
+}

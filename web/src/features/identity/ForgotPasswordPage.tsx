@@ -4,7 +4,7 @@ import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { Link as RouterLink } from 'react-router-dom';
 import { problemOf } from '../../api/problem';
-import { FormTextField } from '../../components/FormTextField';
+import { EmailField } from '../../components/FormTextField';
 import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import { useForgotPasswordMutation } from './identityApi';
@@ -42,16 +42,7 @@ export default function ForgotPasswordPage() {
           </Typography>
         }
       >
-        <FormTextField
-          label="Email"
-          type="email"
-          value={email}
-          onChange={setEmail}
-          autoComplete="email"
-          required
-          problem={problem}
-          pointer="/email"
-        />
+        <EmailField value={email} onChange={setEmail} problem={problem} />
       </MutationForm>
     </AuthCard>
   );

@@ -2,7 +2,7 @@ import Alert from '@mui/material/Alert';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { problemOf } from '../../api/problem';
-import { FormTextField } from '../../components/FormTextField';
+import { EmailField } from '../../components/FormTextField';
 import { MutationForm } from '../../components/MutationForm';
 import { useResendVerificationMutation } from './identityApi';
 
@@ -42,16 +42,7 @@ export function ResendVerification({
       intro={intro !== undefined && !state.isSuccess && <Typography>{intro}</Typography>}
       notice={state.isSuccess && <Alert severity="success">{resendConfirmation}</Alert>}
     >
-      <FormTextField
-        label="Email"
-        type="email"
-        value={email}
-        onChange={setEmail}
-        autoComplete="email"
-        required
-        problem={problem}
-        pointer="/email"
-      />
+      <EmailField value={email} onChange={setEmail} problem={problem} />
     </MutationForm>
   );
 }

@@ -8,7 +8,7 @@ import { safeNextPath } from '../../api/fieldError';
 import { problemOf } from '../../api/problem';
 import { sessionStarted } from '../../api/session';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { FormTextField } from '../../components/FormTextField';
+import { EmailField, FormTextField } from '../../components/FormTextField';
 import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import {
@@ -140,16 +140,7 @@ export default function SignInPage() {
           </>
         }
       >
-        <FormTextField
-          label="Email"
-          type="email"
-          value={email}
-          onChange={setEmail}
-          autoComplete="email"
-          required
-          problem={problem}
-          pointer="/email"
-        />
+        <EmailField value={email} onChange={setEmail} problem={problem} />
         <FormTextField
           label="Password"
           type="password"

@@ -5,7 +5,7 @@ import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { Link as RouterLink } from 'react-router-dom';
 import { problemOf } from '../../api/problem';
-import { FormTextField } from '../../components/FormTextField';
+import { EmailField, FormTextField } from '../../components/FormTextField';
 import { MutationForm } from '../../components/MutationForm';
 import { AuthCard } from './AuthCard';
 import { useSignupMutation } from './identityApi';
@@ -68,16 +68,7 @@ export default function SignUpPage() {
           problem={problem}
           pointer="/name"
         />
-        <FormTextField
-          label="Email"
-          type="email"
-          value={email}
-          onChange={setEmail}
-          autoComplete="email"
-          required
-          problem={problem}
-          pointer="/email"
-        />
+        <EmailField value={email} onChange={setEmail} problem={problem} />
         <FormTextField
           label="Password"
           type="password"
