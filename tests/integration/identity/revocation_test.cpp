@@ -70,6 +70,14 @@ protected:
 
     /// A refused token gets what any invalid token gets: 401 problem+json with a Bearer
     /// challenge.
+    /// Logs the session of a sign-in answer out; the status.
+    int logout(const HttpResponse& session) {
+        return stack_
+            ->request("POST", "/api/v1/auth/logout",
+                      body({{"refresh_token", json_field(session.body, "refresh_token")}}))
+            .status;
+    }
+
     void expect_refused(const std::string& access) {
         auto answer = stack_->request("GET", "/api/v1/me", {}, access);
         EXPECT_EQ(answer.status, 401) << answer.body;
@@ -87,11 +95,7 @@ TEST_F(Revocation, LogoutStopsTheAccessTokenAtOnce) {
     // Verified and cached first: the cached verdict must not outlive the revocation.
     ASSERT_EQ(me(access), 200);
     ASSERT_EQ(me(access), 200);
-    ASSERT_EQ(stack_
-                  ->request("POST", "/api/v1/auth/logout",
-                            body({{"refresh_token", json_field(session.body, "refresh_token")}}))
-                  .status,
-              204);
+    ASSERT_EQ(logout(session), 204);
     expect_refused(access);
 }
 
@@ -162,11 +166,7 @@ TEST_F(Revocation, ASecondNodeRefusesTheTokenAfterItsPoll) {
     auto kept = login("nodes@example.com");
     std::string access = json_field(session.body, "access_token");
     ASSERT_TRUE(other_node->verify_access_token(access));
-    ASSERT_EQ(stack_
-                  ->request("POST", "/api/v1/auth/logout",
-                            body({{"refresh_token", json_field(session.body, "refresh_token")}}))
-                  .status,
-              204);
+    ASSERT_EQ(logout(session), 204);
     expect_refused(access);
     auto deadline = std::chrono::steady_clock::now() + kDeadline;
     bool refused = false;
