@@ -135,12 +135,25 @@ void clarify(Problem::FieldError& error, const boost::json::value* schema) {
         error.message = "must be one of: " + list;
     } else if (text.starts_with("Value type not permitted")) {
         const auto* type = node->if_contains("type");
-        if (type == nullptr || !type->is_string()) return;
-        std::string_view name = type->as_string();
-        error.message =
-            std::string(name == "integer" || name == "object" || name == "array" ? "must be an "
-                                                                                 : "must be a ") +
-            std::string(name);
+        if (type == nullptr) return;
+        auto article = [](std::string_view name) {
+            return std::string(name == "integer" || name == "object" || name == "array" ? "an "
+                                                                                        : "a ") +
+                   std::string(name);
+        };
+        if (type->is_string()) {
+            error.message = "must be " + article(type->as_string());
+            return;
+        }
+        // ["string", "null"]: an optional field that may also be null.
+        if (!type->is_array() || type->as_array().empty()) return;
+        std::string list;
+        for (const auto& name : type->as_array()) {
+            if (!name.is_string()) return;
+            if (!list.empty()) list += " or ";
+            list += name.as_string() == "null" ? std::string("null") : article(name.as_string());
+        }
+        error.message = "must be " + list;
     }
 }
 

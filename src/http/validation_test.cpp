@@ -20,7 +20,8 @@ constexpr std::string_view kMemberSchema = R"({
   "properties": {
     "email": {"type": "string", "maxLength": 254, "pattern": "^[^@]+@[^@]+$"},
     "role": {"enum": ["owner", "admin", "member", "viewer"]},
-    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3}
+    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+    "note": {"type": ["string", "null"]}
   }
 })";
 
@@ -102,7 +103,8 @@ TEST_F(ValidationTest, EveryViolationIsListedWithItsPointer) {
 }
 
 TEST_F(ValidationTest, FindingsAreWordedAsHandlersWordThem) {
-    Response response = send(Method::post, "/members", R"({"role":"god","tags":[1],"x":1})");
+    Response response =
+        send(Method::post, "/members", R"({"role":"god","tags":[1],"x":1,"note":5})");
     ASSERT_EQ(response.status, 400) << response.body;
     std::map<std::string, std::string> messages;
     for (const auto& error : errors_of(response)) {
@@ -113,6 +115,7 @@ TEST_F(ValidationTest, FindingsAreWordedAsHandlersWordThem) {
     EXPECT_EQ(messages["/role"], "must be one of: owner, admin, member, viewer");
     EXPECT_EQ(messages["/tags/0"], "must be a string");
     EXPECT_EQ(messages["/x"], "is not a field");
+    EXPECT_EQ(messages["/note"], "must be a string or null");
     // A body that is not JSON at all: the same problem shape, with the offset.
     Response broken = send(Method::post, "/members", "{\"email\":");
     EXPECT_EQ(broken.status, 400);

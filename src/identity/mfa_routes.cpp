@@ -9,6 +9,7 @@
 
 #include "core/json.hpp"
 #include "identity/identity.hpp"
+#include "identity/route_schemas.hpp"
 #include "identity/route_support.hpp"
 
 namespace nimbus::identity {
@@ -119,7 +120,7 @@ void add_mfa_routes(http::Router& router, Service& service) {
                 200, object{{"totp", std::move(totp)},
                             {"recovery_codes_remaining", status->recovery_codes_remaining}}));
         }),
-        self_route("The caller's second factors"));
+        schemas::with(self_route("The caller's second factors"), {}, schemas::kMfaStatusAnswer));
 
     router.add(
         Method::post, "/api/v1/me/mfa/totp",
@@ -133,7 +134,8 @@ void add_mfa_routes(http::Router& router, Service& service) {
                                                           {"otpauth_uri", enrollment->otpauth_uri},
                                                           {"qr_svg", enrollment->qr_svg}}));
         }),
-        self_route("Start TOTP enrolment: the secret, its otpauth URI and a QR code"));
+        schemas::with(self_route("Start TOTP enrolment: the secret, its otpauth URI and a QR code"),
+                      {}, schemas::kTotpEnrollmentAnswer));
 
     router.add(
         Method::post, "/api/v1/me/mfa/totp/confirm",
@@ -148,7 +150,9 @@ void add_mfa_routes(http::Router& router, Service& service) {
             if (!codes) co_return problem(codes.error());
             co_return recovery_codes(*codes);
         }),
-        self_route("Turn TOTP on with a code from the app; answers the recovery codes once"));
+        schemas::with(
+            self_route("Turn TOTP on with a code from the app; answers the recovery codes once"),
+            schemas::kTotpConfirmBody, schemas::kRecoveryCodesAnswer));
 
     router.add(
         Method::delete_, "/api/v1/me/mfa/totp",
@@ -179,7 +183,8 @@ void add_mfa_routes(http::Router& router, Service& service) {
             if (!codes) co_return problem(codes.error());
             co_return recovery_codes(*codes);
         }),
-        self_route("Replace the recovery codes (with a code or the password)"));
+        schemas::with(self_route("Replace the recovery codes (with a code or the password)"), {},
+                      schemas::kRecoveryCodesAnswer));
 
     router.add(
         Method::post, "/api/v1/me/email",
@@ -202,7 +207,9 @@ void add_mfa_routes(http::Router& router, Service& service) {
                              "If the address can receive mail, a link to confirm it is on its "
                              "way; the email changes when it is opened."}});
         }),
-        self_route("Change the email address: mails a confirmation link to the new one"));
+        schemas::with(
+            self_route("Change the email address: mails a confirmation link to the new one"),
+            schemas::kEmailChangeBody, schemas::kAcceptedAnswer));
 }
 
 }  // namespace nimbus::identity

@@ -13,6 +13,7 @@
 #include "identity/orgs.hpp"
 #include "identity/paging.hpp"
 #include "identity/permissions.hpp"
+#include "identity/route_schemas.hpp"
 #include "identity/route_support.hpp"
 
 namespace nimbus::identity {
@@ -278,7 +279,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                    return Response::json(200, object{{"permissions", std::move(permissions)},
                                                      {"roles", std::move(roles)}});
                }),
-               route(kSelfPermission, "Every organization permission and the built-in roles"));
+               schemas::with(
+                   route(kSelfPermission, "Every organization permission and the built-in roles"),
+                   {}, schemas::permissions_answer()));
 
     router.add(
         Method::post, "/api/v1/orgs",
@@ -294,7 +297,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!org) co_return problem(org.error());
             co_return no_store(Response::json(201, org_json(*org)));
         }),
-        route(kSelfPermission, "Create an organization; the caller becomes its owner"));
+        schemas::with(
+            route(kSelfPermission, "Create an organization; the caller becomes its owner"),
+            schemas::kCreateOrgBody, schemas::kOrgAnswer));
 
     router.add(
         Method::get, "/api/v1/orgs",
@@ -306,18 +311,21 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             for (const auto& org : *found) data.push_back(org_json(org));
             co_return list(std::move(data));
         }),
-        route(kSelfPermission, "The caller's organizations with the caller's role"));
+        schemas::with(route(kSelfPermission, "The caller's organizations with the caller's role"),
+                      {}, schemas::list_of(schemas::kOrgAnswer)));
 
-    router.add(Method::get, "/api/v1/orgs/{org_id}",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   Result<Org> org = Error::internal("not run");
-                   co_await context.run_database([&] { org = orgs.get_org(org_of(context)); });
-                   if (!org) co_return problem(org.error());
-                   object out = org_json(*org);
-                   out["permissions"] = string_array(context.principal->permissions);
-                   co_return no_store(Response::json(200, out));
-               }),
-               route("org.read", "An organization, with the caller's permissions in it"));
+    router.add(
+        Method::get, "/api/v1/orgs/{org_id}",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            Result<Org> org = Error::internal("not run");
+            co_await context.run_database([&] { org = orgs.get_org(org_of(context)); });
+            if (!org) co_return problem(org.error());
+            object out = org_json(*org);
+            out["permissions"] = string_array(context.principal->permissions);
+            co_return no_store(Response::json(200, out));
+        }),
+        schemas::with(route("org.read", "An organization, with the caller's permissions in it"), {},
+                      schemas::kOrgAnswer));
 
     router.add(
         Method::patch, "/api/v1/orgs/{org_id}",
@@ -333,8 +341,10 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!org) co_return problem(org.error());
             co_return no_store(Response::json(200, org_json(*org)));
         }),
-        route("org.update",
-              "Rename an organization, change its slug or require MFA of its members"));
+        schemas::with(
+            route("org.update",
+                  "Rename an organization, change its slug or require MFA of its members"),
+            schemas::kUpdateOrgBody, schemas::kOrgAnswer));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -359,7 +369,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        route("org.transfer", "Make another member owner; the caller becomes admin"));
+        schemas::with(route("org.transfer", "Make another member owner; the caller becomes admin"),
+                      schemas::kTransferBody));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/members",
@@ -377,7 +388,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             for (const auto& member : found->items) data.push_back(member_json(member));
             co_return page_answer(std::move(data), found->next_after, "members1");
         }),
-        paged(route("org.members.read", "The organization's members")));
+        paged(schemas::with(route("org.members.read", "The organization's members"), {},
+                            schemas::list_of(schemas::kMemberAnswer))));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/members/me",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -407,7 +419,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!member) co_return problem(member.error());
             co_return no_store(Response::json(200, member_json(*member)));
         }),
-        route("org.members.update_role", "Change a member's role"));
+        schemas::with(route("org.members.update_role", "Change a member's role"),
+                      schemas::kMemberRoleBody, schemas::kMemberAnswer));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/members/{user_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -437,7 +450,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!invitation) co_return problem(invitation.error());
             co_return no_store(Response::json(201, invitation_json(*invitation)));
         }),
-        route("org.members.invite", "Invite someone by email; mails a single-use link"));
+        schemas::with(
+            route("org.members.invite", "Invite someone by email; mails a single-use link"),
+            schemas::kInviteBody, schemas::kInvitationAnswer));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/invitations",
@@ -455,7 +470,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             for (const auto& invitation : found->items) data.push_back(invitation_json(invitation));
             co_return page_answer(std::move(data), found->next_after, "invitations1");
         }),
-        paged(route("org.members.read", "Open invitations")));
+        paged(schemas::with(route("org.members.read", "Open invitations"), {},
+                            schemas::list_of(schemas::kInvitationAnswer))));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -487,7 +503,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                             {"email", preview->email},
                             {"expires_at", format_rfc3339(preview->expires_at_ms)}}));
         }),
-        route(kSelfPermission, "What an invitation offers (organization, role), before accepting"));
+        schemas::with(route(kSelfPermission,
+                            "What an invitation offers (organization, role), before accepting"),
+                      schemas::kInvitationTokenBody, schemas::kInvitationPreviewAnswer));
 
     router.add(
         Method::post, "/api/v1/invitations/accept",
@@ -502,7 +520,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!org) co_return problem(org.error());
             co_return no_store(Response::json(200, org_json(*org)));
         }),
-        route(kSelfPermission, "Accept an invitation sent to the caller's verified email"));
+        schemas::with(
+            route(kSelfPermission, "Accept an invitation sent to the caller's verified email"),
+            schemas::kInvitationTokenBody, schemas::kOrgAnswer));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/roles",
@@ -519,7 +539,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             for (const auto& role : found->items) data.push_back(role_json(role));
             co_return page_answer(std::move(data), found->next_after, "roles1");
         }),
-        paged(route("org.read", "Built-in and custom roles")));
+        paged(schemas::with(route("org.read", "Built-in and custom roles"), {},
+                            schemas::list_of(schemas::kRoleAnswer))));
 
     router.add(
         Method::post, "/api/v1/orgs/{org_id}/roles",
@@ -538,7 +559,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!role) co_return problem(role.error());
             co_return no_store(Response::json(201, role_json(*role)));
         }),
-        route("org.roles.manage", "Create a custom role"));
+        schemas::with(route("org.roles.manage", "Create a custom role"), schemas::kCreateRoleBody,
+                      schemas::kRoleAnswer));
 
     router.add(
         Method::patch, "/api/v1/orgs/{org_id}/roles/{role_id}",
@@ -556,7 +578,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!role) co_return problem(role.error());
             co_return no_store(Response::json(200, role_json(*role)));
         }),
-        route("org.roles.manage", "Change a custom role"));
+        schemas::with(route("org.roles.manage", "Change a custom role"), schemas::kUpdateRoleBody,
+                      schemas::kRoleAnswer));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/roles/{role_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -586,8 +609,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             for (const auto& key : found->items) data.push_back(api_key_json(key));
             co_return page_answer(std::move(data), found->next_after, "api_keys1");
         }),
-        paged(
-            route("api_keys.manage", "The organization's active API keys (never their secrets)")));
+        paged(schemas::with(
+            route("api_keys.manage", "The organization's active API keys (never their secrets)"),
+            {}, schemas::list_of(schemas::kApiKeyAnswer))));
 
     router.add(
         Method::post, "/api/v1/orgs/{org_id}/api-keys",
@@ -615,7 +639,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             out["key"] = created->secret;
             co_return no_store(Response::json(201, out));
         }),
-        route("api_keys.manage", "Create an API key; its secret is shown once"));
+        schemas::with(route("api_keys.manage", "Create an API key; its secret is shown once"),
+                      schemas::kCreateApiKeyBody, schemas::kApiKeyAnswer));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/api-keys/{key_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {

@@ -105,6 +105,186 @@ inline constexpr std::string_view kSessionsAnswer = R"({
         "current": {"type": "boolean", "description": "The session of this request's token"}}}},
     "next_cursor": {"type": ["string", "null"]}}})";
 
+// Second factor and change of email (mfa_routes.cpp).
+
+inline constexpr std::string_view kTotpConfirmBody = R"({
+  "required": ["code"],
+  "properties": {"code": {"type": "string", "description": "The 6-digit code the app shows"}}})";
+
+inline constexpr std::string_view kEmailChangeBody = R"({
+  "required": ["new_email", "password"],
+  "properties": {
+    "new_email": {"type": "string", "description": "ASCII address, at most 254 characters"},
+    "password": {"type": "string", "description": "The current password"}}})";
+
+inline constexpr std::string_view kMfaStatusAnswer = R"({
+  "type": "object", "required": ["totp", "recovery_codes_remaining"],
+  "properties": {
+    "totp": {"type": "object", "required": ["enabled", "pending", "enabled_at"],
+             "properties": {
+               "enabled": {"type": "boolean"},
+               "pending": {"type": "boolean", "description": "Enrolment started, not confirmed"},
+               "enabled_at": {"type": ["string", "null"], "description": "RFC 3339 date-time"}}},
+    "recovery_codes_remaining": {"type": "integer"}}})";
+
+inline constexpr std::string_view kTotpEnrollmentAnswer = R"({
+  "type": "object", "required": ["secret", "otpauth_uri", "qr_svg"],
+  "properties": {
+    "secret": {"type": "string", "description": "Base32 TOTP secret"},
+    "otpauth_uri": {"type": "string"},
+    "qr_svg": {"type": "string", "description": "The otpauth URI as an SVG QR code"}}})";
+
+inline constexpr std::string_view kRecoveryCodesAnswer = R"({
+  "type": "object", "required": ["recovery_codes"],
+  "properties": {
+    "recovery_codes": {"type": "array", "items": {"type": "string"},
+                       "description": "Shown once; each signs in once"}}})";
+
+// Organizations, members, invitations, roles and API keys (org_routes.cpp). Optional text fields
+// may be null, which reads as absent.
+
+inline constexpr std::string_view kCreateOrgBody = R"({
+  "required": ["name"],
+  "properties": {
+    "name": {"type": "string", "description": "1 to 100 characters"},
+    "slug": {"type": ["string", "null"],
+             "description":
+               "3 to 40 lowercase letters, digits, single hyphens; made from the name"}}})";
+
+inline constexpr std::string_view kUpdateOrgBody = R"({
+  "properties": {
+    "name": {"type": ["string", "null"]},
+    "slug": {"type": ["string", "null"]},
+    "require_mfa": {"type": ["boolean", "null"],
+                    "description": "Members without a second factor are refused in it"}}})";
+
+inline constexpr std::string_view kTransferBody = R"({
+  "required": ["user_id"],
+  "properties": {"user_id": {"type": "string", "description": "The member who becomes owner"}}})";
+
+inline constexpr std::string_view kMemberRoleBody = R"({
+  "required": ["role"],
+  "properties": {
+    "role": {"type": "string", "description": "A built-in role name or a custom role id"}}})";
+
+inline constexpr std::string_view kInviteBody = R"({
+  "required": ["email", "role"],
+  "properties": {
+    "email": {"type": "string"},
+    "role": {"type": "string", "description": "A built-in role name or a custom role id"}}})";
+
+inline constexpr std::string_view kInvitationTokenBody = R"({
+  "required": ["token"],
+  "properties": {
+    "token": {"type": "string", "description": "The token from the mailed invitation"}}})";
+
+inline constexpr std::string_view kCreateRoleBody = R"({
+  "required": ["name", "permissions"],
+  "properties": {
+    "name": {"type": "string", "description": "1 to 50 characters"},
+    "description": {"type": ["string", "null"]},
+    "permissions": {"type": "array", "items": {"type": "string"},
+                    "description": "Names from GET /api/v1/permissions, at most 100"}}})";
+
+inline constexpr std::string_view kUpdateRoleBody = R"({
+  "properties": {
+    "name": {"type": ["string", "null"]},
+    "description": {"type": ["string", "null"]},
+    "permissions": {"type": "array", "items": {"type": "string"},
+                    "description": "Replaces the role's permissions; at most 100"}}})";
+
+inline constexpr std::string_view kCreateApiKeyBody = R"({
+  "required": ["name", "permissions"],
+  "properties": {
+    "name": {"type": "string"},
+    "permissions": {"type": "array", "items": {"type": "string"},
+                    "description": "At least one organization permission, at most 100"},
+    "expires_at": {"type": ["string", "null"],
+                   "description": "RFC 3339 date-time in the future; no expiry when absent"}}})";
+
+inline constexpr std::string_view kOrgAnswer = R"({
+  "type": "object", "required": ["id", "slug", "name", "created_at", "updated_at", "require_mfa"],
+  "properties": {
+    "id": {"type": "string", "description": "org_ followed by a ULID"},
+    "slug": {"type": "string"},
+    "name": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"},
+    "require_mfa": {"type": "boolean"},
+    "role": {"type": "string", "description": "The caller's role, when the caller is a member"},
+    "permissions": {"type": "array", "items": {"type": "string"},
+                    "description": "The caller's permissions; when one is read"}}})";
+
+inline constexpr std::string_view kMemberAnswer = R"({
+  "type": "object", "required": ["user_id", "email", "name", "role", "role_name", "joined_at"],
+  "properties": {
+    "user_id": {"type": "string"},
+    "email": {"type": "string"},
+    "name": {"type": "string"},
+    "role": {"type": "string", "description": "A built-in role name or a custom role id"},
+    "role_name": {"type": "string"},
+    "joined_at": {"type": "string", "format": "date-time"}}})";
+
+inline constexpr std::string_view kInvitationAnswer = R"({
+  "type": "object", "required": ["id", "email", "role", "invited_by", "created_at", "expires_at"],
+  "properties": {
+    "id": {"type": "string"},
+    "email": {"type": "string"},
+    "role": {"type": "string"},
+    "invited_by": {"type": "string", "description": "The inviting user's id"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "expires_at": {"type": "string", "format": "date-time"}}})";
+
+inline constexpr std::string_view kInvitationPreviewAnswer = R"({
+  "type": "object", "required": ["org_id", "org_name", "role", "email", "expires_at"],
+  "properties": {
+    "org_id": {"type": "string"},
+    "org_name": {"type": "string"},
+    "role": {"type": "string"},
+    "email": {"type": "string", "description": "The invited address"},
+    "expires_at": {"type": "string", "format": "date-time"}}})";
+
+inline constexpr std::string_view kRoleAnswer = R"({
+  "type": "object", "required": ["id", "name", "description", "permissions", "builtin"],
+  "properties": {
+    "id": {"type": "string", "description": "A built-in role's name, or rol_... if custom"},
+    "name": {"type": "string"},
+    "description": {"type": "string"},
+    "permissions": {"type": "array", "items": {"type": "string"}},
+    "builtin": {"type": "boolean"},
+    "created_at": {"type": "string", "format": "date-time", "description": "Custom roles only"},
+    "updated_at": {"type": "string", "format": "date-time", "description": "Custom roles only"}}})";
+
+inline constexpr std::string_view kApiKeyAnswer = R"({
+  "type": "object",
+  "required": ["id", "name", "permissions", "created_by", "created_at", "expires_at",
+               "last_used_at"],
+  "properties": {
+    "id": {"type": "string"},
+    "name": {"type": "string"},
+    "permissions": {"type": "array", "items": {"type": "string"}},
+    "created_by": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "expires_at": {"type": ["string", "null"], "description": "RFC 3339 date-time"},
+    "last_used_at": {"type": ["string", "null"], "description": "RFC 3339 date-time"},
+    "key": {"type": "string", "description": "The secret; only in the answer that creates it"}}})";
+
+/// `{"data": [item...], "next_cursor": string|null}`, the shape of every identity list.
+inline std::string list_of(std::string_view item) {
+    return R"({"type": "object", "required": ["data", "next_cursor"], "properties": {
+  "data": {"type": "array", "items": )" +
+           std::string(item) + R"(}, "next_cursor": {"type": ["string", "null"]}}})";
+}
+
+/// Every organization permission and the built-in roles.
+inline std::string permissions_answer() {
+    return R"({"type": "object", "required": ["permissions", "roles"], "properties": {
+  "permissions": {"type": "array", "items": {"type": "object", "required": ["name", "description"],
+    "properties": {"name": {"type": "string"}, "description": {"type": "string"}}}},
+  "roles": {"type": "array", "items": )" +
+           std::string(kRoleAnswer) + "}}}";
+}
+
 /// `options` with a body schema and a 2xx response schema (either may be empty).
 inline http::RouteOptions with(http::RouteOptions options, std::string_view body,
                                std::string_view response = {}) {
