@@ -526,7 +526,11 @@ std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::R
     if (settings.rate_limit) pipeline->append(std::move(settings.rate_limit));
     // 10. Authorize: the route's declared permission against the principal.
     pipeline->append(std::make_unique<AuthorizeStep>());
-    // 11. Validate the body and query against the route's schemas, after authorization so an
+    // 11. Compression: its on_response runs after every later step's, so it sees the final body
+    //     of whatever answered, cached answers and validation refusals included, and the
+    //     response check of step 12 still sees the body uncompressed.
+    pipeline->append(std::make_unique<CompressionStep>(settings.gzip_min_bytes));
+    // 12. Validate the body and query against the route's schemas, after authorization so an
     //     unauthorized caller learns nothing about the shape a route expects. Debug builds
     //     (the test suite) also check responses against their schemas.
 #ifdef NDEBUG
@@ -535,9 +539,6 @@ std::unique_ptr<Pipeline> default_pipeline(PipelineSettings settings, metrics::R
     constexpr bool kCheckResponses = true;
 #endif
     pipeline->append(std::make_unique<ValidateStep>(kCheckResponses));
-    // 12. Compression: its on_response runs after every later step's, so it sees the final body
-    //     of whatever answered, cached answers included.
-    pipeline->append(std::make_unique<CompressionStep>(settings.gzip_min_bytes));
     // 13. The response cache last: a hit skips only the handler, after authorization and
     //     validation decided the caller may see it; it stores bodies before compression.
     if (settings.response_cache_bytes > 0) {

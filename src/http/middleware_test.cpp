@@ -13,6 +13,7 @@
 #include "core/metrics.hpp"
 #include "http/http.hpp"
 #include "http/internal.hpp"
+#include "http/test_support.hpp"
 
 namespace nimbus::http {
 namespace {
@@ -391,6 +392,27 @@ TEST(CompressionStep, RespectsTheConfiguredThresholdExactly) {
 
 TEST(CompressionStep, LeavesIncompressibleTypesAlone) {
     EXPECT_FALSE(compressed_answer("gzip", 4096, "image/png").header("content-encoding"));
+}
+
+// A browser accepts gzip, so large answers leave compressed; the response check of test builds
+// must still read the body the handler wrote, not the compressed bytes.
+TEST(CompressionStep, ResponsesAreCheckedBeforeTheyAreCompressed) {
+    Router router;
+    std::string name(4096, 'n');
+    router.add(Method::get, "/items", SyncHandler([name](Request&, RequestContext&) {
+                   return Response::json(200, boost::json::object{{"name", name}});
+               }),
+               RouteOptions{.response_schema = R"({"type": "object", "required": ["name"],
+                                                   "properties": {"name": {"type": "string"}}})"});
+    auto pipeline = default_pipeline(quiet_settings(), nullptr);
+
+    Response response = testing::dispatch(
+        *pipeline, router,
+        testing::make_request(Method::get, "/items", {{"accept-encoding", "gzip"}}));
+
+    ASSERT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.header("content-encoding"), "gzip");
+    EXPECT_EQ(boost::json::parse(gunzip(response.body)).at("name").as_string(), name);
 }
 
 TEST(AcceptsGzip, ParsesAcceptEncoding) {
