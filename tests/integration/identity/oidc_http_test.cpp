@@ -306,5 +306,102 @@ TEST_F(OidcHttp, RevokedGrantsAndAccessTokensStopOnTheApi) {
     EXPECT_EQ(stack_->request("GET", "/api/v1/me", "", second_access).status, 401);
 }
 
+// Forged and tampered authorization codes and refresh tokens, and ID token hints that are not
+// this issuer's ID tokens: each refused with a clean 4xx, no redirect, nothing stored, and the
+// grant the real tokens belong to lives on (no near miss counts as reuse).
+TEST_F(OidcHttp, ForgedCodesRefreshTokensAndIdTokenHintsChangeNothing) {
+    auto tokens = exchange(query_value(approve(), "code"));
+    ASSERT_EQ(tokens.status, 200) << tokens.body;
+    std::string id_token = json_field(tokens.body, "id_token");
+    std::string refresh = json_field(tokens.body, "refresh_token");
+    ASSERT_FALSE(id_token.empty());
+    ASSERT_FALSE(refresh.empty());
+    std::string code = query_value(approve(), "code");
+    auto tamper = [](std::string token) {
+        char& c = token[token.size() / 2];
+        c = c == 'A' ? 'B' : 'A';
+        return token;
+    };
+    auto code_form = [&](const std::string& value) {
+        return form_encode({{"grant_type", "authorization_code"},
+                            {"code", value},
+                            {"redirect_uri", kRedirect},
+                            {"code_verifier", kVerifier}});
+    };
+    auto refresh_form = [](const std::string& value) {
+        return form_encode({{"grant_type", "refresh_token"}, {"refresh_token", value}});
+    };
+    std::string payload = id_token.substr(id_token.find('.') + 1);
+    payload = payload.substr(0, payload.find('.'));
+    std::string unsigned_id_token =
+        crypto::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + payload + ".";
+    std::string signature_flipped = id_token;
+    signature_flipped[signature_flipped.size() - 3] =
+        signature_flipped[signature_flipped.size() - 3] == 'A' ? 'B' : 'A';
+    auto logout = [](const std::string& hint) {
+        return "/oauth2/logout?" +
+               form_encode({{"id_token_hint", hint},
+                            {"post_logout_redirect_uri", "https://rp.example.com/bye"}});
+    };
+
+    // Besides the rows oauth_rows() counts: live grants, unspent codes and refresh tokens.
+    auto live_rows = [&] {
+        return stack_->count(
+            "SELECT (SELECT COUNT(*) FROM identity_oauth_grants WHERE revoked_at_ms IS NULL) * "
+            "10000 + (SELECT COUNT(*) FROM identity_oauth_codes WHERE used_at_ms IS NULL) * 100 + "
+            "(SELECT COUNT(*) FROM identity_oauth_refresh_tokens WHERE used_at_ms IS NULL)");
+    };
+    std::int64_t before = oauth_rows();
+    std::int64_t live_before = live_rows();
+    struct Case {
+        std::string name;
+        std::string method;
+        std::string target;
+        std::string form;
+        int status;
+        std::string error;
+    };
+    const std::vector<Case> cases = {
+        {"code: tampered", "POST", "/oauth2/token", code_form(tamper(code)), 400, "invalid_grant"},
+        {"code: forged", "POST", "/oauth2/token", code_form(std::string(43, 'A')), 400,
+         "invalid_grant"},
+        {"code: a refresh token", "POST", "/oauth2/token", code_form(refresh), 400,
+         "invalid_grant"},
+        {"refresh: tampered", "POST", "/oauth2/token", refresh_form(tamper(refresh)), 400,
+         "invalid_grant"},
+        {"refresh: forged", "POST", "/oauth2/token", refresh_form(std::string(43, 'A')), 400,
+         "invalid_grant"},
+        {"refresh: an authorization code", "POST", "/oauth2/token", refresh_form(code), 400,
+         "invalid_grant"},
+        {"logout: ID token with a flipped signature", "GET", logout(signature_flipped), "", 400,
+         "id_token_hint"},
+        {"logout: ID token re-signed with alg none", "GET", logout(unsigned_id_token), "", 400,
+         "id_token_hint"},
+        {"logout: the console's access token", "GET", logout(console_token_), "", 400,
+         "id_token_hint"},
+        // Over the hint's 8000 bytes, under the 16 KiB of headers the server reads.
+        {"logout: oversized hint", "GET", logout(std::string(9000, 'A')), "", 400, "id_token_hint"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        HttpResponse response = c.method == "POST" ? post_form(c.target, c.form, basic())
+                                                   : stack_->request(c.method, c.target);
+        EXPECT_EQ(response.status, c.status) << response.body;
+        EXPECT_NE(response.body.find(c.error), std::string::npos) << response.body;
+        EXPECT_FALSE(response.header("location").has_value());
+        EXPECT_EQ(response.body.find(refresh), std::string::npos) << "token echoed";
+        // The token endpoint answers in RFC 6749's JSON; everything else in problem+json.
+        EXPECT_EQ(response.header("content-type").value_or(""),
+                  c.target == "/oauth2/token" ? "application/json" : "application/problem+json");
+        EXPECT_EQ(oauth_rows(), before) << "the refusal changed data";
+        EXPECT_EQ(live_rows(), live_before) << "the refusal spent or revoked something";
+    }
+    EXPECT_EQ(stack_->count_events("nimbus.identity.oauth.token.revoked"), 0);
+    // The real code and refresh token still work: none of the near misses spent or revoked them.
+    EXPECT_EQ(exchange(code).status, 200);
+    auto refreshed = post_form("/oauth2/token", refresh_form(refresh), basic());
+    EXPECT_EQ(refreshed.status, 200) << refreshed.body;
+}
+
 }  // namespace
 }  // namespace nimbus::test

@@ -1,0 +1,392 @@
+// The bad input of the identity issue that needs more than one request to set up: look-alike
+// addresses next to a real account, overlong passwords on the reset and change routes, spent,
+// expired, forged and cross-purpose links, and tampered refresh and MFA tokens. Each case expects
+// a 4xx problem+json that names what is wrong, and compares every account row before and after
+// (not only counts), so a refused request that still touched a name, a password hash, a link or a
+// token fails here; where it matters a later request shows the old state still works.
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "identity/totp.hpp"
+#include "identity_env.hpp"
+
+// The PostgreSQL build of this suite gets its own test names, so ctest keeps the two apart.
+#ifdef NIMBUS_IDENTITY_TEST_POSTGRES
+#define IdentityBadInput IdentityBadInputOnPostgres
+#endif
+
+namespace nimbus::test {
+namespace {
+
+constexpr const char* kPassword = "correct-Horse-battery-9";
+constexpr const char* kNewPassword = "Tr0mbone-lantern-quiet";
+constexpr const char* kOtherPassword = "Quartz-meadow-violin-42";
+constexpr std::size_t kOverPasswordLimit = 1025;  // one byte over the 1 KiB limit
+constexpr std::int64_t kMinuteMs = 60'000;
+constexpr std::int64_t kDayMs = 24 * 60 * kMinuteMs;
+
+std::string body(const boost::json::object& object) { return boost::json::serialize(object); }
+
+std::string credentials(const std::string& email, const std::string& password) {
+    return body({{"email", email}, {"password", password}});
+}
+
+/// `token` with one character changed, keeping its length and alphabet.
+std::string tampered(std::string token) {
+    char& c = token[token.size() / 2];
+    c = c == 'A' ? 'B' : 'A';
+    return token;
+}
+
+class IdentityBadInput : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!backend_available()) GTEST_SKIP() << "no PostgreSQL test cluster";
+        stack_ = std::make_unique<IdentityStack>(MailMode::smtp);
+    }
+
+    HttpResponse post(const std::string& path, const std::string& json,
+                      const std::string& bearer = {}) {
+        return stack_->request("POST", path, json, bearer);
+    }
+
+    HttpResponse login(const std::string& email, const std::string& password) {
+        return post("/api/v1/auth/login", credentials(email, password));
+    }
+
+    /// Signs up and verifies `email` through the API and the SMTP sink.
+    void sign_up(const std::string& email) {
+        auto signed_up = post("/api/v1/auth/signup", credentials(email, kPassword));
+        ASSERT_EQ(signed_up.status, 202) << signed_up.body;
+        std::string token = stack_->smtp()->last_token(email, "verify-email");
+        ASSERT_FALSE(token.empty());
+        auto verified = post("/api/v1/auth/verify-email", body({{"token", token}}));
+        ASSERT_EQ(verified.status, 204) << verified.body;
+    }
+
+    /// Every row of the account tables, as text: two equal snapshots mean nothing changed.
+    std::string snapshot() {
+        std::string out;
+        for (const char* table :
+             {"identity_users", "identity_sessions", "identity_refresh_tokens", "identity_links",
+              "identity_mfa_totp", "identity_mfa_recovery_codes", "identity_mfa_challenges"}) {
+            auto rows =
+                stack_->database().query(std::string("SELECT * FROM ") + table + " ORDER BY 1");
+            if (!rows) {
+                ADD_FAILURE() << table << ": " << rows.error().message;  // else equal errors pass
+                return {};
+            }
+            out += std::string(table) + ":\n";
+            for (const auto& row : *rows) {
+                for (std::size_t i = 0; i < row.size(); ++i) {
+                    if (row.is_null(i)) {
+                        out += "NULL|";
+                    } else if (const auto* text = std::get_if<std::string>(&row.at(i))) {
+                        out += *text + "|";
+                    } else if (const auto* number = std::get_if<std::int64_t>(&row.at(i))) {
+                        out += std::to_string(*number) + "|";
+                    }
+                }
+                out += "\n";
+            }
+        }
+        return out;
+    }
+
+    /// A refusal users can act on: the status, problem+json, the field or reason named, and no
+    /// secret of the request echoed.
+    static void expect_problem(const HttpResponse& response, int status,
+                               const std::string& fragment) {
+        EXPECT_EQ(response.status, status) << response.body;
+        EXPECT_EQ(response.header("content-type"), "application/problem+json") << response.body;
+        EXPECT_NE(response.body.find(R"("status":)" + std::to_string(status)), std::string::npos)
+            << response.body;
+        EXPECT_NE(response.body.find(fragment), std::string::npos)
+            << "body lacks " << fragment << "\nbody: " << response.body;
+        EXPECT_EQ(response.body.find(kPassword), std::string::npos) << "secret echoed";
+    }
+
+    std::unique_ptr<IdentityStack> stack_;
+};
+
+struct Refusal {
+    std::string name;
+    std::string method;
+    std::string path;
+    std::string body;
+    int status;
+    std::string fragment;
+};
+
+// Look-alikes of an existing address: Cyrillic 'а' (U+0430) for Latin 'a', fullwidth 'ａ'
+// (U+FF41) and '＠' (U+FF20), zero-width joiner (U+200D) and space (U+200B). None may create a
+// second account that looks like alice's, reach alice's account, or mail her a link.
+TEST_F(IdentityBadInput, LookAlikeAddressesAreRefusedAndReachNoAccount) {
+    sign_up("alice@example.com");
+    const std::vector<std::pair<std::string, std::string>> look_alikes = {
+        {"Cyrillic a", "\xD0\xB0lice@example.com"},
+        {"Cyrillic a in the domain", "alice@ex\xD0\xB0mple.com"},
+        {"fullwidth a", "\xEF\xBD\x81lice@example.com"},
+        {"fullwidth at sign",
+         "alice\xEF\xBC\xA0"
+         "example.com"},
+        {"zero-width joiner", "al\xE2\x80\x8Dice@example.com"},
+        {"zero-width space", "alice@example.com\xE2\x80\x8B"},
+    };
+    std::string before = snapshot();
+    for (const auto& [name, email] : look_alikes) {
+        SCOPED_TRACE(name);
+        expect_problem(post("/api/v1/auth/signup", credentials(email, kNewPassword)), 400,
+                       R"("pointer":"/email")");
+        expect_problem(post("/api/v1/auth/password/forgot", body({{"email", email}})), 400,
+                       R"("pointer":"/email")");
+        expect_problem(post("/api/v1/auth/verify-email/resend", body({{"email", email}})), 400,
+                       R"("pointer":"/email")");
+        // Login answers as for any wrong address, and never with alice's tokens.
+        auto signed_in = login(email, kPassword);
+        EXPECT_EQ(signed_in.status, 401) << signed_in.body;
+        EXPECT_EQ(signed_in.header("content-type"), "application/problem+json");
+        EXPECT_TRUE(json_field(signed_in.body, "access_token").empty());
+    }
+    EXPECT_EQ(snapshot(), before) << "a look-alike changed data";
+    EXPECT_EQ(stack_->count("SELECT COUNT(*) FROM identity_users"), 1);
+    EXPECT_EQ(stack_->count_events("nimbus.identity.signup.email_taken"), 0);
+    EXPECT_EQ(login("alice@example.com", kPassword).status, 200);
+}
+
+TEST_F(IdentityBadInput, MalformedNamesLeaveTheProfileAsItWas) {
+    sign_up("nora@example.com");
+    std::string access = json_field(login("nora@example.com", kPassword).body, "access_token");
+    ASSERT_EQ(stack_->request("PATCH", "/api/v1/me", body({{"name", "Nora"}}), access).status, 200);
+    const std::vector<std::pair<std::string, std::string>> names = {
+        {"overlong", body({{"name", std::string(101, 'n')}})},
+        {"control character", R"({"name":"No\u0007ra"})"},
+        {"right-to-left override", R"({"name":"No\u202Era"})"},
+        {"not a string", R"({"name":5})"},
+        {"a list", R"({"name":["Nora"]})"},
+    };
+    std::string before = snapshot();
+    for (const auto& [name, json] : names) {
+        SCOPED_TRACE(name);
+        expect_problem(stack_->request("PATCH", "/api/v1/me", json, access), 400,
+                       R"("pointer":"/name")");
+        EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+    }
+    auto me = stack_->request("GET", "/api/v1/me", "", access);
+    EXPECT_EQ(json_field(me.body, "name"), "Nora") << me.body;
+}
+
+TEST_F(IdentityBadInput, PasswordsOverOneKibibyteChangeNothing) {
+    sign_up("long@example.com");
+    const std::string long_password(kOverPasswordLimit, 'x');
+    std::string access = json_field(login("long@example.com", kPassword).body, "access_token");
+    ASSERT_EQ(post("/api/v1/auth/password/forgot", body({{"email", "long@example.com"}})).status,
+              202);
+    std::string reset = stack_->smtp()->last_token("long@example.com", "reset-password");
+    ASSERT_FALSE(reset.empty());
+
+    std::string before = snapshot();
+    const std::vector<Refusal> refusals = {
+        {"reset to an overlong password", "POST", "/api/v1/auth/password/reset",
+         body({{"token", reset}, {"password", long_password}}), 400, "at most 1024 bytes"},
+        {"change to an overlong password", "POST", "/api/v1/me/password",
+         body({{"current_password", kPassword}, {"new_password", long_password}}), 400,
+         R"("pointer":"/new_password")"},
+        {"change with an overlong current password", "POST", "/api/v1/me/password",
+         body({{"current_password", long_password}, {"new_password", kNewPassword}}), 400,
+         R"("pointer":"/current_password")"},
+        {"sign-up with an overlong password", "POST", "/api/v1/auth/signup",
+         credentials("long2@example.com", long_password), 400, R"("pointer":"/password")"},
+    };
+    for (const auto& refusal : refusals) {
+        SCOPED_TRACE(refusal.name);
+        auto response = stack_->request(refusal.method, refusal.path, refusal.body, access);
+        expect_problem(response, refusal.status, refusal.fragment);
+        EXPECT_EQ(response.body.find(long_password), std::string::npos) << "input echoed";
+        EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+    }
+    // The password is the old one, and the refused reset did not spend its link.
+    EXPECT_EQ(login("long@example.com", kPassword).status, 200);
+    auto used =
+        post("/api/v1/auth/password/reset", body({{"token", reset}, {"password", kNewPassword}}));
+    EXPECT_EQ(used.status, 204) << used.body;
+}
+
+TEST_F(IdentityBadInput, SpentExpiredForgedAndMisusedLinksChangeNothing) {
+    // Alice: verified, with a spent verification link and a spent reset link.
+    auto signed_up = post("/api/v1/auth/signup", credentials("alice@example.com", kPassword));
+    ASSERT_EQ(signed_up.status, 202);
+    std::string spent_verify = stack_->smtp()->last_token("alice@example.com", "verify-email");
+    ASSERT_EQ(post("/api/v1/auth/verify-email", body({{"token", spent_verify}})).status, 204);
+    ASSERT_EQ(post("/api/v1/auth/password/forgot", body({{"email", "alice@example.com"}})).status,
+              202);
+    std::string spent_reset = stack_->smtp()->last_token("alice@example.com", "reset-password");
+    ASSERT_EQ(post("/api/v1/auth/password/reset",
+                   body({{"token", spent_reset}, {"password", kNewPassword}}))
+                  .status,
+              204);
+    // Bob: signed up, not verified; his verification link is still good (and must stay so).
+    ASSERT_EQ(post("/api/v1/auth/signup", credentials("bob@example.com", kPassword)).status, 202);
+    std::string bob_verify = stack_->smtp()->last_token("bob@example.com", "verify-email");
+    ASSERT_FALSE(bob_verify.empty());
+    // Carol: a reset link that will expire, and a verification link that will expire.
+    ASSERT_EQ(post("/api/v1/auth/signup", credentials("carol@example.com", kPassword)).status, 202);
+    std::string carol_verify = stack_->smtp()->last_token("carol@example.com", "verify-email");
+    ASSERT_FALSE(carol_verify.empty());
+
+    ASSERT_EQ(post("/api/v1/auth/password/forgot", body({{"email", "carol@example.com"}})).status,
+              202);
+    std::string carol_reset = stack_->smtp()->last_token("carol@example.com", "reset-password");
+    ASSERT_FALSE(carol_reset.empty());
+
+    const std::string forged(43, 'A');  // the shape of a real token
+    auto reset_body = [](const std::string& token) {
+        return body({{"token", token}, {"password", kOtherPassword}});
+    };
+    std::vector<Refusal> refusals = {
+        {"verify: spent link", "POST", "/api/v1/auth/verify-email", body({{"token", spent_verify}}),
+         400, R"("pointer":"/token")"},
+        {"verify: forged link", "POST", "/api/v1/auth/verify-email", body({{"token", forged}}), 400,
+         R"("pointer":"/token")"},
+        {"verify: tampered link", "POST", "/api/v1/auth/verify-email",
+         body({{"token", tampered(bob_verify)}}), 400, R"("pointer":"/token")"},
+        {"verify: oversized token", "POST", "/api/v1/auth/verify-email",
+         body({{"token", std::string(5000, 'A')}}), 400, R"("pointer":"/token")"},
+        {"verify: a live reset link", "POST", "/api/v1/auth/verify-email",
+         body({{"token", carol_reset}}), 400, R"("pointer":"/token")"},
+        {"reset: spent link", "POST", "/api/v1/auth/password/reset", reset_body(spent_reset), 400,
+         R"("pointer":"/token")"},
+        {"reset: forged link", "POST", "/api/v1/auth/password/reset", reset_body(forged), 400,
+         R"("pointer":"/token")"},
+        {"reset: a live verification link", "POST", "/api/v1/auth/password/reset",
+         reset_body(bob_verify), 400, R"("pointer":"/token")"},
+        {"reset: token not a string", "POST", "/api/v1/auth/password/reset",
+         R"({"token":["x"],"password":"Quartz-meadow-violin-42"})", 400, "must be a string"},
+    };
+    auto check_all = [&](const std::vector<Refusal>& cases) {
+        std::string before = snapshot();
+        for (const auto& refusal : cases) {
+            SCOPED_TRACE(refusal.name);
+            expect_problem(stack_->request(refusal.method, refusal.path, refusal.body),
+                           refusal.status, refusal.fragment);
+            EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+        }
+    };
+    check_all(refusals);
+    // Bob's real link was neither spent nor broken by its tampered copy.
+    auto bob = post("/api/v1/auth/verify-email", body({{"token", bob_verify}}));
+    EXPECT_EQ(bob.status, 204) << bob.body;
+
+    // Expired: carol's reset link after 31 minutes, her verification link after a day.
+    stack_->clock().advance_ms(31 * kMinuteMs);
+    check_all({{"reset: expired link", "POST", "/api/v1/auth/password/reset",
+                reset_body(carol_reset), 400, R"("pointer":"/token")"}});
+    stack_->clock().advance_ms(kDayMs);
+    check_all({{"verify: expired link", "POST", "/api/v1/auth/verify-email",
+                body({{"token", carol_verify}}), 400, R"("pointer":"/token")"}});
+
+    // What users rely on afterwards: alice's password is the one she reset to, carol's is her
+    // own, and none of the refused attempts set kOtherPassword anywhere.
+    EXPECT_EQ(login("alice@example.com", kNewPassword).status, 200);
+    EXPECT_EQ(login("alice@example.com", kOtherPassword).status, 401);
+    EXPECT_EQ(login("carol@example.com", kOtherPassword).status, 401);
+    EXPECT_EQ(stack_->count_events("nimbus.identity.password.reset"), 1);
+}
+
+TEST_F(IdentityBadInput, TamperedRefreshTokensAreRefusedWithoutEndingTheSession) {
+    sign_up("rita@example.com");
+    auto signed_in = login("rita@example.com", kPassword);
+    ASSERT_EQ(signed_in.status, 200);
+    std::string refresh = json_field(signed_in.body, "refresh_token");
+    ASSERT_FALSE(refresh.empty());
+
+    std::string before = snapshot();
+    const std::vector<Refusal> refusals = {
+        {"tampered", "POST", "/api/v1/auth/refresh", body({{"refresh_token", tampered(refresh)}}),
+         401, "unauthenticated"},
+        {"truncated", "POST", "/api/v1/auth/refresh",
+         body({{"refresh_token", refresh.substr(0, refresh.size() - 1)}}), 401, "unauthenticated"},
+        {"extended", "POST", "/api/v1/auth/refresh", body({{"refresh_token", refresh + "A"}}), 401,
+         "unauthenticated"},
+        {"oversized", "POST", "/api/v1/auth/refresh",
+         body({{"refresh_token", std::string(8000, 'A')}}), 401, "unauthenticated"},
+        {"not a string", "POST", "/api/v1/auth/refresh", R"({"refresh_token":{"a":1}})", 400,
+         "must be a string"},
+        {"empty", "POST", "/api/v1/auth/refresh", body({{"refresh_token", ""}}), 401,
+         "the refresh token is invalid"},
+    };
+    for (const auto& refusal : refusals) {
+        SCOPED_TRACE(refusal.name);
+        auto response = stack_->request(refusal.method, refusal.path, refusal.body);
+        expect_problem(response, refusal.status, refusal.fragment);
+        EXPECT_EQ(response.body.find(refresh), std::string::npos) << "token echoed";
+        EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+    }
+    // A near miss is not reuse: the session lives on and its real token still rotates.
+    EXPECT_EQ(stack_->count_events("nimbus.identity.refresh_token.reused"), 0);
+    auto rotated = post("/api/v1/auth/refresh", body({{"refresh_token", refresh}}));
+    EXPECT_EQ(rotated.status, 200) << rotated.body;
+}
+
+TEST_F(IdentityBadInput, TamperedExpiredMfaTokensAndOversizedCodesChangeNothing) {
+    sign_up("mfa@example.com");
+    std::string access = json_field(login("mfa@example.com", kPassword).body, "access_token");
+    auto started = post("/api/v1/me/mfa/totp", "", access);
+    ASSERT_EQ(started.status, 200) << started.body;
+    std::string secret = decode_base32(json_field(started.body, "secret"));
+    auto code_now = [&] {
+        return identity::totp::code_at(secret, stack_->clock().now_ms() / 1000);
+    };
+    ASSERT_EQ(post("/api/v1/me/mfa/totp/confirm", body({{"code", code_now()}}), access).status,
+              200);
+    stack_->clock().advance_ms(30'000);  // the confirming code is spent; take the next one
+    std::string mfa_token = json_field(login("mfa@example.com", kPassword).body, "mfa_token");
+    ASSERT_FALSE(mfa_token.empty());
+
+    std::string before = snapshot();
+    const std::string huge_code(5000, '1');
+    const std::vector<Refusal> refusals = {
+        {"login: tampered MFA token", "POST", "/api/v1/auth/login/mfa",
+         body({{"mfa_token", tampered(mfa_token)}, {"code", code_now()}}), 401, "unauthenticated"},
+        {"login: oversized MFA token", "POST", "/api/v1/auth/login/mfa",
+         body({{"mfa_token", std::string(8000, 'A')}, {"code", code_now()}}), 401,
+         "unauthenticated"},
+        {"login: oversized code", "POST", "/api/v1/auth/login/mfa",
+         body({{"mfa_token", mfa_token}, {"code", huge_code}}), 400, "too long"},
+        {"regenerate codes: oversized code", "POST", "/api/v1/me/mfa/recovery-codes",
+         body({{"code", huge_code}}), 400, R"("pointer":"/code")"},
+        {"turn off: oversized code", "DELETE", "/api/v1/me/mfa/totp", body({{"code", huge_code}}),
+         400, R"("pointer":"/code")"},
+        {"turn off: overlong password", "DELETE", "/api/v1/me/mfa/totp",
+         body({{"password", std::string(kOverPasswordLimit, 'p')}}), 400,
+         R"("pointer":"/password")"},
+    };
+    for (const auto& refusal : refusals) {
+        SCOPED_TRACE(refusal.name);
+        auto response = stack_->request(refusal.method, refusal.path, refusal.body, access);
+        expect_problem(response, refusal.status, refusal.fragment);
+        EXPECT_EQ(response.body.find(huge_code), std::string::npos) << "input echoed";
+        EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+    }
+    EXPECT_EQ(stack_->count_events("nimbus.identity.mfa.disabled"), 0);
+    EXPECT_EQ(stack_->count_events("nimbus.identity.mfa.recovery_codes_regenerated"), 0);
+
+    // An MFA token past its five minutes is refused even with the right code.
+    stack_->clock().advance_ms(6 * kMinuteMs);
+    std::string late_before = snapshot();
+    expect_problem(
+        post("/api/v1/auth/login/mfa", body({{"mfa_token", mfa_token}, {"code", code_now()}})), 401,
+        "unauthenticated");
+    EXPECT_EQ(snapshot(), late_before);
+    // A fresh one works: the refusals above neither locked the account nor spent the factor.
+    std::string fresh = json_field(login("mfa@example.com", kPassword).body, "mfa_token");
+    auto done = post("/api/v1/auth/login/mfa", body({{"mfa_token", fresh}, {"code", code_now()}}));
+    EXPECT_EQ(done.status, 200) << done.body;
+}
+
+}  // namespace
+}  // namespace nimbus::test
