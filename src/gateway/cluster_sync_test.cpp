@@ -98,7 +98,8 @@ protected:
         node->router.add(http::Method::patch, "/api/v1/notes/{id}",
                          http::SyncHandler([](http::Request&, http::RequestContext&) {
                              return http::Response::no_content();
-                         }));
+                         }),
+                         {.success_statuses = {204}});
         http::PipelineSettings settings{.access_log = false};
         settings.on_cache_write = [raw](const std::string& path) {
             raw->sync->publish_invalidation(path);

@@ -584,7 +584,9 @@ void IpRules::add_routes(http::Router& router, const Clock& clock) {
     add_options.max_body_bytes = kMaxRuleBodyBytes;
     add_options.body_schema = std::string(kNewRuleSchema);
     add_options.response_schema = std::string(kRuleSchema);
+    add_options.success_statuses = {201};
     http::RouteOptions remove_options = options("Delete an IP or country rule");
+    remove_options.success_statuses = {204};
 
     router.add(
         http::Method::get, kCollectionPath,

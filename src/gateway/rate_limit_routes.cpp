@@ -323,7 +323,11 @@ void add_rate_limit_routes(http::Router& router, const std::shared_ptr<RateLimit
             limiter->overrides().erase(key);
             co_return http::Response::no_content();
         }),
-        guarded("Delete a runtime rate-limit override", ""));
+        [&guarded] {
+            auto options = guarded("Delete a runtime rate-limit override", "");
+            options.success_statuses = {204};
+            return options;
+        }());
 }
 
 }  // namespace nimbus::gateway

@@ -207,6 +207,16 @@ struct RouteOptions {
     std::string body_schema;
     std::string query_schema;
     std::string response_schema;
+    /// The statuses the route answers when it succeeds: 2xx, or a 3xx redirect. Declare more
+    /// than one only when the route really answers with each (200 for a replaced resource, 201
+    /// for a new one). The OpenAPI document lists each (204 and 3xx without content, the others
+    /// with `response_schema`), and debug builds answer 500 to a 2xx or 3xx (304 aside: any
+    /// cached GET may revalidate) not listed here. Checked when the route is added: a status
+    /// outside 200-399, a repeat or an empty list throws std::invalid_argument at start.
+    std::vector<int> success_statuses{200};
+    /// The media type of the success answers that carry content, for the OpenAPI document;
+    /// debug builds check `response_schema` only against `application/json` (and `+json`) bodies.
+    std::string response_media_type = "application/json";
     /// GET only: keep 200 answers in the response cache this long (0: never). The cache key is
     /// the path, the query and the caller (principal or anonymous); a successful write to the
     /// same resource, a sub-resource or its collection drops the entries on this node.

@@ -85,6 +85,41 @@ boost::json::object problem_schema() {
                                {"properties", std::move(properties)}};
 }
 
+constexpr int kCreated = 201;
+constexpr int kAccepted = 202;
+constexpr int kNoContent = 204;
+constexpr int kFirstRedirect = 300;
+
+/// One declared success answer: 204 and redirects carry no content (a redirect names its target
+/// in Location); the others carry the route's response schema when it declares one.
+boost::json::object success_response(const Route& route, int status) {
+    boost::json::object answer;
+    if (status >= kFirstRedirect) {
+        answer["description"] = "Redirect to the Location header.";
+        answer["headers"] = boost::json::object{
+            {"Location", boost::json::object{{"description", "Where the user agent goes next."},
+                                             {"required", true},
+                                             {"schema", boost::json::object{{"type", "string"}}}}}};
+        return answer;
+    }
+    switch (status) {
+        case kCreated: answer["description"] = "Created."; break;
+        case kAccepted: answer["description"] = "Accepted."; break;
+        case kNoContent: answer["description"] = "Done; no content."; return answer;
+        default: answer["description"] = "Success."; break;
+    }
+    boost::json::object media;
+    if (const auto* response = schema_json(route.schemas.get(), SchemaKind::response)) {
+        media["schema"] = *response;
+    }
+    // Without a schema the media type alone is still worth publishing (text, JWK sets); an
+    // undescribed JSON answer stays without content, which the docs list as a gap.
+    if (!media.empty() || route.options.response_media_type != "application/json") {
+        answer["content"] = boost::json::object{{route.options.response_media_type, media}};
+    }
+    return answer;
+}
+
 boost::json::object operation(const Route& route) {
     const RouteOptions& options = route.options;
     boost::json::object op;
@@ -101,13 +136,12 @@ boost::json::object operation(const Route& route) {
             {"content",
              boost::json::object{{"application/json", boost::json::object{{"schema", *body}}}}}};
     }
-    boost::json::object success{{"description", "Success."}};
-    if (const auto* response = schema_json(route.schemas.get(), SchemaKind::response)) {
-        success["content"] =
-            boost::json::object{{"application/json", boost::json::object{{"schema", *response}}}};
+    boost::json::object responses;
+    for (int status : options.success_statuses) {
+        responses[std::to_string(status)] = success_response(route, status);
     }
     boost::json::object problem_ref{{"$ref", "#/components/responses/Problem"}};
-    boost::json::object responses{{"200", std::move(success)}, {"4XX", problem_ref}};
+    responses["4XX"] = problem_ref;
     responses["5XX"] = problem_ref;
     op["responses"] = std::move(responses);
     if (!options.permission.empty()) {
@@ -189,7 +223,15 @@ void add_openapi_route(Router& router, std::string version) {
                    response.set_header("cache-control", "no-cache");
                    return response;
                }),
-               RouteOptions{.summary = "The OpenAPI 3.1 document of this API", .tag = "system"});
+               RouteOptions{.summary = "The OpenAPI 3.1 document of this API",
+                            .tag = "system",
+                            .response_schema = R"({
+  "type": "object", "required": ["openapi", "info", "paths"],
+  "properties": {
+    "openapi": {"type": "string", "enum": ["3.1.0"]},
+    "info": {"type": "object"},
+    "paths": {"type": "object"},
+    "components": {"type": "object"}}})"});
 }
 
 }  // namespace nimbus::http

@@ -1,4 +1,5 @@
 // Request validation against the JSON Schemas routes declare (valijson over Boost.JSON).
+#include <algorithm>
 #include <charconv>
 
 #include <boost/json.hpp>
@@ -214,6 +215,56 @@ boost::json::object query_object(const Request& request, const CompiledSchemas& 
     return object;
 }
 
+constexpr int kNoContent = 204;
+constexpr int kNotModified = 304;
+
+/// True for the statuses a route declares among its successes (RouteOptions::success_statuses).
+bool is_success_or_redirect(int status) { return status >= 200 && status < 400; }
+
+/// True for answers that carry no body by definition: 204, and redirects (the Location header
+/// is the answer).
+bool without_content(int status) { return status == kNoContent || status >= 300; }
+
+/// A declaration the route table cannot honour is a programming error: refuse it at start.
+void check_success_statuses(const RouteOptions& options) {
+    const std::vector<int>& statuses = options.success_statuses;
+    if (statuses.empty()) throw std::invalid_argument("a route must declare a success status");
+    bool with_content = false;
+    for (std::size_t idx = 0; idx < statuses.size(); ++idx) {
+        int status = statuses[idx];
+        if (!is_success_or_redirect(status) || status == kNotModified) {
+            throw std::invalid_argument("success status " + std::to_string(status) +
+                                        " is not a 2xx or a 3xx redirect");
+        }
+        if (std::find(statuses.begin(), statuses.begin() + static_cast<std::ptrdiff_t>(idx),
+                      status) != statuses.begin() + static_cast<std::ptrdiff_t>(idx)) {
+            throw std::invalid_argument("success status " + std::to_string(status) +
+                                        " is declared twice");
+        }
+        with_content = with_content || !without_content(status);
+    }
+    if (!options.response_schema.empty() && !with_content) {
+        throw std::invalid_argument(
+            "a response schema needs a success status that carries content (not 204 or 3xx)");
+    }
+}
+
+/// True for media types whose bodies are JSON ("application/json", "application/jwk-set+json").
+bool is_json_media_type(std::string_view type) {
+    type = type.substr(0, type.find(';'));
+    return type == "application/json" || type.ends_with("+json");
+}
+
+/// The declared statuses as "200, 201" for messages.
+std::string listed(const std::vector<int>& statuses) {
+    std::string out;
+    for (int status : statuses) {
+        if (!out.empty()) out += ", ";
+        out += std::to_string(status);
+    }
+    return out;
+}
+
 Response validation_failed(std::vector<Problem::FieldError> errors) {
     return Response::make_problem(400, "validation-failed", "Bad Request",
                                   "The request does not match the schema of this route.",
@@ -223,6 +274,7 @@ Response validation_failed(std::vector<Problem::FieldError> errors) {
 }  // namespace
 
 std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options) {
+    check_success_statuses(options);
     if (options.body_schema.empty() && options.query_schema.empty() &&
         options.response_schema.empty()) {
         return nullptr;
@@ -297,25 +349,42 @@ std::optional<Response> ValidateStep::on_request(Request& request, RequestContex
 }
 
 void ValidateStep::on_response(const Request&, RequestContext& context, Response& response) {
-    if (!check_responses_ || context.matched == nullptr || !context.matched->schemas) return;
-    const CompiledSchemas& schemas = *context.matched->schemas;
-    if (!schemas.response || response.status < 200 || response.status >= 300) return;
-    auto body = json::parse(response.body_view());
+    if (!check_responses_ || context.matched == nullptr) return;
+    // 304 is left out: the response cache revalidates any cached GET with it, whatever the
+    // route declares.
+    if (!is_success_or_redirect(response.status) || response.status == kNotModified) return;
+    const RouteOptions& options = context.matched->options;
     std::vector<Problem::FieldError> errors;
-    if (!body) {
-        errors.push_back({"", body.error().message, ""});
-    } else {
-        errors = violations(*schemas.response, *body);
+    std::string_view broken = "schema";
+    if (std::find(options.success_statuses.begin(), options.success_statuses.end(),
+                  response.status) == options.success_statuses.end()) {
+        broken = "declared statuses";
+        errors.push_back({"",
+                          "status " + std::to_string(response.status) +
+                              " is not declared; the route answers " +
+                              listed(options.success_statuses),
+                          ""});
+    } else if (const CompiledSchemas* schemas = context.matched->schemas.get();
+               schemas != nullptr && schemas->response && !without_content(response.status) &&
+               is_json_media_type(options.response_media_type)) {
+        auto body = json::parse(response.body_view());
+        if (!body) {
+            errors.push_back({"", body.error().message, ""});
+        } else {
+            errors = violations(*schemas->response, *body);
+        }
     }
     if (errors.empty()) return;
     // A test build: a response that breaks its own contract is a bug worth failing loudly.
-    log::error("response does not match its schema", {{"route", context.route},
-                                                      {"request_id", context.request_id},
-                                                      {"pointer", errors.front().pointer},
-                                                      {"error", errors.front().message}});
-    response = Response::make_problem(500, "response-schema-violation", "Internal Server Error",
-                                      "The response does not match the route's schema.",
-                                      std::move(errors));
+    log::error("response does not match its route's " + std::string(broken),
+               {{"route", context.route},
+                {"request_id", context.request_id},
+                {"status", response.status},
+                {"pointer", errors.front().pointer},
+                {"error", errors.front().message}});
+    response = Response::make_problem(
+        500, "response-schema-violation", "Internal Server Error",
+        "The response does not match the route's " + std::string(broken) + ".", std::move(errors));
     write_problem_body(response, Request{}, context);
 }
 

@@ -3,6 +3,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <map>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "http/http.hpp"
 #include "http/internal.hpp"
@@ -50,7 +53,23 @@ protected:
                         return Response::json(201, boost::json::object{{"id", id}});
                     }),
                     RouteOptions{.body_schema = std::string(kMemberSchema),
-                                 .response_schema = std::string(kMemberResponse)});
+                                 .response_schema = std::string(kMemberResponse),
+                                 .success_statuses = {201}});
+        // Answers the status the query names, to try the declared-status check.
+        router_.add(Method::put, "/members/{id}",
+                    SyncHandler([](Request& request, RequestContext&) {
+                        int status = std::stoi(request.query_param("status").value_or("200"));
+                        if (status == 204) return Response::no_content();
+                        if (status == 302) {
+                            Response moved;
+                            moved.status = status;
+                            moved.set_header("location", "/members");
+                            return moved;
+                        }
+                        return Response::json(status, boost::json::object{{"id", "mem_1"}});
+                    }),
+                    RouteOptions{.response_schema = std::string(kMemberResponse),
+                                 .success_statuses = {200, 201, 204}});
         router_.add(Method::get, "/members", SyncHandler([](Request&, RequestContext&) {
                         return Response::json(200, boost::json::object{{"id", "list"}});
                     }),
@@ -166,6 +185,49 @@ TEST_F(ValidationTest, DebugBuildsRefuseResponsesThatBreakTheirSchema) {
 }
 #endif
 
+TEST_F(ValidationTest, DeclaredSuccessStatusesPass) {
+    for (int status : {200, 201, 204}) {
+        Response response = send(Method::put, "/members/mem_1?status=" + std::to_string(status));
+        // 204 carries no content, so the response schema is not asked of it.
+        EXPECT_EQ(response.status, status) << response.body;
+    }
+}
+
+#ifndef NDEBUG
+TEST_F(ValidationTest, DebugBuildsRefuseSuccessStatusesTheRouteDoesNotDeclare) {
+    for (int status : {202, 206, 302}) {
+        Response response = send(Method::put, "/members/mem_1?status=" + std::to_string(status));
+        EXPECT_EQ(response.status, 500) << status;
+        EXPECT_NE(response.body.find("response-schema-violation"), std::string::npos);
+        EXPECT_NE(response.body.find("status " + std::to_string(status) +
+                                     " is not declared; the route answers 200, 201, 204"),
+                  std::string::npos)
+            << response.body;
+    }
+    // Errors are not successes: a route never declares them, and they pass unchecked.
+    EXPECT_EQ(send(Method::put, "/members/mem_1?status=409").status, 409);
+}
+#endif
+
+TEST(Validation, MalformedSuccessStatusesAreRefusedAtStart) {
+    Router router;
+    auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
+    const std::vector<std::vector<int>> refused{{},    {404},      {199},
+                                                {304}, {200, 200}, {201, 204, 201}};
+    for (const auto& statuses : refused) {
+        EXPECT_THROW(router.add(Method::post, "/a", ok, RouteOptions{.success_statuses = statuses}),
+                     std::invalid_argument)
+            << statuses.size();
+    }
+    // A response schema with no status that carries content describes nothing.
+    EXPECT_THROW(router.add(Method::post, "/b", ok,
+                            RouteOptions{.response_schema = std::string(kMemberResponse),
+                                         .success_statuses = {204}}),
+                 std::invalid_argument);
+    EXPECT_NO_THROW(router.add(Method::post, "/c", ok, RouteOptions{.success_statuses = {204}}));
+    EXPECT_NO_THROW(router.add(Method::get, "/d", ok, RouteOptions{.success_statuses = {302}}));
+}
+
 TEST(Validation, MalformedSchemasAreRefusedAtStart) {
     Router router;
     auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
@@ -207,6 +269,50 @@ TEST(OpenApi, DescribesRoutesParametersSchemasAndSecurity) {
                   .as_string(),
               "object");
     EXPECT_TRUE(document.at("components").at("schemas").as_object().contains("Problem"));
+    // Undeclared: one 200 answer, without content while no response schema describes it.
+    EXPECT_EQ(list.at("responses").at("200").at("description").as_string(), "Success.");
+    EXPECT_FALSE(list.at("responses").at("200").as_object().contains("content"));
+    EXPECT_EQ(create.at("responses").as_object().size(), 3U);  // 200, 4XX and 5XX
+}
+
+TEST(OpenApi, PublishesEachDeclaredSuccessStatus) {
+    Router router;
+    auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
+    router.add(Method::put, "/api/v1/notes/{id}", ok,
+               RouteOptions{.response_schema = std::string(kMemberResponse),
+                            .success_statuses = {200, 201}});
+    router.add(Method::delete_, "/api/v1/notes/{id}", ok, RouteOptions{.success_statuses = {204}});
+    router.add(Method::get, "/go", ok, RouteOptions{.success_statuses = {302}});
+    router.add(Method::get, "/metrics", ok,
+               RouteOptions{.response_schema = R"({"type": "string"})",
+                            .response_media_type = "text/plain; version=0.0.4"});
+    auto document = openapi_document(router, "1").as_object();
+    const auto& paths = document.at("paths").as_object();
+    const auto& put = paths.at("/api/v1/notes/{id}").at("put").at("responses").as_object();
+    for (std::string_view status : {"200", "201"}) {
+        EXPECT_EQ(put.at(status)
+                      .at("content")
+                      .at("application/json")
+                      .at("schema")
+                      .at("required")
+                      .as_array()
+                      .at(0)
+                      .as_string(),
+                  "id")
+            << status;
+    }
+    EXPECT_EQ(put.at("201").at("description").as_string(), "Created.");
+    EXPECT_TRUE(put.contains("4XX"));
+    const auto& removed = paths.at("/api/v1/notes/{id}").at("delete").at("responses").as_object();
+    EXPECT_FALSE(removed.contains("200"));
+    EXPECT_FALSE(removed.at("204").as_object().contains("content"));
+    const auto& moved = paths.at("/go").at("get").at("responses").as_object();
+    EXPECT_FALSE(moved.at("302").as_object().contains("content"));
+    EXPECT_TRUE(moved.at("302").at("headers").as_object().contains("Location"));
+    const auto& metrics = paths.at("/metrics").at("get").at("responses").at("200").as_object();
+    EXPECT_EQ(
+        metrics.at("content").at("text/plain; version=0.0.4").at("schema").at("type").as_string(),
+        "string");
 }
 
 }  // namespace

@@ -167,7 +167,7 @@ void add_mfa_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        self_route("Turn TOTP off (with a code or the password)"));
+        schemas::answering(self_route("Turn TOTP off (with a code or the password)"), {204}));
 
     router.add(
         Method::post, "/api/v1/me/mfa/recovery-codes",
@@ -207,9 +207,11 @@ void add_mfa_routes(http::Router& router, Service& service) {
                              "If the address can receive mail, a link to confirm it is on its "
                              "way; the email changes when it is opened."}});
         }),
-        schemas::with(
-            self_route("Change the email address: mails a confirmation link to the new one"),
-            schemas::kEmailChangeBody, schemas::kAcceptedAnswer));
+        schemas::answering(
+            schemas::with(
+                self_route("Change the email address: mails a confirmation link to the new one"),
+                schemas::kEmailChangeBody, schemas::kAcceptedAnswer),
+            {202}));
 }
 
 }  // namespace nimbus::identity

@@ -9,7 +9,9 @@
 
 #include "core/clock.hpp"
 #include "identity/identity.hpp"
+#include "identity/oidc_schemas.hpp"
 #include "identity/paging.hpp"
+#include "identity/route_schemas.hpp"
 
 namespace nimbus::identity {
 namespace {
@@ -245,7 +247,9 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                    response.set_header("cache-control", "public, max-age=300");
                    return response;
                }),
-               http::RouteOptions{.summary = "OpenID Connect discovery document", .tag = "oauth"});
+               http::RouteOptions{.summary = "OpenID Connect discovery document",
+                                  .tag = "oauth",
+                                  .response_schema = std::string(schemas::kDiscoveryAnswer)});
 
     router.add(
         Method::get, "/oauth2/authorize",
@@ -259,7 +263,8 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         }),
         http::RouteOptions{
             .summary = "Authorization endpoint: sends the browser to the consent page",
-            .tag = "oauth"});
+            .tag = "oauth",
+            .success_statuses = {kFound}});
 
     router.add(Method::get, "/api/v1/oauth2/requests/{request_id}",
                http::Task([&provider, &service](Request& request,
@@ -281,7 +286,9 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                                    {"consented", found->consented},
                                    {"expires_at", format_rfc3339(found->expires_at_ms)}}));
                }),
-               consent_route("An authorization request waiting for the user's decision"));
+               schemas::responding(
+                   consent_route("An authorization request waiting for the user's decision"),
+                   schemas::kConsentRequestAnswer));
 
     router.add(Method::post, "/api/v1/oauth2/requests/{request_id}/decision",
                http::Task([&provider, &service](Request& request,
@@ -299,28 +306,34 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                    if (!location) co_return problem(location.error());
                    co_return no_store(Response::json(200, object{{"redirect_to", *location}}));
                }),
-               consent_route("Approve or deny an authorization request", kDecisionSchema));
+               schemas::responding(
+                   consent_route("Approve or deny an authorization request", kDecisionSchema),
+                   schemas::kDecisionAnswer));
 
     router.add(Method::post, "/oauth2/token",
                form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
                                          const std::string& client_address) {
                    return provider.token(form, authorization, client_address);
                }),
-               protocol_route("Token endpoint: codes, refresh tokens and client credentials"));
+               schemas::responding(
+                   protocol_route("Token endpoint: codes, refresh tokens and client credentials"),
+                   schemas::kOAuthTokenAnswer));
 
     router.add(Method::post, "/oauth2/revoke",
                form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
                                          const std::string& client_address) {
                    return provider.revoke(form, authorization, client_address);
                }),
-               protocol_route("Revoke a refresh or access token (RFC 7009)"));
+               schemas::responding(protocol_route("Revoke a refresh or access token (RFC 7009)"),
+                                   schemas::kRevocationAnswer));
 
-    router.add(Method::post, "/oauth2/introspect",
-               form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
-                                         const std::string&) {
-                   return provider.introspect(form, authorization);
-               }),
-               protocol_route("Introspect a token (RFC 7662); confidential clients"));
+    router.add(
+        Method::post, "/oauth2/introspect",
+        form_endpoint(
+            [&provider](const OAuthParams& form, const std::string& authorization,
+                        const std::string&) { return provider.introspect(form, authorization); }),
+        schemas::responding(protocol_route("Introspect a token (RFC 7662); confidential clients"),
+                            schemas::kIntrospectionAnswer));
 
     for (Method method : {Method::get, Method::post}) {
         router.add(method, "/oauth2/userinfo",
@@ -331,7 +344,8 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                        co_await context.run_database([&] { answer = provider.userinfo(token); });
                        co_return oauth_response(answer);
                    }),
-                   protocol_route("OpenID Connect UserInfo"));
+                   schemas::responding(protocol_route("OpenID Connect UserInfo"),
+                                       schemas::kUserInfoAnswer));
     }
 
     router.add(
@@ -345,7 +359,8 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
             if (!location) co_return problem(location.error(), true);
             co_return redirect(*location);
         }),
-        http::RouteOptions{.summary = "RP-initiated logout", .tag = "oauth"});
+        http::RouteOptions{
+            .summary = "RP-initiated logout", .tag = "oauth", .success_statuses = {kFound}});
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/oauth-clients",
@@ -363,6 +378,7 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         [] {
             auto options = manage_route("The organization's OAuth clients");
             options.query_schema = std::string(kPageQuerySchema);
+            options.response_schema = schemas::list_of(schemas::kOAuthClientAnswer);
             return options;
         }());
 
@@ -379,7 +395,10 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                    if (!created->second.empty()) body["client_secret"] = created->second;
                    co_return no_store(Response::json(201, body));
                }),
-               manage_route("Register an OAuth client", kClientSchema));
+               schemas::answering(
+                   schemas::responding(manage_route("Register an OAuth client", kClientSchema),
+                                       schemas::kOAuthClientAnswer),
+                   {201}));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
@@ -391,7 +410,7 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
             if (!client) co_return problem(client.error());
             co_return no_store(Response::json(200, client_json(*client)));
         }),
-        manage_route("One OAuth client"));
+        schemas::responding(manage_route("One OAuth client"), schemas::kOAuthClientAnswer));
 
     router.add(Method::patch, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
                http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
@@ -405,7 +424,8 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                    if (!client) co_return problem(client.error());
                    co_return no_store(Response::json(200, client_json(*client)));
                }),
-               manage_route("Change an OAuth client", kClientSchema));
+               schemas::responding(manage_route("Change an OAuth client", kClientSchema),
+                                   schemas::kOAuthClientAnswer));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
                http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
@@ -418,7 +438,8 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               manage_route("Delete an OAuth client and everything issued to it"));
+               schemas::answering(
+                   manage_route("Delete an OAuth client and everything issued to it"), {204}));
 }
 
 }  // namespace nimbus::identity

@@ -297,9 +297,11 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!org) co_return problem(org.error());
             co_return no_store(Response::json(201, org_json(*org)));
         }),
-        schemas::with(
-            route(kSelfPermission, "Create an organization; the caller becomes its owner"),
-            schemas::kCreateOrgBody, schemas::kOrgAnswer));
+        schemas::answering(
+            schemas::with(
+                route(kSelfPermission, "Create an organization; the caller becomes its owner"),
+                schemas::kCreateOrgBody, schemas::kOrgAnswer),
+            {201}));
 
     router.add(
         Method::get, "/api/v1/orgs",
@@ -354,7 +356,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               route("org.delete", "Delete an organization and everything in it"));
+               schemas::answering(
+                   route("org.delete", "Delete an organization and everything in it"), {204}));
 
     router.add(
         Method::post, "/api/v1/orgs/{org_id}/transfer",
@@ -369,8 +372,11 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        schemas::with(route("org.transfer", "Make another member owner; the caller becomes admin"),
-                      schemas::kTransferBody));
+        schemas::answering(
+            schemas::with(
+                route("org.transfer", "Make another member owner; the caller becomes admin"),
+                schemas::kTransferBody),
+            {204}));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/members",
@@ -401,7 +407,7 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               route("org.read", "Leave the organization"));
+               schemas::answering(route("org.read", "Leave the organization"), {204}));
 
     router.add(
         Method::patch, "/api/v1/orgs/{org_id}/members/{user_id}",
@@ -432,7 +438,7 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               route("org.members.remove", "Remove a member"));
+               schemas::answering(route("org.members.remove", "Remove a member"), {204}));
 
     router.add(
         Method::post, "/api/v1/orgs/{org_id}/invitations",
@@ -450,9 +456,10 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!invitation) co_return problem(invitation.error());
             co_return no_store(Response::json(201, invitation_json(*invitation)));
         }),
-        schemas::with(
-            route("org.members.invite", "Invite someone by email; mails a single-use link"),
-            schemas::kInviteBody, schemas::kInvitationAnswer));
+        schemas::answering(schemas::with(route("org.members.invite",
+                                               "Invite someone by email; mails a single-use link"),
+                                         schemas::kInviteBody, schemas::kInvitationAnswer),
+                           {201}));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/invitations",
@@ -484,7 +491,7 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               route("org.members.invite", "Revoke an open invitation"));
+               schemas::answering(route("org.members.invite", "Revoke an open invitation"), {204}));
 
     router.add(
         Method::post, "/api/v1/invitations/preview",
@@ -559,8 +566,9 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             if (!role) co_return problem(role.error());
             co_return no_store(Response::json(201, role_json(*role)));
         }),
-        schemas::with(route("org.roles.manage", "Create a custom role"), schemas::kCreateRoleBody,
-                      schemas::kRoleAnswer));
+        schemas::answering(schemas::with(route("org.roles.manage", "Create a custom role"),
+                                         schemas::kCreateRoleBody, schemas::kRoleAnswer),
+                           {201}));
 
     router.add(
         Method::patch, "/api/v1/orgs/{org_id}/roles/{role_id}",
@@ -581,17 +589,17 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         schemas::with(route("org.roles.manage", "Change a custom role"), schemas::kUpdateRoleBody,
                       schemas::kRoleAnswer));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}/roles/{role_id}",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string role_id(context.path_param("role_id"));
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       done = orgs.delete_role(actor_of(context), org_of(context), role_id);
-                   });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               route("org.roles.manage", "Delete a custom role no one holds"));
+    router.add(
+        Method::delete_, "/api/v1/orgs/{org_id}/roles/{role_id}",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string role_id(context.path_param("role_id"));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database(
+                [&] { done = orgs.delete_role(actor_of(context), org_of(context), role_id); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(route("org.roles.manage", "Delete a custom role no one holds"), {204}));
 
     router.add(
         Method::get, "/api/v1/orgs/{org_id}/api-keys",
@@ -639,8 +647,10 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             out["key"] = created->secret;
             co_return no_store(Response::json(201, out));
         }),
-        schemas::with(route("api_keys.manage", "Create an API key; its secret is shown once"),
-                      schemas::kCreateApiKeyBody, schemas::kApiKeyAnswer));
+        schemas::answering(
+            schemas::with(route("api_keys.manage", "Create an API key; its secret is shown once"),
+                          schemas::kCreateApiKeyBody, schemas::kApiKeyAnswer),
+            {201}));
 
     router.add(Method::delete_, "/api/v1/orgs/{org_id}/api-keys/{key_id}",
                http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
@@ -652,7 +662,7 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               route("api_keys.manage", "Revoke an API key"));
+               schemas::answering(route("api_keys.manage", "Revoke an API key"), {204}));
 }
 
 }  // namespace nimbus::identity

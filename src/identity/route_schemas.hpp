@@ -6,6 +6,7 @@
 // the validate step words their violations as the handlers do ("is required", "must be a
 // string"). Unknown fields are allowed, as the handlers ignore them.
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -81,12 +82,14 @@ inline constexpr std::string_view kTokenAnswer = R"({
     "mfa_token": {"type": "string"}}})";
 
 inline constexpr std::string_view kUserAnswer = R"({
-  "type": "object", "required": ["id", "email", "name", "email_verified", "created_at", "updated_at"],
+  "type": "object",
+  "required": ["id", "email", "name", "email_verified", "is_operator", "created_at", "updated_at"],
   "properties": {
     "id": {"type": "string", "description": "usr_ followed by a ULID"},
     "email": {"type": "string"},
     "name": {"type": "string"},
     "email_verified": {"type": "boolean"},
+    "is_operator": {"type": "boolean", "description": "May use the operator routes"},
     "created_at": {"type": "string", "format": "date-time"},
     "updated_at": {"type": "string", "format": "date-time"}}})";
 
@@ -290,6 +293,19 @@ inline http::RouteOptions with(http::RouteOptions options, std::string_view body
                                std::string_view response = {}) {
     options.body_schema = std::string(body);
     options.response_schema = std::string(response);
+    return options;
+}
+
+/// `options` with a 2xx response schema.
+inline http::RouteOptions responding(http::RouteOptions options, std::string_view response) {
+    options.response_schema = std::string(response);
+    return options;
+}
+
+/// `options` answering `statuses` on success instead of 200 (RouteOptions::success_statuses).
+inline http::RouteOptions answering(http::RouteOptions options,
+                                    std::initializer_list<int> statuses) {
+    options.success_statuses = statuses;
     return options;
 }
 

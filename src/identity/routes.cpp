@@ -12,6 +12,7 @@
 #include "core/json.hpp"
 #include "identity/cookies.hpp"
 #include "identity/identity.hpp"
+#include "identity/oidc_schemas.hpp"
 #include "identity/paging.hpp"
 #include "identity/permissions.hpp"
 #include "identity/route_schemas.hpp"
@@ -220,8 +221,10 @@ void add_routes(http::Router& router, Service& service) {
                                              "If the address can receive mail, a link to verify it "
                                              "is on its way."}});
         }),
-        schemas::with(public_route("Create an account and mail a verification link"),
-                      schemas::kSignUpBody, schemas::kAcceptedAnswer));
+        schemas::answering(
+            schemas::with(public_route("Create an account and mail a verification link"),
+                          schemas::kSignUpBody, schemas::kAcceptedAnswer),
+            {202}));
 
     router.add(
         Method::post, "/api/v1/auth/verify-email",
@@ -235,8 +238,9 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        schemas::with(public_route("Verify an email address with a mailed link"),
-                      schemas::kTokenBody));
+        schemas::answering(schemas::with(public_route("Verify an email address with a mailed link"),
+                                         schemas::kTokenBody),
+                           {204}));
 
     router.add(
         Method::post, "/api/v1/auth/verify-email/resend",
@@ -256,8 +260,10 @@ void add_routes(http::Router& router, Service& service) {
                                                   "If an account with this address needs "
                                                   "verifying, a new link is on its way."}});
         }),
-        schemas::with(public_route("Mail a new verification link to an unverified account"),
-                      schemas::kResendVerificationBody, schemas::kAcceptedAnswer));
+        schemas::answering(
+            schemas::with(public_route("Mail a new verification link to an unverified account"),
+                          schemas::kResendVerificationBody, schemas::kAcceptedAnswer),
+            {202}));
 
     router.add(
         Method::post, "/api/v1/auth/login",
@@ -340,7 +346,7 @@ void add_routes(http::Router& router, Service& service) {
             if (source.from_cookie) cookies::clear_session(response, request.secure);
             co_return response;
         }),
-        public_route("End the session of a refresh token"));
+        schemas::answering(public_route("End the session of a refresh token"), {204}));
 
     router.add(
         Method::post, "/api/v1/auth/password/forgot",
@@ -358,8 +364,9 @@ void add_routes(http::Router& router, Service& service) {
                                              "If an account uses this address, a link to reset its "
                                              "password is on its way."}});
         }),
-        schemas::with(public_route("Mail a password-reset link"), schemas::kForgotBody,
-                      schemas::kAcceptedAnswer));
+        schemas::answering(schemas::with(public_route("Mail a password-reset link"),
+                                         schemas::kForgotBody, schemas::kAcceptedAnswer),
+                           {202}));
 
     router.add(
         Method::post, "/api/v1/auth/password/reset",
@@ -374,7 +381,9 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        schemas::with(public_route("Set a new password with a reset link"), schemas::kResetBody));
+        schemas::answering(schemas::with(public_route("Set a new password with a reset link"),
+                                         schemas::kResetBody),
+                           {204}));
 
     router.add(Method::get, "/.well-known/jwks.json",
                http::SyncHandler([&service](Request&, RequestContext&) {
@@ -385,7 +394,9 @@ void add_routes(http::Router& router, Service& service) {
                    return response;
                }),
                http::RouteOptions{.summary = "Public keys that sign access tokens (JWK Set)",
-                                  .tag = "identity"});
+                                  .tag = "identity",
+                                  .response_schema = std::string(schemas::kJwksAnswer),
+                                  .response_media_type = "application/jwk-set+json"});
 
     router.add(
         Method::get, "/api/v1/me",
@@ -421,7 +432,7 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        self_route("Delete the caller's account"));
+        schemas::answering(self_route("Delete the caller's account"), {204}));
 
     router.add(
         Method::post, "/api/v1/me/password",
@@ -439,8 +450,10 @@ void add_routes(http::Router& router, Service& service) {
             if (!done) co_return problem(done.error());
             co_return Response::no_content();
         }),
-        schemas::with(self_route("Change the password; ends every other session"),
-                      schemas::kChangePasswordBody));
+        schemas::answering(
+            schemas::with(self_route("Change the password; ends every other session"),
+                          schemas::kChangePasswordBody),
+            {204}));
 
     router.add(
         Method::get, "/api/v1/me/sessions",
@@ -480,7 +493,7 @@ void add_routes(http::Router& router, Service& service) {
                    if (!done) co_return problem(done.error());
                    co_return Response::no_content();
                }),
-               self_route("End one of the caller's sessions"));
+               schemas::answering(self_route("End one of the caller's sessions"), {204}));
 
     add_mfa_routes(router, service);
 }

@@ -234,7 +234,17 @@ void add_dev_mailbox_routes(http::Router& router, db::Database& database) {
         }),
         http::RouteOptions{
             .summary = "Mail kept by the dev mailbox (loopback clients and operators)",
-            .tag = "mail"});
+            .tag = "mail",
+            .response_schema = R"({
+  "type": "object", "required": ["data"],
+  "properties": {"data": {"type": "array", "items": {
+    "type": "object", "required": ["id", "to", "subject", "text", "created_at"],
+    "properties": {
+      "id": {"type": "string"},
+      "to": {"type": "string"},
+      "subject": {"type": "string"},
+      "text": {"type": "string", "description": "The plain-text body"},
+      "created_at": {"type": "string", "format": "date-time"}}}}}})"});
 }
 
 }  // namespace nimbus::mail

@@ -78,10 +78,50 @@ db::QueryObserver database_observer(metrics::Registry& registry) {
     };
 }
 
+// The 2xx answers, for the OpenAPI document and the response check of debug builds.
+constexpr std::string_view kHealthAnswer = R"({
+  "type": "object", "required": ["status"],
+  "properties": {"status": {"type": "string", "enum": ["ok"]}}})";
+
+constexpr std::string_view kReadyAnswer = R"({
+  "type": "object", "required": ["status", "checks"],
+  "properties": {
+    "status": {"type": "string", "enum": ["ready"]},
+    "checks": {"type": "object", "required": ["database", "migrations"],
+               "properties": {"database": {"type": "string", "enum": ["ok"]},
+                              "migrations": {"type": "string", "enum": ["ok"]}}}}})";
+
+constexpr std::string_view kMetricsAnswer = R"({
+  "type": "string", "description": "Prometheus text exposition format 0.0.4"})";
+
+constexpr std::string_view kSystemInfoAnswer = R"({
+  "type": "object",
+  "required": ["version", "commit", "build_type", "started_at", "uptime_seconds", "database",
+               "migrations"],
+  "properties": {
+    "version": {"type": "string"},
+    "commit": {"type": "string"},
+    "build_type": {"type": "string"},
+    "started_at": {"type": "string", "format": "date-time"},
+    "uptime_seconds": {"type": "integer"},
+    "database": {"type": "object", "required": ["backend"],
+                 "properties": {"backend": {"type": "string", "enum": ["sqlite", "postgres"]}}},
+    "migrations": {"type": "array", "items": {
+      "type": "object", "required": ["module", "version", "name", "applied_at"],
+      "properties": {
+        "module": {"type": "string"},
+        "version": {"type": "integer"},
+        "name": {"type": "string"},
+        "applied_at": {"type": "string",
+                       "description": "RFC 3339 date-time; empty when not recorded"}}}}}})";
+
 void add_routes(http::Router& router, const Dependencies& deps) {
     // Probes are polled often; their lines would drown the access log, and a load balancer or
     // Prometheus must never be refused by a budget meant for API callers.
-    http::RouteOptions quiet{.skip_steps = {"access_log", "rate_limit"}};
+    auto quiet = [](std::string_view response_schema) {
+        return http::RouteOptions{.skip_steps = {"access_log", "rate_limit"},
+                                  .response_schema = std::string(response_schema)};
+    };
 
     router.add(http::Method::get, "/healthz",
                http::SyncHandler([](http::Request&, http::RequestContext&) {
@@ -90,7 +130,7 @@ void add_routes(http::Router& router, const Dependencies& deps) {
                    response.set_header("cache-control", "no-store");
                    return response;
                }),
-               quiet);
+               quiet(kHealthAnswer));
 
     router.add(
         http::Method::get, "/readyz",
@@ -116,7 +156,7 @@ void add_routes(http::Router& router, const Dependencies& deps) {
             response.set_header("cache-control", "no-store");
             co_return response;
         }),
-        quiet);
+        quiet(kReadyAnswer));
 
     router.add(
         http::Method::get, "/metrics",
@@ -124,7 +164,11 @@ void add_routes(http::Router& router, const Dependencies& deps) {
             return http::Response::text(200, registry.render(),
                                         "text/plain; version=0.0.4; charset=utf-8");
         }),
-        quiet);
+        [&quiet] {
+            auto options = quiet(kMetricsAnswer);
+            options.response_media_type = "text/plain; version=0.0.4";
+            return options;
+        }());
 
     router.add(
         http::Method::get, "/api/v1/system/info",
@@ -155,7 +199,8 @@ void add_routes(http::Router& router, const Dependencies& deps) {
             http::Response response = http::Response::json(200, body);
             response.set_header("cache-control", "no-store");
             co_return response;
-        }));
+        }),
+        http::RouteOptions{.response_schema = std::string(kSystemInfoAnswer)});
 }
 
 }  // namespace nimbus::observe

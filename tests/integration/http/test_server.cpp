@@ -52,7 +52,8 @@ void add_test_routes(http::Router& router, RouteState& state) {
                        200, boost::json::object{{"id", std::string(context.path_param("id"))}});
                }));
     router.add(Method::delete_, "/api/v1/items/{id}",
-               http::SyncHandler([](Request&, RequestContext&) { return Response::no_content(); }));
+               http::SyncHandler([](Request&, RequestContext&) { return Response::no_content(); }),
+               http::RouteOptions{.success_statuses = {204}});
 
     router.add(Method::post, "/api/v1/echo",
                http::SyncHandler([](Request& request, RequestContext&) {

@@ -45,11 +45,11 @@ OrgStack::OrgStack() : clock_(SystemClock().now_ms()) {
     audit::add_routes(router_, *audit_);
     mail::add_dev_mailbox_routes(router_, db());
     // A route only operators may call, as the gateway admin routes are.
-    router_.add(http::Method::get, "/test/operator",
-                http::SyncHandler([](http::Request&, http::RequestContext&) {
-                    return http::Response::no_content();
-                }),
-                http::RouteOptions{.permission = "gateway.firewall.manage"});
+    router_.add(
+        http::Method::get, "/test/operator",
+        http::SyncHandler(
+            [](http::Request&, http::RequestContext&) { return http::Response::no_content(); }),
+        http::RouteOptions{.permission = "gateway.firewall.manage", .success_statuses = {204}});
     pipeline_ = http::default_pipeline(
         {.access_log = false,
          .authenticate = orgs_->make_authenticate_step(service_->make_authenticate_step())},
