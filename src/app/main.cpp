@@ -154,9 +154,17 @@ int operators(const config::Config& config, const std::string& action, const std
         std::cerr << "nimbus: " << migrated.error().message << "\n";
         return kExitFailure;
     }
-    // No mail is sent here; the dev mailbox only satisfies the constructor.
+    // No mail is sent here: the queue (never started, with a throwaway key) and the dev mailbox
+    // only satisfy the constructor.
     auto mailer = mail::make_dev_mailbox(**database, clock);
-    identity::Organizations orgs(**database, clock, *mailer, {});
+    auto unused_key =
+        crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
+    if (!unused_key) {
+        std::cerr << "nimbus: " << unused_key.error().message << "\n";
+        return kExitFailure;
+    }
+    mail::Queue mail_queue(**database, clock, *unused_key, *mailer);
+    identity::Organizations orgs(**database, clock, mail_queue, {});
     if (action == "list") {
         auto found = orgs.list_operators();
         if (!found) {

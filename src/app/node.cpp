@@ -324,11 +324,30 @@ int serve(const config::Config& config) {
                                              : -1.0;
                             });
 
-    // Identity: accounts, sessions and tokens; its signing keys are sealed with the master key.
-    // Mail goes to SMTP when configured, otherwise to the dev mailbox table.
+    // Mail goes to SMTP when configured, otherwise to the dev mailbox table, always through the
+    // durable queue: services queue it in their transaction and its worker sends it, so no
+    // request waits on (or fails with) the mail server.
     std::unique_ptr<mail::Mailer> mailer = mail::make_mailer(
         {.smtp_url = config.mail.smtp_url, .from = config.mail.from}, **database, clock);
-    identity::Service identity_service(**database, clock, *master_key, *mailer,
+    mail::Queue mail_queue(
+        **database, clock, *master_key, *mailer,
+        {.poll_interval = std::chrono::milliseconds(config.mail.queue_poll_ms),
+         .initial_backoff = std::chrono::milliseconds(config.mail.retry_initial_ms),
+         .max_backoff = std::chrono::milliseconds(config.mail.retry_max_ms),
+         .give_up_after = std::chrono::seconds(config.mail.give_up_after_s),
+         .registry = &registry});
+    if (auto started = mail_queue.start(); !started) {
+        log::error("cannot start the mail queue", {{"error", started.error().message}});
+        return kExitFailure;
+    }
+    registry.gauge_callback("nimbus_mail_queued", "Messages waiting in the mail queue.",
+                            [&mail_queue] {
+                                auto stats = mail_queue.stats();
+                                return stats ? static_cast<double>(stats->queued) : -1.0;
+                            });
+
+    // Identity: accounts, sessions and tokens; its signing keys are sealed with the master key.
+    identity::Service identity_service(**database, clock, *master_key, mail_queue,
                                        identity_settings(config.identity));
     if (auto started = identity_service.start(); !started) {
         log::error("cannot start identity", {{"error", started.error().message}});
@@ -336,7 +355,7 @@ int serve(const config::Config& config) {
     }
     // Organizations, members, roles and API keys; its authenticate step wraps the accounts' one.
     identity::Organizations organizations(
-        **database, clock, *mailer,
+        **database, clock, mail_queue,
         {.base_url = config.identity.issuer,
          .invitation_ttl_s = config.identity.invitation_ttl_s,
          .membership_cache_ttl_ms = config.identity.membership_cache_ttl_ms,
@@ -587,6 +606,7 @@ int serve(const config::Config& config) {
     server.wait();
     // Before the servers are destroyed: a refresh waiting for its commit resumes on their loops.
     identity_service.finish_writes();
+    mail_queue.stop();
     dispatcher.stop();
     log::info("stopped");
     return kExitOk;

@@ -717,6 +717,25 @@ const std::vector<Setting>& declarations() {
         s.push_back(bool_setting(
             "mail.dev_mailbox", [](Config& c) -> bool& { return c.mail.dev_mailbox; },
             "Serve the dev mailbox (GET /api/v1/dev/mailbox, from this machine only)."));
+        constexpr std::int64_t kMaxMailGiveUpS = 7 * 24 * 3600;
+        s.push_back(int_setting(
+            "mail.queue_poll_ms", [](Config& c) -> std::int64_t& { return c.mail.queue_poll_ms; },
+            1, kMaxTimeoutMs,
+            "How often the mail queue looks for due mail when not woken (mail is queued in the "
+            "request's transaction and sent afterwards)."));
+        s.push_back(int_setting(
+            "mail.retry_initial_ms",
+            [](Config& c) -> std::int64_t& { return c.mail.retry_initial_ms; }, 1, kMaxTimeoutMs,
+            "Wait before retrying a message the mail server did not take; doubles with each "
+            "further failure up to mail.retry_max_ms."));
+        s.push_back(int_setting(
+            "mail.retry_max_ms", [](Config& c) -> std::int64_t& { return c.mail.retry_max_ms; }, 1,
+            kMaxTimeoutMs, "Longest wait between two attempts to send one message."));
+        s.push_back(int_setting(
+            "mail.give_up_after_s",
+            [](Config& c) -> std::int64_t& { return c.mail.give_up_after_s; }, 1, kMaxMailGiveUpS,
+            "A queued message not sent this many seconds after it was queued is dropped and "
+            "logged (without its recipient or body)."));
         s.push_back(int_setting(
             "events.poll_interval_ms",
             [](Config& c) -> std::int64_t& { return c.events.poll_interval_ms; }, 1, kMaxTimeoutMs,

@@ -129,6 +129,10 @@ struct MailConfig {
     std::string smtp_url;  ///< empty: the dev mailbox
     std::string from = "nimbus@localhost";
     bool dev_mailbox = false;  ///< serve GET /api/v1/dev/mailbox (loopback only); stage preset
+    std::int64_t queue_poll_ms = 1000;         ///< the mail queue looks for due mail this often
+    std::int64_t retry_initial_ms = 5000;      ///< wait after the first failed send; doubles
+    std::int64_t retry_max_ms = 300'000;       ///< longest wait between sends of one message
+    std::int64_t give_up_after_s = 24 * 3600;  ///< a message not sent by then is dropped
 };
 
 /// Request budgets (gateway rate limits); docs/gateway.md.

@@ -87,6 +87,27 @@ Result<void> Service::request_email_change(const std::string& user_id, const std
     std::string token = new_secret();
     std::string ip = sanitize(client.ip, kMaxIpBytes);
     bool taken = false;
+    // Same answer to the caller either way; a taken address's owner learns of the attempt
+    // instead. Queued in the transaction, so which mail goes out is decided with the link.
+    mail::Message taken_notice{
+        *normalized, "Attempt to move an account to your email address",
+        fmt::format("Someone asked to move another Nimbus account to this address, which "
+                    "already has an account. Nothing has changed. If it was you, sign in "
+                    "to that account instead:\n{}\n",
+                    s.page("login"))};
+    mail::Message confirm{
+        *normalized, "Confirm your new email address",
+        fmt::format("Open this link to make this the email address of your Nimbus "
+                    "account:\n{}\n\nThe link works once and expires in {} hours. If you "
+                    "did not ask for it, ignore this message.\n",
+                    s.link("verify-email", token),
+                    s.settings.change_email_ttl_s / kSecondsPerHour)};
+    mail::Message old_address_notice{
+        old_email, "Your email address is about to change",
+        fmt::format("Someone signed in to your Nimbus account asked to change its email "
+                    "address. The change happens only when the link sent to the new address "
+                    "is opened.\n\nIf it was not you, change your password now:\n{}\n",
+                    s.page("forgot-password"))};
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         auto in_use = store::email_taken(tx, *normalized);
         if (!in_use) return in_use.error();
@@ -99,6 +120,8 @@ Result<void> Service::request_email_change(const std::string& user_id, const std
                 return ok;
             }
         }
+        if (auto queued = s.enqueue(tx, taken ? taken_notice : confirm); !queued) return queued;
+        if (auto queued = s.enqueue(tx, old_address_notice); !queued) return queued;
         return s.emit(tx, "email.change_requested", user_id,
                       {{"actor_id", user_id},
                        {"user_id", user_id},
@@ -108,26 +131,7 @@ Result<void> Service::request_email_change(const std::string& user_id, const std
                        {"ip", ip}});
     });
     if (!committed) return committed.error();
-    if (taken) {
-        // Same answer to the caller; the address's owner learns of the attempt instead.
-        s.send({*normalized, "Attempt to move an account to your email address",
-                fmt::format("Someone asked to move another Nimbus account to this address, which "
-                            "already has an account. Nothing has changed. If it was you, sign in "
-                            "to that account instead:\n{}\n",
-                            s.page("login"))});
-    } else {
-        s.send({*normalized, "Confirm your new email address",
-                fmt::format("Open this link to make this the email address of your Nimbus "
-                            "account:\n{}\n\nThe link works once and expires in {} hours. If you "
-                            "did not ask for it, ignore this message.\n",
-                            s.link("verify-email", token),
-                            s.settings.change_email_ttl_s / kSecondsPerHour)});
-    }
-    s.send({old_email, "Your email address is about to change",
-            fmt::format("Someone signed in to your Nimbus account asked to change its email "
-                        "address. The change happens only when the link sent to the new address "
-                        "is opened.\n\nIf it was not you, change your password now:\n{}\n",
-                        s.page("forgot-password"))});
+    s.mail_queue.wake();
     return {};
 }
 

@@ -5,13 +5,13 @@
 /// The composition root builds one Service from plain values and hands its routes and its
 /// authenticate step to the HTTP layer:
 ///
-///     identity::Service identity(database, clock, master_key, *mailer, settings);
+///     identity::Service identity(database, clock, master_key, mail_queue, settings);
 ///     if (auto ok = identity.start(); !ok) ...;          // loads or creates the signing key
 ///     identity::add_routes(router, identity);
 ///     pipeline_settings.authenticate = identity.make_authenticate_step();
 ///
 /// Thread safety: every Service method may be called from any thread at once. Methods that hash
-/// passwords (sign_up, login, reset_password, change_password) or send mail block for tens of
+/// passwords (sign_up, login, reset_password, change_password) block for tens of
 /// milliseconds: call them from the blocking worker pool (`RequestContext::run_blocking`).
 ///
 /// Errors: `invalid_argument` with field errors for bad input, `unauthenticated` for wrong
@@ -236,8 +236,10 @@ struct SweepCounts {
 class Service {
 public:
     /// All references must outlive the Service.
+    /// Its mail (verification, reset, notices) goes through `mail_queue`, in the transaction of
+    /// the change it reports; the caller runs the queue's worker.
     Service(db::Database& database, const Clock& clock, const crypto::MasterKey& master_key,
-            mail::Mailer& mailer, Settings settings);
+            mail::Queue& mail_queue, Settings settings);
     ~Service();
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;
@@ -576,7 +578,7 @@ class OrgService;
 
 /// The organization layer over accounts. Built by the composition root after the Service:
 ///
-///     identity::Organizations orgs(database, clock, *mailer, org_settings);
+///     identity::Organizations orgs(database, clock, mail_queue, org_settings);
 ///     if (auto ok = orgs.start(); !ok) ...;            // applies operator_emails
 ///     identity::add_org_routes(router, orgs);
 ///     pipeline_settings.authenticate =
@@ -585,8 +587,8 @@ class OrgService;
 /// Thread safety: every method may be called from any thread at once.
 class Organizations {
 public:
-    /// All references must outlive the object.
-    Organizations(db::Database& database, const Clock& clock, mail::Mailer& mailer,
+    /// All references must outlive the object. Invitations are mailed through `mail_queue`.
+    Organizations(db::Database& database, const Clock& clock, mail::Queue& mail_queue,
                   OrgSettings settings);
     ~Organizations();
     Organizations(const Organizations&) = delete;

@@ -186,9 +186,9 @@ private:
 
 }  // namespace
 
-Organizations::Organizations(db::Database& database, const Clock& clock, mail::Mailer& mailer,
+Organizations::Organizations(db::Database& database, const Clock& clock, mail::Queue& mail_queue,
                              OrgSettings settings)
-    : impl_(std::make_unique<OrgService>(database, clock, mailer, std::move(settings))) {}
+    : impl_(std::make_unique<OrgService>(database, clock, mail_queue, std::move(settings))) {}
 
 Organizations::~Organizations() = default;
 

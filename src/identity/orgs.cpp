@@ -247,9 +247,9 @@ Error invalid_invitation() {
 
 }  // namespace
 
-OrgService::OrgService(db::Database& database, const Clock& clock, mail::Mailer& mailer,
+OrgService::OrgService(db::Database& database, const Clock& clock, mail::Queue& mail_queue,
                        OrgSettings settings)
-    : database_(database), clock_(clock), mailer_(mailer), settings_(std::move(settings)) {}
+    : database_(database), clock_(clock), mail_queue_(mail_queue), settings_(std::move(settings)) {}
 
 Result<void> OrgService::emit(db::Transaction& tx, std::string_view type, const Actor& actor,
                               const std::string& org_id, const std::string& target_id,
@@ -301,12 +301,6 @@ void OrgService::forget_org(const std::string& org_id) {
 void OrgService::forget_key(const std::string& key_id) {
     std::lock_guard lock(cache_mutex_);
     keys_.erase(key_id);
-}
-
-void OrgService::send(const mail::Message& message) const {
-    if (auto sent = mailer_.send(message); !sent) {
-        log::warn("mail not sent", {{"subject", message.subject}, {"error", sent.error().message}});
-    }
 }
 
 // --- organizations ---
@@ -624,6 +618,15 @@ Result<Invitation> OrgService::invite(const Actor& actor, const std::string& org
                           actor.principal.id,
                           now,
                           now + settings_.invitation_ttl_s * kMsPerSecond};
+    std::string base = settings_.base_url;
+    while (base.ends_with('/')) base.pop_back();
+    mail::Message mail{
+        *normalized, "You are invited to an organization on Nimbus",
+        fmt::format("You are invited to join the organization \"{}\" on Nimbus.\n\nSign in (or "
+                    "create an account with this address), then open this link to accept:\n"
+                    "{}/accept-invitation?token={}\n\nThe link works once and expires in {} "
+                    "days. If you did not expect it, ignore this message.\n",
+                    org->name, base, token, settings_.invitation_ttl_s / (24 * 3600))};
     auto committed = database_.transact([&](db::Transaction& tx) -> Result<void> {
         if (auto locked = lock_existing_org(tx, org_id, now); !locked) return locked;
         auto member = tx.query(
@@ -658,18 +661,14 @@ Result<Invitation> OrgService::invite(const Actor& actor, const std::string& org
             !ok) {
             return ok;
         }
+        // The mail carries the token: queued with the invitation, it exists exactly when the
+        // invitation does, and the answer does not wait on the mail server.
+        if (auto queued = mail_queue_.enqueue(tx, mail); !queued) return queued;
         return emit(tx, "invitation.created", actor, org_id, invitation.id,
                     {{"email", *normalized}, {"role", role}});
     });
     if (!committed) return committed.error();
-    std::string base = settings_.base_url;
-    while (base.ends_with('/')) base.pop_back();
-    send({*normalized, "You are invited to an organization on Nimbus",
-          fmt::format("You are invited to join the organization \"{}\" on Nimbus.\n\nSign in (or "
-                      "create an account with this address), then open this link to accept:\n"
-                      "{}/accept-invitation?token={}\n\nThe link works once and expires in {} "
-                      "days. If you did not expect it, ignore this message.\n",
-                      org->name, base, token, settings_.invitation_ttl_s / (24 * 3600))});
+    mail_queue_.wake();
     return invitation;
 }
 

@@ -119,7 +119,7 @@ struct RoleChanges {
 /// The org service. Thread safe: every method may run on any thread at once.
 class OrgService {
 public:
-    OrgService(db::Database& database, const Clock& clock, mail::Mailer& mailer,
+    OrgService(db::Database& database, const Clock& clock, mail::Queue& mail_queue,
                OrgSettings settings);
 
     Result<Org> create_org(const Actor& actor, const std::string& name,
@@ -228,11 +228,10 @@ private:
                                    const Actor& actor) const;
     void forget_org(const std::string& org_id);
     void forget_key(const std::string& key_id);
-    void send(const mail::Message& message) const;
 
     db::Database& database_;
     const Clock& clock_;
-    mail::Mailer& mailer_;
+    mail::Queue& mail_queue_;
     OrgSettings settings_;
 
     mutable std::mutex cache_mutex_;

@@ -51,7 +51,7 @@ protected:
         if (HasFatalFailure()) return;
         OrgSettings settings;
         settings.membership_cache_ttl_ms = kCacheMs;
-        orgs_ = std::make_unique<OrgService>(*database_, clock_, mailer_, settings);
+        orgs_ = std::make_unique<OrgService>(*database_, clock_, *mail_queue_, settings);
         alice_ = add_user("alice@example.com");
         bob_ = add_user("bob@example.com");
     }

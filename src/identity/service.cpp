@@ -152,8 +152,8 @@ Result<AccessClaims> Service::Impl::check_claims(const boost::json::object& clai
 }
 
 Service::Service(db::Database& database, const Clock& clock, const crypto::MasterKey& master_key,
-                 mail::Mailer& mailer, Settings settings)
-    : impl_(std::make_unique<Impl>(database, clock, master_key, mailer, std::move(settings))) {
+                 mail::Queue& mail_queue, Settings settings)
+    : impl_(std::make_unique<Impl>(database, clock, master_key, mail_queue, std::move(settings))) {
     // Idempotent and thread safe; it fails only when the OS has no entropy source.
     if (sodium_init() < 0) throw std::runtime_error("libsodium cannot be initialized");
 }
@@ -190,12 +190,28 @@ Result<void> Service::sign_up(const SignUp& request) {
     std::string token = new_secret();
     bool created = false;
     std::string user_id = new_id("usr", now);
+    // Either mail is queued in the sign-up's transaction, so a taken address costs the same
+    // database work as a new one and neither answer waits on the mail server.
+    mail::Message welcome{
+        *email, "Verify your email address",
+        fmt::format("Welcome to Nimbus.\n\nOpen this link to verify your email address:\n"
+                    "{}\n\nThe link works once and expires in {} hours. If you did not "
+                    "sign up, ignore this message.\n",
+                    s.link("verify-email", token), s.settings.verify_email_ttl_s / 3600)};
+    mail::Message taken_notice{
+        *email, "Sign-up attempt with your email address",
+        fmt::format("Someone, perhaps you, tried to create a Nimbus account with this "
+                    "address, which already has one.\n\nIf it was you, sign in, or reset "
+                    "your password here:\n{}\n\nOtherwise you can ignore this message; "
+                    "your account is unchanged.\n",
+                    s.page("forgot-password"))};
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         store::UserRecord record{{user_id, *email, *name, false, false, now, now}, *hash};
         auto inserted = store::insert_user(tx, record);
         if (!inserted) return inserted.error();
         created = *inserted;
         if (!created) {
+            if (auto queued = s.enqueue(tx, taken_notice); !queued) return queued;
             return s.emit(tx, "signup.email_taken", "email:" + crypto::sha256_hex(*email), {});
         }
         if (auto ok = store::insert_link(
@@ -204,23 +220,11 @@ Result<void> Service::sign_up(const SignUp& request) {
             !ok) {
             return ok;
         }
+        if (auto queued = s.enqueue(tx, welcome); !queued) return queued;
         return s.emit(tx, "user.created", user_id, {{"user_id", user_id}, {"email", *email}});
     });
     if (!committed) return committed.error();
-    if (created) {
-        s.send({*email, "Verify your email address",
-                fmt::format("Welcome to Nimbus.\n\nOpen this link to verify your email address:\n"
-                            "{}\n\nThe link works once and expires in {} hours. If you did not "
-                            "sign up, ignore this message.\n",
-                            s.link("verify-email", token), s.settings.verify_email_ttl_s / 3600)});
-    } else {
-        s.send({*email, "Sign-up attempt with your email address",
-                fmt::format("Someone, perhaps you, tried to create a Nimbus account with this "
-                            "address, which already has one.\n\nIf it was you, sign in, or reset "
-                            "your password here:\n{}\n\nOtherwise you can ignore this message; "
-                            "your account is unchanged.\n",
-                            s.page("forgot-password"))});
-    }
+    s.mail_queue.wake();
     return {};
 }
 
@@ -363,10 +367,23 @@ Result<void> Service::forgot_password(const std::string& email) {
     if (!normalized) return normalized.error();
     auto user = store::find_user_by_email(s.database, *normalized);
     if (!user) return user.error();
-    if (!*user) return {};
     std::int64_t now = s.clock.now_ms();
+    if (!*user) {
+        // One committed write either way (here the event alone), so an unknown address costs
+        // the same commit as a known one; nothing waits on the mail server in either case.
+        return s.database.transact([&](db::Transaction& tx) -> Result<void> {
+            return s.emit(tx, "password.reset_unknown_email",
+                          "email:" + crypto::sha256_hex(*normalized), {});
+        });
+    }
     std::string token = new_secret();
     const std::string& user_id = (*user)->user.id;
+    mail::Message reset_mail{
+        *normalized, "Reset your password",
+        fmt::format("Open this link to choose a new password:\n{}\n\nThe link works once and "
+                    "expires in {} minutes. If you did not ask for it, ignore this message; "
+                    "your password is unchanged.\n",
+                    s.link("reset-password", token), s.settings.password_reset_ttl_s / 60)};
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         if (auto ok = store::insert_link(
                 tx, {crypto::sha256_hex(token), std::string(kResetPassword), user_id, *normalized,
@@ -374,14 +391,11 @@ Result<void> Service::forgot_password(const std::string& email) {
             !ok) {
             return ok;
         }
+        if (auto queued = s.enqueue(tx, reset_mail); !queued) return queued;
         return s.emit(tx, "password.reset_requested", user_id, {{"user_id", user_id}});
     });
     if (!committed) return committed.error();
-    s.send({*normalized, "Reset your password",
-            fmt::format("Open this link to choose a new password:\n{}\n\nThe link works once and "
-                        "expires in {} minutes. If you did not ask for it, ignore this message; "
-                        "your password is unchanged.\n",
-                        s.link("reset-password", token), s.settings.password_reset_ttl_s / 60)});
+    s.mail_queue.wake();
     return {};
 }
 

@@ -1,12 +1,13 @@
 #pragma once
 // The setup the identity unit tests share (service, security, refresh, OIDC and org tests): a real
 // SQLite database in a temporary directory with the events and identity migrations, a manual
-// clock, a fresh master key and a mailer that records what it would send. Test-only: nothing
-// outside the test targets includes it.
+// clock, a fresh master key, the mail queue, and a mailer that records what it would send.
+// Test-only: nothing outside the test targets includes it.
 
 #include <sodium.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <regex>
@@ -38,13 +39,16 @@ public:
         sent_.push_back(message);
         return {};
     }
-    /// A copy of every message so far, oldest first.
+    /// A copy of every message so far, oldest first (after delivering what is queued).
     std::vector<mail::Message> sent() const {
+        deliver_queued();
         std::lock_guard lock(mutex_);
         return sent_;
     }
-    /// The token of the last link mailed to `to`; empty when there is none.
+    /// The token of the last link mailed to `to`; empty when there is none (after delivering
+    /// what is queued).
     std::string last_token(const std::string& to) const {
+        deliver_queued();
         std::lock_guard lock(mutex_);
         for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
             std::smatch match;
@@ -55,6 +59,10 @@ public:
         }
         return {};
     }
+
+    /// Called before each read: the fixture runs a pass of its mail queue here, so tests read
+    /// what the services queued as if it had been sent at once.
+    std::function<void()> deliver_queued = [] {};
 
 private:
     mutable std::mutex mutex_;
@@ -85,15 +93,25 @@ protected:
         ASSERT_TRUE(database) << database.error().message;
         database_ = std::move(*database);
         std::vector<db::ModuleMigrations> modules = {{"events", &events::migrations()},
+                                                     {"mail", &mail::migrations()},
                                                      {"identity", &migrations()}};
         ASSERT_TRUE(db::migrate_up(*database_, modules, kStartMs));
         auto key =
             crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
         ASSERT_TRUE(key);
         master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
+        // No worker thread: reads of mailer_ run a pass, so delivery is deterministic.
+        mail_queue_ = std::make_unique<mail::Queue>(*database_, clock_, *master_key_, mailer_);
+        mailer_.deliver_queued = [this] {
+            if (!mail_queue_) return;
+            auto delivered = mail_queue_->run_once();
+            EXPECT_TRUE(delivered) << (delivered ? "" : delivered.error().message);
+        };
     }
 
     void TearDown() override {
+        mailer_.deliver_queued = [] {};
+        mail_queue_.reset();
         database_.reset();
         std::filesystem::remove_all(dir_);
     }
@@ -115,6 +133,7 @@ protected:
     RecordingMailer mailer_;
     std::unique_ptr<db::Database> database_;
     std::unique_ptr<crypto::MasterKey> master_key_;
+    std::unique_ptr<mail::Queue> mail_queue_;
 };
 
 /// A started identity::Service on the DatabaseFixture. A suite that needs other settings
@@ -138,7 +157,7 @@ protected:
 
     /// A started service on this fixture's database, clock, key and mailer.
     std::unique_ptr<Service> make_service(Settings settings) {
-        auto service = std::make_unique<Service>(*database_, clock_, *master_key_, mailer_,
+        auto service = std::make_unique<Service>(*database_, clock_, *master_key_, *mail_queue_,
                                                  std::move(settings));
         auto started = service->start();
         EXPECT_TRUE(started) << (started ? "" : started.error().message);

@@ -144,7 +144,7 @@ struct Service::Impl {
     db::Database& database;
     const Clock& clock;
     const crypto::MasterKey& master_key;
-    mail::Mailer& mailer;
+    mail::Queue& mail_queue;
     Settings settings;
 
     mutable std::shared_mutex keys_mutex;
@@ -190,11 +190,11 @@ struct Service::Impl {
     std::unique_ptr<db::GroupCommit> group_commit;
 
     Impl(db::Database& database_in, const Clock& clock_in, const crypto::MasterKey& key_in,
-         mail::Mailer& mailer_in, Settings settings_in)
+         mail::Queue& mail_queue_in, Settings settings_in)
         : database(database_in),
           clock(clock_in),
           master_key(key_in),
-          mailer(mailer_in),
+          mail_queue(mail_queue_in),
           settings(std::move(settings_in)),
           group_commit(std::make_unique<db::GroupCommit>(database_in)) {}
 
@@ -255,13 +255,12 @@ struct Service::Impl {
         return {};
     }
 
-    /// Mail failures are logged, not returned: the change they report has committed, and the
-    /// answer must not differ between accounts that exist and those that do not.
-    void send(const mail::Message& message) const {
-        if (auto sent = mailer.send(message); !sent) {
-            log::warn("mail not sent",
-                      {{"subject", message.subject}, {"error", sent.error().message}});
-        }
+    /// Queues a mail in the transaction of the change it reports (mail::Queue): it exists
+    /// exactly when the link it carries does, survives a crash once committed, and is sent by
+    /// the queue's worker, so no answer waits on the mail server (whose speed would otherwise
+    /// tell apart addresses that have an account). Call mail_queue.wake() after the commit.
+    Result<void> enqueue(db::Transaction& tx, mail::Message message) const {
+        return mail_queue.enqueue(tx, message);
     }
 
     /// A console page under the issuer URL.

@@ -301,7 +301,7 @@ TEST_F(IdentityServiceTest, SigningKeysAreSealedAndSharedAcrossRestarts) {
     // Another master key cannot open it: the node refuses to start rather than mint a new key.
     auto other_key = crypto::MasterKey::from_bytes(crypto::random_bytes(32));
     ASSERT_TRUE(other_key);
-    Service wrong(*database_, clock_, *other_key, mailer_, fast_settings());
+    Service wrong(*database_, clock_, *other_key, *mail_queue_, fast_settings());
     EXPECT_FALSE(wrong.start());
 }
 

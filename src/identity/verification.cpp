@@ -55,12 +55,25 @@ Result<void> Service::resend_verification(const std::string& email, const Client
     if (!normalized) return normalized.error();
     auto user = store::find_user_by_email(s.database, *normalized);
     if (!user) return user.error();
-    // Unknown and verified addresses end here, after the same indexed read as a match.
-    if (!*user || (*user)->user.email_verified) return {};
     std::int64_t now = s.clock.now_ms();
-    std::string token = new_secret();
     std::string ip = sanitize(client.ip, kMaxIpBytes);
+    if (!*user || (*user)->user.email_verified) {
+        // Unknown and verified addresses commit one write too (the event alone), after the
+        // same indexed read as a match, so their answer costs what an unverified account's does.
+        // The event does not say which of the two it was.
+        return s.database.transact([&](db::Transaction& tx) -> Result<void> {
+            return s.emit(tx, "email.verification_resend_ignored",
+                          "email:" + crypto::sha256_hex(*normalized), {{"ip", ip}});
+        });
+    }
+    std::string token = new_secret();
     const std::string user_id = (*user)->user.id;
+    mail::Message verify_mail{
+        *normalized, "Verify your email address",
+        fmt::format("Open this link to verify your email address:\n{}\n\nThe link works once "
+                    "and expires in {} hours; links mailed earlier no longer work. If you did "
+                    "not ask for it, ignore this message.\n",
+                    s.link("verify-email", token), s.settings.verify_email_ttl_s / 3600)};
     bool mail = false;
     auto committed = s.database.transact([&](db::Transaction& tx) -> Result<void> {
         auto unverified = lock_unverified(tx, user_id, *normalized);
@@ -78,18 +91,14 @@ Result<void> Service::resend_verification(const std::string& email, const Client
             !ok) {
             return ok;
         }
+        if (auto queued = s.enqueue(tx, verify_mail); !queued) return queued;
         mail = true;
         return s.emit(
             tx, "email.verification_resent", user_id,
             {{"actor_id", user_id}, {"user_id", user_id}, {"target_id", user_id}, {"ip", ip}});
     });
     if (!committed) return committed.error();
-    if (!mail) return {};
-    s.send({*normalized, "Verify your email address",
-            fmt::format("Open this link to verify your email address:\n{}\n\nThe link works once "
-                        "and expires in {} hours; links mailed earlier no longer work. If you did "
-                        "not ask for it, ignore this message.\n",
-                        s.link("verify-email", token), s.settings.verify_email_ttl_s / 3600)});
+    if (mail) s.mail_queue.wake();
     return {};
 }
 

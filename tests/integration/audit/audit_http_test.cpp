@@ -55,10 +55,14 @@ public:
         master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
         mailer_ =
             mail::make_smtp_mailer({.smtp_url = smtp_.url(), .from = "Nimbus <n@nimbus.test>"});
-        identity_ = std::make_unique<identity::Service>(db(), clock_, *master_key_, *mailer_,
+        mail_queue_ = std::make_unique<mail::Queue>(
+            db(), clock_, *master_key_, *mailer_,
+            mail::QueueOptions{.poll_interval = std::chrono::milliseconds(20)});
+        if (!mail_queue_->start()) throw std::runtime_error("the mail queue did not start");
+        identity_ = std::make_unique<identity::Service>(db(), clock_, *master_key_, *mail_queue_,
                                                         IdentityStack::settings());
         if (!identity_->start()) throw std::runtime_error("identity did not start");
-        orgs_ = std::make_unique<identity::Organizations>(db(), clock_, *mailer_,
+        orgs_ = std::make_unique<identity::Organizations>(db(), clock_, *mail_queue_,
                                                           identity::OrgSettings{});
         if (!orgs_->start()) throw std::runtime_error("organizations did not start");
 
@@ -182,6 +186,7 @@ private:
     std::unique_ptr<db::testing::TestDatabase> test_db_;
     std::unique_ptr<crypto::MasterKey> master_key_;
     std::unique_ptr<mail::Mailer> mailer_;
+    std::unique_ptr<mail::Queue> mail_queue_;
     std::unique_ptr<identity::Service> identity_;
     std::unique_ptr<identity::Organizations> orgs_;
     std::unique_ptr<gateway::IpRules> ip_rules_;

@@ -160,8 +160,13 @@ IdentityStack::IdentityStack(MailMode mode) : clock_(SystemClock().now_ms()) {
     } else {
         mailer_ = mail::make_dev_mailbox(database(), clock_);
     }
-    service_ =
-        std::make_unique<identity::Service>(database(), clock_, *master_key_, *mailer_, settings());
+    mail_queue_ = std::make_unique<mail::Queue>(database(), clock_, *master_key_, *mailer_,
+                                                mail::QueueOptions{.poll_interval = kPollInterval});
+    if (auto started = mail_queue_->start(); !started) {
+        throw std::runtime_error(started.error().message);
+    }
+    service_ = std::make_unique<identity::Service>(database(), clock_, *master_key_, *mail_queue_,
+                                                   settings());
     if (auto started = service_->start(); !started) {
         throw std::runtime_error(started.error().message);
     }
@@ -190,12 +195,13 @@ IdentityStack::~IdentityStack() {
     server_.reset();
     oidc_.reset();
     service_.reset();
+    mail_queue_.reset();
     test_database_.reset();
 }
 
 std::unique_ptr<identity::Service> IdentityStack::other_service(identity::Settings settings) {
-    auto service = std::make_unique<identity::Service>(database(), clock_, *master_key_, *mailer_,
-                                                       std::move(settings));
+    auto service = std::make_unique<identity::Service>(database(), clock_, *master_key_,
+                                                       *mail_queue_, std::move(settings));
     if (!service->start()) throw std::runtime_error("cannot start a second service");
     return service;
 }
@@ -218,7 +224,11 @@ HttpResponse IdentityStack::request(
     if (!bearer.empty()) all.emplace_back("authorization", "Bearer " + bearer);
     all.emplace_back("connection", "close");
     Connection connection(port());
-    return connection.request(method, target, all, body);
+    HttpResponse response = connection.request(method, target, all, body);
+    if (auto delivered = mail_queue_->run_once(); !delivered) {
+        throw std::runtime_error(delivered.error().message);
+    }
+    return response;
 }
 
 std::string json_field(const std::string& body, const std::string& name) {

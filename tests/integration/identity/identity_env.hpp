@@ -73,7 +73,8 @@ public:
     std::int64_t count_events(const std::string& type);
     std::int64_t count(const std::string& sql);
 
-    /// A request on a fresh connection.
+    /// A request on a fresh connection. Mail the request queued is delivered (a pass of the mail
+    /// queue) before this returns, so a test reads it as if it were sent at once.
     HttpResponse request(const std::string& method, const std::string& target,
                          const std::string& body = {}, const std::string& bearer = {},
                          const std::vector<std::pair<std::string, std::string>>& headers = {});
@@ -84,6 +85,7 @@ private:
     std::unique_ptr<db::testing::TestDatabase> test_database_;
     std::unique_ptr<crypto::MasterKey> master_key_;
     std::unique_ptr<mail::Mailer> mailer_;
+    std::unique_ptr<mail::Queue> mail_queue_;
     std::unique_ptr<identity::Service> service_;
     std::unique_ptr<identity::OidcProvider> oidc_;
     http::Router router_;

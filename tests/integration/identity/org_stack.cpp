@@ -28,12 +28,13 @@ OrgStack::OrgStack() : clock_(SystemClock().now_ms()) {
     auto key = crypto::MasterKey::from_bytes(crypto::random_bytes(crypto::MasterKey::kKeyBytes));
     master_key_ = std::make_unique<crypto::MasterKey>(std::move(*key));
     mailer_ = mail::make_dev_mailbox(db(), clock_);
-    service_ = std::make_unique<identity::Service>(db(), clock_, *master_key_, *mailer_,
+    mail_queue_ = std::make_unique<mail::Queue>(db(), clock_, *master_key_, *mailer_);
+    service_ = std::make_unique<identity::Service>(db(), clock_, *master_key_, *mail_queue_,
                                                    IdentityStack::settings());
     if (!service_->start()) throw std::runtime_error("identity did not start");
     identity::OrgSettings org_settings;
     org_settings.base_url = "http://nimbus.test";
-    orgs_ = std::make_unique<identity::Organizations>(db(), clock_, *mailer_, org_settings);
+    orgs_ = std::make_unique<identity::Organizations>(db(), clock_, *mail_queue_, org_settings);
     identity::add_routes(router_, *service_);
     identity::add_org_routes(router_, *orgs_);
     // Other modules' org routes, so the isolation test covers them too.
@@ -76,7 +77,11 @@ HttpResponse OrgStack::request(const std::string& method, const std::string& tar
     if (!bearer.empty()) headers.emplace_back("authorization", "Bearer " + bearer);
     headers.emplace_back("connection", "close");
     Connection connection(server_->port());
-    return connection.request(method, target, headers, json);
+    HttpResponse response = connection.request(method, target, headers, json);
+    if (auto delivered = mail_queue_->run_once(); !delivered) {
+        throw std::runtime_error(delivered.error().message);
+    }
+    return response;
 }
 
 std::string OrgStack::mailed_token(const std::string& to, const std::string& page) {

@@ -39,7 +39,8 @@ public:
     identity::Service& service() { return *service_; }
     const http::Router& router() const { return router_; }
 
-    /// A request on a fresh connection; `json` is sent as application/json when not empty.
+    /// A request on a fresh connection; `json` is sent as application/json when not empty. Mail
+    /// the request queued is in the dev mailbox when this returns (a pass of the mail queue).
     HttpResponse request(const std::string& method, const std::string& target,
                          const std::string& json = {}, const std::string& bearer = {});
 
@@ -70,6 +71,7 @@ private:
     std::unique_ptr<db::testing::TestDatabase> database_;
     std::unique_ptr<crypto::MasterKey> master_key_;
     std::unique_ptr<mail::Mailer> mailer_;
+    std::unique_ptr<mail::Queue> mail_queue_;
     std::unique_ptr<identity::Service> service_;
     std::unique_ptr<identity::Organizations> orgs_;
     std::unique_ptr<identity::OidcProvider> oidc_;
