@@ -388,5 +388,58 @@ TEST_F(IdentityBadInput, TamperedExpiredMfaTokensAndOversizedCodesChangeNothing)
     EXPECT_EQ(done.status, 200) << done.body;
 }
 
+// Bodies no schema can describe: nesting past any sane depth, invalid UTF-8, NUL bytes, numbers
+// out of range, trailing garbage, the wrong content type, a body over the route's limit. Each is
+// refused before the sign-up handler runs: no account, link or mail.
+TEST_F(IdentityBadInput, HostileJsonBodiesAreRefusedBeforeAnyHandler) {
+    const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+    const std::string password = std::string(R"("password":")") + kNewPassword + "\"";
+    struct Case {
+        std::string name;
+        std::string body;
+        std::string content_type;
+        int status;
+        std::string fragment;
+    };
+    const std::vector<Case> cases = {
+        {"nested five thousand deep", R"({"email":)" + deep + "," + password + "}",
+         "application/json", 400, "invalid-json"},
+        {"invalid UTF-8", "{\"email\":\"bob\xFF@example.com\"," + password + "}",
+         "application/json", 400, "invalid-json"},
+        {"overlong UTF-8 encoding of '@'",
+         "{\"email\":\"bob\xC1\x80"
+         "example.com\"," +
+             password + "}",
+         "application/json", 400, "invalid-json"},
+        {"escaped NUL", R"({"email":"bob\u0000@example.com",)" + password + "}", "application/json",
+         400, R"("pointer":"/email")"},
+        {"number out of range", R"({"email":"bob@example.com","password":1e999})",
+         "application/json", 400, ""},
+        {"trailing garbage", R"({"email":"bob@example.com",)" + password + "} trailing",
+         "application/json", 400, "invalid-json"},
+        {"two documents", R"({"email":"bob@example.com",)" + password + "}{}", "application/json",
+         400, "invalid-json"},
+        {"empty body", "", "application/json", 400, ""},
+        {"form instead of JSON", "email=bob%40example.com&password=x",
+         "application/x-www-form-urlencoded", 415, ""},
+        {"over the body limit",
+         R"({"email":"bob@example.com",)" + password + R"(,"name":")" +
+             std::string(2 * 1024 * 1024, 'n') + "\"}",
+         "application/json", 413, ""},
+    };
+    std::string before = snapshot();
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        Connection connection(stack_->port());
+        auto response =
+            connection.request("POST", "/api/v1/auth/signup",
+                               {{"content-type", c.content_type}, {"connection", "close"}}, c.body);
+        expect_problem(response, c.status, c.fragment);
+        EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+    }
+    EXPECT_EQ(stack_->count("SELECT COUNT(*) FROM identity_users"), 0);
+    EXPECT_EQ(stack_->count_events("nimbus.identity.user.created"), 0);
+}
+
 }  // namespace
 }  // namespace nimbus::test

@@ -156,5 +156,37 @@ TEST_F(OrgBadInput, SpentExpiredForgedAndRevokedInvitationsChangeNothing) {
     EXPECT_EQ(s.request("GET", org_path, {}, bob).status, 200);
 }
 
+// Huge and hostile query strings that still fit in the request head (over it, the server answers
+// 431 before any route; GatewayNode.HugeQueryStringsAndSpoofedForwardedForGetClearAnswers): the
+// list route's query schema refuses them with the parameter named.
+TEST_F(OrgBadInput, HugeAndHostileQueryStringsAreRefusedWithTheParameterNamed) {
+    OrgStack& s = *stack_;
+    std::string alice = s.user("alice@example.com");
+    std::string org_id = create_org(s, alice, "Acme");
+    const std::string members = "/api/v1/orgs/" + org_id + "/members";
+    struct Case {
+        std::string name;
+        std::string query;
+        std::string fragment;
+    };
+    const std::vector<Case> cases = {
+        {"cursor of 12 KiB", "cursor=" + std::string(12 * 1024, 'c'), "cursor"},
+        {"limit of 12 KiB digits", "limit=" + std::string(12 * 1024, '9'), "limit"},
+        {"limit not a number", "limit=ten", "limit"},
+        {"limit over the maximum", "limit=201", "limit"},
+        {"limit negative", "limit=-1", "limit"},
+        {"malformed percent-encoding", "cursor=%zz", ""},
+    };
+    std::string before = s.snapshot(org_id);
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        auto response = s.request("GET", members + "?" + c.query, {}, alice);
+        expect_problem(response, 400, c.fragment);
+        EXPECT_LT(response.body.size(), 4096U) << "the input is echoed back";
+    }
+    EXPECT_EQ(s.snapshot(org_id), before);
+    EXPECT_EQ(s.request("GET", members + "?limit=1", {}, alice).status, 200);
+}
+
 }  // namespace
 }  // namespace nimbus::test
