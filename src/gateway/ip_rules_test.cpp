@@ -254,5 +254,41 @@ TEST_F(IpRulesTest, StepSetsClientAddressAndRefuses) {
     EXPECT_EQ(context.client_address, "198.51.100.5");
 }
 
+// A denied client that writes X-Forwarded-For itself (claiming another address, a trusted
+// proxy's, loopback, garbage or a huge list) is still refused as itself, and the header is
+// never taken as the client address.
+TEST_F(IpRulesTest, SpoofedForwardedForFromAnUntrustedPeerEscapesNoDenyRule) {
+    auto rules = make({"10.0.0.0/8"});
+    ASSERT_TRUE(rules->add(IpRule::Kind::cidr, IpRule::Action::deny, "203.0.113.0/24", "", kNowMs));
+    ASSERT_TRUE(rules->add(IpRule::Kind::country, IpRule::Action::deny, "US", "", kNowMs));
+    auto step = rules->make_step();
+    std::string many_hops;
+    for (int hop = 0; hop < 2000; ++hop)
+        many_hops += "198.51.100." + std::to_string(hop % 250) + ", ";
+    const std::vector<std::vector<std::string>> spoofed = {
+        {"198.51.100.7"},
+        {"198.51.100.7, 10.0.0.1"},
+        {"10.0.0.1"},
+        {"127.0.0.1"},
+        {"not-an-ip"},
+        {"198.51.100.7", "198.51.100.8"},
+        {many_hops + "198.51.100.9"},
+    };
+    for (const std::string& peer : {std::string("203.0.113.5"), std::string("8.8.8.8")}) {
+        for (const auto& headers : spoofed) {
+            SCOPED_TRACE(peer + " claiming " + headers.front().substr(0, 40));
+            http::RequestContext context;
+            auto request = from(peer, headers);
+            auto answer = step->on_request(request, context);
+            EXPECT_EQ(context.client_address, peer);
+            ASSERT_TRUE(answer);
+            EXPECT_EQ(answer->status, 403);
+            ASSERT_TRUE(answer->problem);
+            EXPECT_EQ(answer->problem->type, "/problems/ip-denied");
+        }
+    }
+    EXPECT_EQ(rules->list()->size(), 2U);
+}
+
 }  // namespace
 }  // namespace nimbus::gateway

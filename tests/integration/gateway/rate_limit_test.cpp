@@ -222,6 +222,89 @@ TEST(GatewayNode, HugeQueryStringsAndSpoofedForwardedForGetClearAnswers) {
         << "one bucket (127.0.0.1), not one per forged address";
 }
 
+/// How often `text` occurs in `haystack`.
+std::size_t occurrences(const std::string& haystack, const std::string& text) {
+    std::size_t count = 0;
+    for (std::size_t at = haystack.find(text); at != std::string::npos;
+         at = haystack.find(text, at + text.size())) {
+        ++count;
+    }
+    return count;
+}
+
+/// Waits until the node's stderr holds `text` `times` times; false when it never does.
+bool wait_for_count(BackgroundProcess& node, const std::string& text, std::size_t times) {
+    constexpr auto kTimeout = std::chrono::seconds(30);
+    auto deadline = std::chrono::steady_clock::now() + kTimeout;
+    while (occurrences(node.err(), text) < times) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    return true;
+}
+
+// SIGHUP with a certificate file that does not load: the node keeps serving HTTPS with the
+// pair it had, and says so in an error log line that names the problem and no key material.
+TEST(GatewayNode, AnInvalidCertificateOnSighupKeepsTheOldOneAndIsLogged) {
+    TempDir dir;
+    auto make_pair = [&](const std::string& name, const std::string& common_name) {
+        Finished made = run_process(
+            "/bin/sh", {"-c",
+                        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                        "-nodes -days 2 -subj /CN=" +
+                            common_name + " -keyout " + (dir / (name + ".key")).string() +
+                            " -out " + (dir / (name + ".crt")).string()});
+        ASSERT_EQ(made.exit_status, 0) << made.err;
+    };
+    ASSERT_NO_FATAL_FAILURE(make_pair("live", "first.nimbus.test"));
+    ASSERT_NO_FATAL_FAILURE(make_pair("second", "second.nimbus.test"));
+    const fs::path cert = dir / "live.crt";
+    const fs::path key = dir / "live.key";
+    Environment environment = node_environment(100);
+    environment["NIMBUS_TLS_LISTEN"] = "127.0.0.1:0";
+    environment["NIMBUS_TLS_CERT_FILE"] = cert.string();
+    environment["NIMBUS_TLS_KEY_FILE"] = key.string();
+    BackgroundProcess node(kNimbus, serve_args(dir / "data"), environment);
+    ASSERT_NE(ready_port(node), 0);
+    const std::string tls_prefix = R"("tls_url":"https://127.0.0.1:)";
+    std::string err = node.err();
+    std::size_t at = err.find(tls_prefix);
+    ASSERT_NE(at, std::string::npos) << err;
+    const std::string tls_port = std::to_string(std::stoi(err.substr(at + tls_prefix.size())));
+    // The subject of the certificate a new HTTPS connection is served.
+    auto served_subject = [&] {
+        return run_process("/bin/sh",
+                           {"-c", "openssl s_client -connect 127.0.0.1:" + tls_port +
+                                      " </dev/null 2>/dev/null | openssl x509 -noout -subject"})
+            .out;
+    };
+    ASSERT_NE(served_subject().find("first.nimbus.test"), std::string::npos);
+
+    const std::string refused = "TLS certificate not reloaded; the previous one stays in use";
+    // Not a certificate at all.
+    std::ofstream(cert, std::ios::trunc) << "-----BEGIN CERTIFICATE-----\nnot a certificate\n";
+    ASSERT_EQ(::kill(node.pid(), SIGHUP), 0);
+    ASSERT_TRUE(wait_for_count(node, refused, 1)) << node.err();
+    EXPECT_NE(served_subject().find("first.nimbus.test"), std::string::npos);
+    // A good certificate with a key that is not its own.
+    fs::copy_file(dir / "second.crt", cert, fs::copy_options::overwrite_existing);
+    ASSERT_EQ(::kill(node.pid(), SIGHUP), 0);
+    ASSERT_TRUE(wait_for_count(node, refused, 2)) << node.err();
+    EXPECT_NE(served_subject().find("first.nimbus.test"), std::string::npos);
+
+    err = node.err();
+    std::size_t line = err.find(refused);
+    std::string logged = err.substr(line, err.find('\n', line) - line);
+    EXPECT_NE(logged.find(R"("error":")"), std::string::npos) << logged;
+    EXPECT_NE(logged.find("certificate"), std::string::npos) << logged;
+    EXPECT_EQ(err.find("PRIVATE KEY"), std::string::npos) << "key material in the log";
+    // The node still reloads a good pair afterwards: the refusals left nothing half-applied.
+    fs::copy_file(dir / "second.key", key, fs::copy_options::overwrite_existing);
+    ASSERT_EQ(::kill(node.pid(), SIGHUP), 0);
+    ASSERT_TRUE(wait_for_count(node, "TLS certificate reloaded", 1)) << node.err();
+    EXPECT_NE(served_subject().find("second.nimbus.test"), std::string::npos);
+}
+
 // ---- Two nodes, one Redis --------------------------------------------------------------------
 
 TEST(RateLimitRedis, TwoNodesTogetherAllowOnlyTheBudgetAndFailOpenOrClosed) {
