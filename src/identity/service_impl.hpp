@@ -259,7 +259,7 @@ struct Service::Impl {
     /// exactly when the link it carries does, survives a crash once committed, and is sent by
     /// the queue's worker, so no answer waits on the mail server (whose speed would otherwise
     /// tell apart addresses that have an account). Call mail_queue.wake() after the commit.
-    Result<void> enqueue(db::Transaction& tx, mail::Message message) const {
+    Result<void> enqueue(db::Transaction& tx, const mail::Message& message) const {
         return mail_queue.enqueue(tx, message);
     }
 

@@ -113,8 +113,8 @@ struct QueueStats {
 ///   no link or address in plaintext.
 /// - A sent message is deleted. An `unavailable` failure is retried with exponential backoff
 ///   (`initial_backoff` doubling up to `max_backoff`); a message not sent within
-///   `give_up_after`, or refused for good (any other error), is deleted and logged without its
-///   recipient, subject text aside, or body.
+///   `give_up_after`, or refused for good (any other error), is deleted and logged with its id
+///   and subject, never its recipient or body.
 /// - Several nodes on one PostgreSQL share the queue through row leases taken with
 ///   `FOR UPDATE SKIP LOCKED`: a message is sent by one node. Only a crash between the send and
 ///   its deletion sends it again (at least once).
