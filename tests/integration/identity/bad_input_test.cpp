@@ -180,6 +180,40 @@ TEST_F(IdentityBadInput, MalformedNamesLeaveTheProfileAsItWas) {
     EXPECT_EQ(json_field(me.body, "name"), "Nora") << me.body;
 }
 
+// A sign-up with a taken address (in any case or padding, verified or not) answers exactly as a
+// new one, and changes neither the account's password nor its name nor its links.
+TEST_F(IdentityBadInput, DuplicateSignUpsChangeNoAccount) {
+    sign_up("alice@example.com");
+    std::string access = json_field(login("alice@example.com", kPassword).body, "access_token");
+    ASSERT_EQ(stack_->request("PATCH", "/api/v1/me", body({{"name", "Alice"}}), access).status,
+              200);
+    ASSERT_EQ(post("/api/v1/auth/signup", credentials("bob@example.com", kPassword)).status, 202);
+    std::string bob_link = stack_->smtp()->last_token("bob@example.com", "verify-email");
+    ASSERT_FALSE(bob_link.empty());
+    auto fresh = post("/api/v1/auth/signup", credentials("fresh@example.com", kPassword));
+    ASSERT_EQ(fresh.status, 202);
+
+    std::string before = snapshot();
+    for (const char* email : {"alice@example.com", "ALICE@example.com", "  alice@Example.COM ",
+                              "bob@example.com", "BOB@example.com"}) {
+        SCOPED_TRACE(email);
+        auto again =
+            post("/api/v1/auth/signup",
+                 body({{"email", email}, {"password", kNewPassword}, {"name", "Mallory"}}));
+        EXPECT_EQ(again.status, 202) << again.body;
+        EXPECT_EQ(again.body, fresh.body) << "the answer reveals the address is taken";
+        EXPECT_EQ(snapshot(), before) << "a duplicate sign-up changed an account";
+    }
+    EXPECT_EQ(login("alice@example.com", kNewPassword).status, 401);
+    EXPECT_EQ(login("alice@example.com", kPassword).status, 200);
+    auto me = stack_->request("GET", "/api/v1/me", "", access);
+    EXPECT_EQ(json_field(me.body, "name"), "Alice") << me.body;
+    // Bob's own link still verifies his account, with his own password.
+    ASSERT_EQ(post("/api/v1/auth/verify-email", body({{"token", bob_link}})).status, 204);
+    EXPECT_EQ(login("bob@example.com", kNewPassword).status, 401);
+    EXPECT_EQ(login("bob@example.com", kPassword).status, 200);
+}
+
 TEST_F(IdentityBadInput, PasswordsOverOneKibibyteChangeNothing) {
     sign_up("long@example.com");
     const std::string long_password(kOverPasswordLimit, 'x');

@@ -188,5 +188,24 @@ TEST_F(OrgBadInput, HugeAndHostileQueryStringsAreRefusedWithTheParameterNamed) {
     EXPECT_EQ(s.request("GET", members + "?limit=1", {}, alice).status, 200);
 }
 
+// Invitations to look-alikes of a member's address (Cyrillic 'а', fullwidth 'ａ', a zero-width
+// joiner) are refused: no invitation row, no mail to anyone.
+TEST_F(OrgBadInput, InvitationsToLookAlikeAddressesAreRefused) {
+    OrgStack& s = *stack_;
+    std::string alice = s.user("alice@example.com");
+    std::string org_id = create_org(s, alice, "Acme");
+    std::string before = s.snapshot(org_id);
+    for (const std::string& email :
+         {std::string("\xD0\xB0lice@example.com"), std::string("\xEF\xBD\x81lice@example.com"),
+          std::string("al\xE2\x80\x8Dice@example.com"), std::string("alice@ex\xD0\xB0mple.com")}) {
+        SCOPED_TRACE(email);
+        auto response = s.request("POST", "/api/v1/orgs/" + org_id + "/invitations",
+                                  body({{"email", email}, {"role", "admin"}}), alice);
+        expect_problem(response, 400, R"("pointer":"/email")");
+    }
+    EXPECT_EQ(s.snapshot(org_id), before);
+    EXPECT_EQ(s.events("nimbus.identity.invitation.created"), 0);
+}
+
 }  // namespace
 }  // namespace nimbus::test
