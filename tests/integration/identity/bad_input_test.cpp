@@ -214,6 +214,66 @@ TEST_F(IdentityBadInput, DuplicateSignUpsChangeNoAccount) {
     EXPECT_EQ(login("bob@example.com", kPassword).status, 200);
 }
 
+// The console's cookie refresh and logout with a missing, wrong, oversized or cookie-less CSRF
+// token: 403 problem+json, the session and its refresh token untouched, no cookie cleared; the
+// real pair works afterwards.
+TEST_F(IdentityBadInput, CsrfRefusalsEndNoSessionAndSpendNoToken) {
+    sign_up("cookie@example.com");
+    auto signed_in = post(
+        "/api/v1/auth/login",
+        body({{"email", "cookie@example.com"}, {"password", kPassword}, {"use_cookie", true}}));
+    ASSERT_EQ(signed_in.status, 200) << signed_in.body;
+    std::string refresh;
+    std::string csrf;
+    for (const auto& [name, value] : signed_in.headers) {
+        if (name != "set-cookie") continue;
+        std::string pair = value.substr(0, value.find(';'));
+        std::string cookie_value = pair.substr(pair.find('=') + 1);
+        if (pair.starts_with("nimbus_refresh=")) refresh = cookie_value;
+        if (pair.starts_with("nimbus_csrf=")) csrf = cookie_value;
+    }
+    ASSERT_FALSE(refresh.empty());
+    ASSERT_FALSE(csrf.empty());
+    auto send = [&](const std::string& path, const std::string& cookie, const std::string* header) {
+        std::vector<std::pair<std::string, std::string>> headers = {{"cookie", cookie},
+                                                                    {"connection", "close"}};
+        if (header != nullptr) headers.emplace_back("x-csrf-token", *header);
+        Connection connection(stack_->port());
+        return connection.request("POST", path, headers, "");
+    };
+    const std::string both = "nimbus_refresh=" + refresh + "; nimbus_csrf=" + csrf;
+    const std::string wrong = tampered(csrf);
+    const std::string oversized(8 * 1024, 'c');
+    const std::string non_ascii = csrf.substr(0, csrf.size() - 2) + "\xC3\xA9";
+    struct Case {
+        std::string name;
+        std::string cookie;
+        const std::string* header;
+    };
+    const std::vector<Case> cases = {
+        {"no header", both, nullptr},
+        {"wrong header", both, &wrong},
+        {"oversized header", both, &oversized},
+        {"non-ASCII header", both, &non_ascii},
+        {"header without its cookie", "nimbus_refresh=" + refresh, &csrf},
+        {"cookie and header both forged", "nimbus_refresh=" + refresh + "; nimbus_csrf=" + wrong,
+         &oversized},
+    };
+    std::string before = snapshot();
+    for (const char* path : {"/api/v1/auth/refresh", "/api/v1/auth/logout"}) {
+        for (const auto& c : cases) {
+            SCOPED_TRACE(std::string(path) + ": " + c.name);
+            auto response = send(path, c.cookie, c.header);
+            expect_problem(response, 403, "csrf-failed");
+            EXPECT_EQ(response.body.find(refresh), std::string::npos) << "token echoed";
+            EXPECT_FALSE(response.header("set-cookie").has_value()) << "cookies changed";
+            EXPECT_EQ(snapshot(), before) << "the refusal changed data";
+        }
+    }
+    auto rotated = send("/api/v1/auth/refresh", both, &csrf);
+    EXPECT_EQ(rotated.status, 200) << rotated.body;
+}
+
 TEST_F(IdentityBadInput, PasswordsOverOneKibibyteChangeNothing) {
     sign_up("long@example.com");
     const std::string long_password(kOverPasswordLimit, 'x');
