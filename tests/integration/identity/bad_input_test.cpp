@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/crypto.hpp"
 #include "identity/totp.hpp"
 #include "identity_env.hpp"
 
@@ -272,6 +273,54 @@ TEST_F(IdentityBadInput, CsrfRefusalsEndNoSessionAndSpendNoToken) {
     }
     auto rotated = send("/api/v1/auth/refresh", both, &csrf);
     EXPECT_EQ(rotated.status, 200) << rotated.body;
+}
+
+// Authorization headers no client should send: other schemes, empty or padded bearers, JWTs with
+// the wrong number of parts, bad base64, a payload that is not JSON, a huge header segment. Each
+// is 401 problem+json with WWW-Authenticate, never a 500, and reaches no handler.
+TEST_F(IdentityBadInput, HostileAuthorizationHeadersAre401) {
+    sign_up("auth@example.com");
+    std::string access = json_field(login("auth@example.com", kPassword).body, "access_token");
+    ASSERT_EQ(stack_->request("GET", "/api/v1/me", "", access).status, 200);
+    std::string header = access.substr(0, access.find('.'));
+    std::string rest = access.substr(access.find('.'));
+    auto b64 = [](std::string_view text) { return crypto::base64url_encode(text); };
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"basic scheme", "Basic " + b64("auth@example.com:" + std::string(kPassword))},
+        {"bearer without a token", "Bearer "},
+        {"bearer with spaces only", "Bearer      "},
+        {"two parts", "Bearer " + access.substr(0, access.rfind('.'))},
+        {"four parts", "Bearer " + access + ".extra"},
+        {"not base64url", "Bearer " + header + ".!!!." + "***"},
+        {"payload not JSON",
+         "Bearer " + header + "." + b64("not json") + access.substr(access.rfind('.'))},
+        {"payload a JSON list",
+         "Bearer " + header + "." + b64("[1,2]") + access.substr(access.rfind('.'))},
+        {"header not JSON", "Bearer " + b64("{\"alg\":") + rest},
+        {"huge header segment",
+         "Bearer " + b64(R"({"alg":"ES256","kid":")" + std::string(6000, 'k') + R"("})") + rest},
+        {"token followed by junk", "Bearer " + access + " junk"},
+    };
+    std::string before = snapshot();
+    for (const auto& [name, authorization] : cases) {
+        SCOPED_TRACE(name);
+        Connection connection(stack_->port());
+        auto response = connection.request(
+            "GET", "/api/v1/me", {{"authorization", authorization}, {"connection", "close"}}, "");
+        EXPECT_EQ(response.status, 401) << response.body;
+        EXPECT_EQ(response.header("content-type"), "application/problem+json") << response.body;
+        EXPECT_EQ(response.body.find("auth@example.com"), std::string::npos) << "reached /me";
+        EXPECT_EQ(response.body.find(kPassword), std::string::npos) << "secret echoed";
+        EXPECT_EQ(snapshot(), before);
+    }
+    // Control characters make the header line itself malformed: the HTTP layer answers 400.
+    Connection connection(stack_->port());
+    auto malformed = connection.request(
+        "GET", "/api/v1/me",
+        {{"authorization", "Bearer " + header + "\x01\x02" + rest}, {"connection", "close"}}, "");
+    EXPECT_EQ(malformed.status, 400) << malformed.body;
+    EXPECT_EQ(malformed.header("content-type"), "application/problem+json") << malformed.body;
+    EXPECT_EQ(snapshot(), before);
 }
 
 TEST_F(IdentityBadInput, PasswordsOverOneKibibyteChangeNothing) {
