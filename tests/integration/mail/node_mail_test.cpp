@@ -142,6 +142,11 @@ TEST(NodeMailQueue, AnswersWhileTheMailServerHangsAndDeliversAfterAKill9) {
         std::this_thread::sleep_for(kPollInterval);
     }
     EXPECT_TRUE(queue_rows(data_dir).empty()) << "sent mail is deleted";
+    Connection metrics_connection(port);
+    HttpResponse metrics = metrics_connection.request("GET", "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("nimbus_mail_sent_total 2"), std::string::npos) << metrics.body;
+    EXPECT_NE(metrics.body.find("nimbus_mail_queued 0"), std::string::npos) << metrics.body;
     Finished stopped = node.stop(SIGTERM);
     EXPECT_EQ(stopped.exit_status, 0) << stopped.err;
     EXPECT_EQ(stopped.err.find("token="), std::string::npos) << "no link in the logs";
