@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts `nimbus serve` on a free port with a throwaway data dir, fetches the OpenAPI document it
-# generates and lints it with Redocly (tools/openapi-lint, rules in its redocly.yaml).
+# generates, checks that every success answer is described (coverage.mjs) and lints it with
+# Redocly (tools/openapi-lint, rules in its redocly.yaml).
 set -euo pipefail
 nimbus=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,5 +18,6 @@ for _ in $(seq 1 200); do
 done
 [ -n "${url:-}" ] || { echo "nimbus did not start"; cat "$work/log"; exit 1; }
 curl -fsS "$url/api/v1/openapi.json" -o "$work/openapi.json"
+node "$root/tests/openapi/coverage.mjs" "$work/openapi.json"
 cd "$root/tools/openapi-lint"
 node_modules/.bin/redocly lint --config redocly.yaml "$work/openapi.json"
