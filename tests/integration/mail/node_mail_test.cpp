@@ -152,5 +152,40 @@ TEST(NodeMailQueue, AnswersWhileTheMailServerHangsAndDeliversAfterAKill9) {
     EXPECT_EQ(stopped.err.find("token="), std::string::npos) << "no link in the logs";
 }
 
+TEST(NodeMailQueue, AnswersWhileTheMailServerIsDownAndDeliversOnceItComesUp) {
+    TempDir dir;
+    const fs::path data_dir = dir / "data";
+    const std::uint16_t smtp_port = unused_port();  // nothing listens yet: connections refused
+    BackgroundProcess node(kNimbus, serve_args(data_dir),
+                           node_environment("smtp://127.0.0.1:" + std::to_string(smtp_port)));
+    std::uint16_t port = ready_port(node);
+    ASSERT_NE(port, 0);
+    auto signed_up = post(port, "/api/v1/auth/signup",
+                          std::string(R"({"email":")") + kEmail + R"(","password":")" + kPassword +
+                              R"(","name":"Queued"})");
+    EXPECT_EQ(signed_up.status, 202) << signed_up.body;
+    // The worker has tried and failed at least once: the message waits with its attempts.
+    auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
+    auto attempted = [&] {
+        auto database = db::open({.sqlite_path = (data_dir / "nimbus.db").string()});
+        if (!database) return false;
+        auto rows = (*database)->query("SELECT attempts FROM mail_queue");
+        return rows && rows->size() == 1 && rows->front().get_int(0) >= 1;
+    };
+    while (!attempted() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    ASSERT_TRUE(attempted());
+
+    SmtpSink smtp(smtp_port);
+    auto received = smtp.wait_for(
+        [](const auto& all) { return !token_in(all, "verify-email").empty(); }, kWaitLimit);
+    std::string token = token_in(received, "verify-email");
+    ASSERT_FALSE(token.empty());
+    auto verified = post(port, "/api/v1/auth/verify-email", R"({"token":")" + token + R"("})");
+    EXPECT_EQ(verified.status, 204) << verified.body;
+    EXPECT_EQ(node.stop(SIGTERM).exit_status, 0);
+}
+
 }  // namespace
 }  // namespace nimbus::test
