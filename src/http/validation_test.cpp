@@ -235,6 +235,8 @@ TEST(Validation, MalformedSchemasAreRefusedAtStart) {
                  std::invalid_argument);
     EXPECT_THROW(router.add(Method::post, "/b", ok, RouteOptions{.body_schema = R"({"type": 5})"}),
                  std::invalid_argument);
+    EXPECT_THROW(router.add(Method::post, "/c", ok, RouteOptions{.error_schema = "{not json"}),
+                 std::invalid_argument);
 }
 
 TEST(OpenApi, DescribesRoutesParametersSchemasAndSecurity) {
@@ -286,6 +288,8 @@ TEST(OpenApi, PublishesEachDeclaredSuccessStatus) {
     router.add(Method::get, "/metrics", ok,
                RouteOptions{.response_schema = R"({"type": "string"})",
                             .response_media_type = "text/plain; version=0.0.4"});
+    router.add(Method::post, "/token", ok,
+               RouteOptions{.error_schema = R"({"type": "object", "required": ["error"]})"});
     auto document = openapi_document(router, "1").as_object();
     const auto& paths = document.at("paths").as_object();
     const auto& put = paths.at("/api/v1/notes/{id}").at("put").at("responses").as_object();
@@ -309,10 +313,142 @@ TEST(OpenApi, PublishesEachDeclaredSuccessStatus) {
     const auto& moved = paths.at("/go").at("get").at("responses").as_object();
     EXPECT_FALSE(moved.at("302").as_object().contains("content"));
     EXPECT_TRUE(moved.at("302").at("headers").as_object().contains("Location"));
+    // Routes answering their own errors list that shape beside the pipeline's problems.
+    EXPECT_EQ(put.at("4XX").at("$ref").as_string(), "#/components/responses/Problem");
+    const auto& token = paths.at("/token").at("post").at("responses").as_object();
+    for (std::string_view range : {"4XX", "5XX"}) {
+        const auto& content = token.at(range).at("content").as_object();
+        EXPECT_EQ(content.at("application/json").at("schema").at("required").at(0).as_string(),
+                  "error");
+        EXPECT_EQ(content.at("application/problem+json").at("schema").at("$ref").as_string(),
+                  "#/components/schemas/Problem");
+    }
     const auto& metrics = paths.at("/metrics").at("get").at("responses").at("200").as_object();
     EXPECT_EQ(
         metrics.at("content").at("text/plain; version=0.0.4").at("schema").at("type").as_string(),
         "string");
+}
+
+// Every kind of schema violation is answered by the validate step: 400 (415 for a body that is
+// not JSON by its type) problem+json listing what is wrong, and the handler never runs, so a
+// refused request can change nothing.
+TEST(Validation, NoKindOfViolationReachesTheHandler) {
+    constexpr std::string_view kSchema = R"({
+      "type": "object",
+      "required": ["name", "count"],
+      "additionalProperties": false,
+      "properties": {
+        "name": {"type": "string", "minLength": 2, "maxLength": 8, "pattern": "^[a-z]+$"},
+        "count": {"type": "integer", "minimum": 1, "maximum": 10},
+        "kind": {"enum": ["a", "b"]},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+        "owner": {"type": "object", "required": ["id"], "additionalProperties": false,
+                  "properties": {"id": {"type": "string"}}},
+        "flag": {"type": "boolean"}
+      }
+    })";
+    constexpr std::string_view kQuery = R"({
+      "type": "object",
+      "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                     "mode": {"enum": ["fast", "slow"]}}
+    })";
+    int calls = 0;
+    Router router;
+    router.add(Method::post, "/things", SyncHandler([&](Request&, RequestContext&) {
+                   ++calls;
+                   return Response::no_content();
+               }),
+               RouteOptions{.body_schema = std::string(kSchema),
+                            .query_schema = std::string(kQuery),
+                            .success_statuses = {204}});
+    PipelineSettings settings;
+    settings.access_log = false;
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
+    auto send = [&](const std::string& target, std::string body,
+                    const std::string& content_type = "application/json") {
+        std::vector<Header> headers;
+        if (!content_type.empty()) headers.push_back({"content-type", content_type});
+        return testing::dispatch(
+            *pipeline, router,
+            testing::make_request(Method::post, target, std::move(headers), std::move(body)));
+    };
+    const std::string valid = R"({"name":"abc","count":3})";
+    struct Case {
+        std::string name;
+        std::string target;
+        std::string body;
+        std::string content_type;
+        int status;
+        std::string pointer;  ///< a pointer errors[] must name; empty: none asked
+    };
+    const std::vector<Case> cases = {
+        {"missing required", "/things", R"({"name":"abc"})", "application/json", 400, "/count"},
+        {"wrong type", "/things", R"({"name":5,"count":3})", "application/json", 400, "/name"},
+        {"null for a string", "/things", R"({"name":null,"count":3})", "application/json", 400,
+         "/name"},
+        {"too short", "/things", R"({"name":"a","count":3})", "application/json", 400, "/name"},
+        {"too long", "/things", R"({"name":"abcdefghi","count":3})", "application/json", 400,
+         "/name"},
+        {"pattern", "/things", R"({"name":"ab1","count":3})", "application/json", 400, "/name"},
+        {"below minimum", "/things", R"({"name":"abc","count":0})", "application/json", 400,
+         "/count"},
+        {"above maximum", "/things", R"({"name":"abc","count":11})", "application/json", 400,
+         "/count"},
+        {"fraction for an integer", "/things", R"({"name":"abc","count":2.5})", "application/json",
+         400, "/count"},
+        {"huge number", "/things", R"({"name":"abc","count":1e300})", "application/json", 400,
+         "/count"},
+        {"not in the enum", "/things", R"({"name":"abc","count":3,"kind":"c"})", "application/json",
+         400, "/kind"},
+        {"too few items", "/things", R"({"name":"abc","count":3,"tags":[]})", "application/json",
+         400, "/tags"},
+        {"too many items", "/things", R"({"name":"abc","count":3,"tags":["a","b","c"]})",
+         "application/json", 400, "/tags"},
+        {"wrong item type", "/things", R"({"name":"abc","count":3,"tags":[1]})", "application/json",
+         400, "/tags/0"},
+        {"unknown field", "/things", R"({"name":"abc","count":3,"extra":1})", "application/json",
+         400, "/extra"},
+        {"nested missing field", "/things", R"({"name":"abc","count":3,"owner":{}})",
+         "application/json", 400, "/owner/id"},
+        {"nested unknown field", "/things", R"({"name":"abc","count":3,"owner":{"id":"x","y":1}})",
+         "application/json", 400, "/owner/y"},
+        {"string for a boolean", "/things", R"({"name":"abc","count":3,"flag":"true"})",
+         "application/json", 400, "/flag"},
+        {"a list, not an object", "/things", "[]", "application/json", 400, ""},
+        {"a string, not an object", "/things", R"("abc")", "application/json", 400, ""},
+        {"null body", "/things", "null", "application/json", 400, ""},
+        {"empty body", "/things", "", "application/json", 400, ""},
+        {"not JSON", "/things", R"({"name":)", "application/json", 400, ""},
+        {"form body", "/things", "name=abc&count=3", "application/x-www-form-urlencoded", 415, ""},
+        {"no content type", "/things", valid, "", 415, ""},
+        {"query: not a number", "/things?limit=ten", valid, "application/json", 400, ""},
+        {"query: out of range", "/things?limit=1000", valid, "application/json", 400, ""},
+        {"query: not in the enum", "/things?mode=warp", valid, "application/json", 400, ""},
+        {"query: huge value", "/things?limit=" + std::string(10'000, '9'), valid,
+         "application/json", 400, ""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        Response response = send(c.target, c.body, c.content_type);
+        EXPECT_EQ(response.status, c.status) << response.body;
+        EXPECT_EQ(response.header("content-type"), "application/problem+json");
+        if (c.status == 400) {
+            boost::system::error_code ec;
+            auto parsed = boost::json::parse(response.body, ec);
+            ASSERT_FALSE(ec) << response.body;
+            const auto* errors = parsed.as_object().if_contains("errors");
+            ASSERT_TRUE(errors != nullptr && !errors->as_array().empty()) << response.body;
+            if (!c.pointer.empty()) {
+                EXPECT_NE(response.body.find(R"("pointer":")" + c.pointer + "\""),
+                          std::string::npos)
+                    << response.body;
+            }
+        }
+        EXPECT_EQ(calls, 0) << "the handler ran";
+    }
+    // The same route takes a valid request, so the refusals above were the schema's.
+    EXPECT_EQ(send("/things?limit=5&mode=fast", valid).status, 204);
+    EXPECT_EQ(calls, 1);
 }
 
 }  // namespace
