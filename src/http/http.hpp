@@ -217,6 +217,11 @@ struct RouteOptions {
     /// The media type of the success answers that carry content, for the OpenAPI document;
     /// debug builds check `response_schema` only against `application/json` (and `+json`) bodies.
     std::string response_media_type = "application/json";
+    /// For the OpenAPI document: the JSON Schema of the errors the handler answers itself when
+    /// they are not RFC 9457 problems (the OAuth endpoints answer RFC 6749 `error` objects as
+    /// application/json). The document then lists both shapes for 4XX and 5XX, since the
+    /// pipeline's own refusals (413, 429, ...) stay problems. Empty: problems only.
+    std::string error_schema;
     /// GET only: keep 200 answers in the response cache this long (0: never). The cache key is
     /// the path, the query and the caller (principal or anonymous); a successful write to the
     /// same resource, a sub-resource or its collection drops the entries on this node.

@@ -14,7 +14,7 @@ namespace nimbus::http {
 /// schema that is not valid JSON Schema.
 std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options);
 
-enum class SchemaKind { body, query, response };
+enum class SchemaKind { body, query, response, error };
 /// The schema as JSON (for the OpenAPI document), or null when the route has none of that kind.
 const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind kind);
 

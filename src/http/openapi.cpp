@@ -140,9 +140,25 @@ boost::json::object operation(const Route& route) {
     for (int status : options.success_statuses) {
         responses[std::to_string(status)] = success_response(route, status);
     }
-    boost::json::object problem_ref{{"$ref", "#/components/responses/Problem"}};
-    responses["4XX"] = problem_ref;
-    responses["5XX"] = problem_ref;
+    if (const auto* error = schema_json(route.schemas.get(), SchemaKind::error)) {
+        // The handler's own error shape, and the problems the pipeline answers before it.
+        boost::json::object content{
+            {"application/json", boost::json::object{{"schema", *error}}},
+            {"application/problem+json",
+             boost::json::object{
+                 {"schema", boost::json::object{{"$ref", "#/components/schemas/Problem"}}}}}};
+        for (std::string_view range : {"4XX", "5XX"}) {
+            responses[range] = boost::json::object{
+                {"description",
+                 "The route's own error (application/json), or a problem (RFC 9457) from a step "
+                 "before it."},
+                {"content", content}};
+        }
+    } else {
+        boost::json::object problem_ref{{"$ref", "#/components/responses/Problem"}};
+        responses["4XX"] = problem_ref;
+        responses["5XX"] = problem_ref;
+    }
     op["responses"] = std::move(responses);
     if (!options.permission.empty()) {
         op["security"] = boost::json::array{boost::json::object{{"bearer", boost::json::array{}}}};

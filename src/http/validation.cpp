@@ -24,6 +24,8 @@ struct CompiledSchemas {
     boost::json::value body_json;
     boost::json::value query_json;
     boost::json::value response_json;
+    /// RouteOptions::error_schema, for the OpenAPI document only (parsed to catch typos at start).
+    boost::json::value error_json;
 };
 
 namespace {
@@ -276,13 +278,14 @@ Response validation_failed(std::vector<Problem::FieldError> errors) {
 std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options) {
     check_success_statuses(options);
     if (options.body_schema.empty() && options.query_schema.empty() &&
-        options.response_schema.empty()) {
+        options.response_schema.empty() && options.error_schema.empty()) {
         return nullptr;
     }
     auto schemas = std::make_shared<CompiledSchemas>();
     schemas->body = compile(options.body_schema, "body", schemas->body_json);
     schemas->query = compile(options.query_schema, "query", schemas->query_json);
     schemas->response = compile(options.response_schema, "response", schemas->response_json);
+    compile(options.error_schema, "error", schemas->error_json);
     if (schemas->query_json.is_object()) {
         if (const auto* properties = schemas->query_json.as_object().if_contains("properties")) {
             if (!properties->is_object()) throw std::invalid_argument("query schema properties");
@@ -308,6 +311,7 @@ const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind
         case SchemaKind::body: value = &schemas->body_json; break;
         case SchemaKind::query: value = &schemas->query_json; break;
         case SchemaKind::response: value = &schemas->response_json; break;
+        case SchemaKind::error: value = &schemas->error_json; break;
     }
     return value->is_null() ? nullptr : value;
 }

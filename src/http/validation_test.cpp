@@ -235,6 +235,8 @@ TEST(Validation, MalformedSchemasAreRefusedAtStart) {
                  std::invalid_argument);
     EXPECT_THROW(router.add(Method::post, "/b", ok, RouteOptions{.body_schema = R"({"type": 5})"}),
                  std::invalid_argument);
+    EXPECT_THROW(router.add(Method::post, "/c", ok, RouteOptions{.error_schema = "{not json"}),
+                 std::invalid_argument);
 }
 
 TEST(OpenApi, DescribesRoutesParametersSchemasAndSecurity) {
@@ -286,6 +288,8 @@ TEST(OpenApi, PublishesEachDeclaredSuccessStatus) {
     router.add(Method::get, "/metrics", ok,
                RouteOptions{.response_schema = R"({"type": "string"})",
                             .response_media_type = "text/plain; version=0.0.4"});
+    router.add(Method::post, "/token", ok,
+               RouteOptions{.error_schema = R"({"type": "object", "required": ["error"]})"});
     auto document = openapi_document(router, "1").as_object();
     const auto& paths = document.at("paths").as_object();
     const auto& put = paths.at("/api/v1/notes/{id}").at("put").at("responses").as_object();
@@ -309,6 +313,16 @@ TEST(OpenApi, PublishesEachDeclaredSuccessStatus) {
     const auto& moved = paths.at("/go").at("get").at("responses").as_object();
     EXPECT_FALSE(moved.at("302").as_object().contains("content"));
     EXPECT_TRUE(moved.at("302").at("headers").as_object().contains("Location"));
+    // Routes answering their own errors list that shape beside the pipeline's problems.
+    EXPECT_EQ(put.at("4XX").at("$ref").as_string(), "#/components/responses/Problem");
+    const auto& token = paths.at("/token").at("post").at("responses").as_object();
+    for (std::string_view range : {"4XX", "5XX"}) {
+        const auto& content = token.at(range).at("content").as_object();
+        EXPECT_EQ(content.at("application/json").at("schema").at("required").at(0).as_string(),
+                  "error");
+        EXPECT_EQ(content.at("application/problem+json").at("schema").at("$ref").as_string(),
+                  "#/components/schemas/Problem");
+    }
     const auto& metrics = paths.at("/metrics").at("get").at("responses").at("200").as_object();
     EXPECT_EQ(
         metrics.at("content").at("text/plain; version=0.0.4").at("schema").at("type").as_string(),

@@ -204,6 +204,7 @@ http::RouteOptions protocol_route(std::string summary) {
     // Client credentials arrive as `Authorization: Basic`, and UserInfo answers its own RFC 6750
     // errors: the first-party Bearer step must not answer for these endpoints.
     options.skip_steps = {"authenticate"};
+    options.error_schema = std::string(schemas::kOAuthErrorAnswer);
     return options;
 }
 

@@ -3,8 +3,8 @@
 // OpenAPI document shows them and debug builds check every success answer against them. The
 // protocol answers use the field names of their RFCs, so a client library reads them as it
 // reads any provider's; the consent and client-registration APIs use Nimbus's own conventions
-// (snake_case, RFC 3339 times). Protocol errors (RFC 6749 section 5.2: `error`,
-// `error_description`) are not 2xx and are not described here.
+// (snake_case, RFC 3339 times). The protocol endpoints' own errors follow RFC 6749 section 5.2
+// (kOAuthErrorAnswer), not RFC 9457.
 
 #include <string>
 #include <string_view>
@@ -72,6 +72,18 @@ inline constexpr std::string_view kOAuthTokenAnswer = R"({
                       "description": "Authorization code and refresh grants; rotates on use"},
     "scope": {"type": "string", "description": "The granted scopes, space-separated"},
     "id_token": {"type": "string", "description": "With the openid scope: an ES256 ID token"}}})";
+
+/// RFC 6749 section 5.2 (and RFC 6750 section 3.1 for UserInfo): the errors the token,
+/// revocation, introspection and UserInfo endpoints answer themselves. A 401 carries
+/// `WWW-Authenticate` (Basic for client authentication, Bearer for UserInfo).
+inline constexpr std::string_view kOAuthErrorAnswer = R"({
+  "type": "object", "required": ["error"],
+  "properties": {
+    "error": {"type": "string", "enum": ["invalid_request", "invalid_client", "invalid_grant",
+                                         "unauthorized_client", "unsupported_grant_type",
+                                         "invalid_scope", "invalid_token", "insufficient_scope",
+                                         "server_error", "temporarily_unavailable"]},
+    "error_description": {"type": "string"}}})";
 
 /// RFC 7009 section 2.2: the same empty answer whether or not the token was known, so the
 /// endpoint tells a caller nothing about tokens it does not own.
