@@ -139,7 +139,8 @@ public:
     /// Releases this node's earlier leases and starts the worker thread. Fails when the store
     /// cannot be reached.
     Result<void> start();
-    /// Stops and joins the worker; a send in progress finishes first. Idempotent.
+    /// Stops and joins the worker: a send in progress finishes first, the rest of its batch goes
+    /// back to the queue. Idempotent.
     void stop();
     /// Makes the worker look for due mail now instead of at its next poll.
     void wake();

@@ -106,6 +106,8 @@ struct Queue::State {
     std::condition_variable wake_cv;
     bool wake_requested = false;
     bool stopping = false;
+    /// Read between sends, so a stop waits for one send at most, not a whole batch.
+    std::atomic<bool> stop_requested{false};
     std::thread thread;
 
     std::int64_t backoff_ms(int attempts) const {
@@ -119,7 +121,8 @@ struct Queue::State {
     Result<void> remove(const Claimed& item);
     Result<void> reschedule(const Claimed& item, const std::string& error);
     Result<void> release(const std::vector<Claimed>& items, std::size_t from);
-    Result<int> pass();
+    /// `worker`: run by the worker thread, which a stop() interrupts between sends.
+    Result<int> pass(bool worker);
     void loop();
 };
 
@@ -203,12 +206,17 @@ Result<void> Queue::State::release(const std::vector<Claimed>& items, std::size_
     });
 }
 
-Result<int> Queue::State::pass() {
+Result<int> Queue::State::pass(bool worker) {
     std::lock_guard pass_lock(pass_mutex);
     auto claimed = claim();
     if (!claimed) return claimed.error();
     int sent_count = 0;
     for (std::size_t item_idx = 0; item_idx < claimed->size(); ++item_idx) {
+        if (worker && stop_requested.load()) {
+            // Shutting down: the rest go back to the queue for the next start (or another node).
+            if (auto ok = release(*claimed, item_idx); !ok) return ok.error();
+            break;
+        }
         const Claimed& item = (*claimed)[item_idx];
         auto message = open_message(master_key, item);
         if (!message) {
@@ -254,7 +262,7 @@ Result<int> Queue::State::pass() {
 
 void Queue::State::loop() {
     while (true) {
-        auto done = pass();
+        auto done = pass(/*worker=*/true);
         if (!done) log::warn("mail queue pass failed", {{"error", done.error().message}});
         std::unique_lock lock(wake_mutex);
         // A full batch means more may be due at once.
@@ -295,6 +303,7 @@ Result<void> Queue::start() {
         std::lock_guard lock(state_->wake_mutex);
         state_->stopping = false;
     }
+    state_->stop_requested = false;
     state_->thread = std::thread([state = state_.get()] { state->loop(); });
     return {};
 }
@@ -305,6 +314,7 @@ void Queue::stop() {
         std::lock_guard lock(state_->wake_mutex);
         state_->stopping = true;
     }
+    state_->stop_requested = true;
     state_->wake_cv.notify_all();
     state_->thread.join();
 }
@@ -317,7 +327,7 @@ void Queue::wake() {
     state_->wake_cv.notify_all();
 }
 
-Result<int> Queue::run_once() { return state_->pass(); }
+Result<int> Queue::run_once() { return state_->pass(/*worker=*/false); }
 
 Result<QueueStats> Queue::stats() const {
     auto rows = state_->database.query("SELECT COUNT(*), MIN(created_at_ms) FROM mail_queue");
