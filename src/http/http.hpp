@@ -212,7 +212,8 @@ struct RouteOptions {
     /// for a new one). The OpenAPI document lists each (204 and 3xx without content, the others
     /// with `response_schema`), and debug builds answer 500 to a 2xx or 3xx (304 aside: any
     /// cached GET may revalidate) not listed here. Checked when the route is added: a status
-    /// outside 200-399, a repeat or an empty list throws std::invalid_argument at start.
+    /// outside 200-399, 304, a repeat, an empty list, or a `response_schema` with only 204 and
+    /// 3xx to describe throws std::invalid_argument at start.
     std::vector<int> success_statuses{200};
     /// The media type of the success answers that carry content, for the OpenAPI document;
     /// debug builds check `response_schema` only against `application/json` (and `+json`) bodies.
