@@ -83,7 +83,7 @@ struct Problem {
     struct FieldError {
         std::string pointer;  ///< JSON Pointer into the body ("/email"); empty for parameters
         std::string message;
-        std::string parameter;  ///< the query parameter at fault, when it is one
+        std::string parameter;  ///< the query or path parameter at fault, when it is one
     };
     std::string type = "about:blank";  ///< "/problems/<slug>" for Nimbus-specific problems
     std::string title;
@@ -206,6 +206,12 @@ struct RouteOptions {
     /// added; a malformed schema throws std::invalid_argument at start.
     std::string body_schema;
     std::string query_schema;
+    /// The path parameters, as an object schema whose properties name the template's `{params}`
+    /// (values are coerced like the query's). Checked with the query: a violation is a 400
+    /// whose errors[] entry names the parameter (`parameter`, empty `pointer`), so a malformed id
+    /// never reaches the handler; the OpenAPI document publishes each parameter's schema. A
+    /// property naming a parameter the template lacks throws std::invalid_argument at start.
+    std::string path_schema;
     std::string response_schema;
     /// The statuses the route answers when it succeeds: 2xx, or a 3xx redirect. Declare more
     /// than one only when the route really answers with each (200 for a replaced resource, 201

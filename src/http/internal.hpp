@@ -14,11 +14,11 @@ namespace nimbus::http {
 /// schema that is not valid JSON Schema.
 std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options);
 
-enum class SchemaKind { body, query, response, error };
+enum class SchemaKind { body, query, path, response, error };
 /// The schema as JSON (for the OpenAPI document), or null when the route has none of that kind.
 const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind kind);
 
-/// Checks the body and query parameters against the matched route's schemas (400 with every
+/// Checks the body, path and query parameters against the matched route's schemas (400 with every
 /// violation in errors[], 415 for a body that is not JSON); debug builds also check 2xx
 /// responses against the response schema.
 class ValidateStep final : public Middleware {

@@ -28,15 +28,32 @@ std::string operation_id(const Route& route) {
     return id;
 }
 
+/// The declared schema of path parameter `name`, or a bare string when the route declares none.
+boost::json::value path_parameter_schema(const Route& route, std::string_view name) {
+    const boost::json::value* path = schema_json(route.schemas.get(), SchemaKind::path);
+    if (path != nullptr && path->is_object()) {
+        if (const auto* properties = path->as_object().if_contains("properties");
+            properties != nullptr && properties->is_object()) {
+            if (const auto* schema = properties->as_object().if_contains(name)) return *schema;
+        }
+    }
+    return boost::json::object{{"type", "string"}};
+}
+
 boost::json::array parameters(const Route& route) {
     boost::json::array out;
     std::string_view rest = route.path_template;
     for (std::size_t open = rest.find('{'); open != std::string_view::npos; open = rest.find('{')) {
         std::size_t close = rest.find('}', open);
-        out.push_back(boost::json::object{{"name", rest.substr(open + 1, close - open - 1)},
-                                          {"in", "path"},
-                                          {"required", true},
-                                          {"schema", boost::json::object{{"type", "string"}}}});
+        std::string_view name = rest.substr(open + 1, close - open - 1);
+        boost::json::value schema = path_parameter_schema(route, name);
+        boost::json::object parameter{
+            {"name", name}, {"in", "path"}, {"required", true}, {"schema", schema}};
+        if (const auto* text =
+                schema.is_object() ? schema.as_object().if_contains("description") : nullptr) {
+            parameter["description"] = *text;
+        }
+        out.push_back(std::move(parameter));
         rest = rest.substr(close + 1);
     }
     const boost::json::value* query = schema_json(route.schemas.get(), SchemaKind::query);

@@ -1,4 +1,5 @@
 // Method + path-template routing over a trie of path segments.
+#include <algorithm>
 #include <array>
 #include <map>
 #include <stdexcept>
@@ -28,6 +29,25 @@ std::vector<std::string_view> split_path(std::string_view path) {
     }
     if (segments.size() == 1 && segments[0].empty()) segments.clear();  // "/" is the root
     return segments;
+}
+
+/// A path schema describes the template's parameters: a property naming one the template lacks
+/// is a typo that would check nothing, so it stops the start.
+void check_path_schema(const Route& route, const std::vector<std::string>& param_names) {
+    const boost::json::value* schema = schema_json(route.schemas.get(), SchemaKind::path);
+    if (schema == nullptr) return;
+    const auto* object = schema->if_object();
+    const auto* properties = object ? object->if_contains("properties") : nullptr;
+    if (properties == nullptr || !properties->is_object()) {
+        throw std::invalid_argument("path schema must be an object schema with properties: " +
+                                    route.path_template);
+    }
+    for (const auto& [name, property] : properties->as_object()) {
+        if (std::find(param_names.begin(), param_names.end(), name) == param_names.end()) {
+            throw std::invalid_argument("path schema names '" + std::string(name) +
+                                        "', which the template lacks: " + route.path_template);
+        }
+    }
 }
 
 }  // namespace
@@ -61,6 +81,7 @@ void Router::insert(std::unique_ptr<Route> route) {
         throw std::invalid_argument("route template must start with '/': " + path_template);
     }
     Node* node = root_.get();
+    std::vector<std::string> param_names;
     for (std::string_view segment : split_path(path_template)) {
         if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
             std::string name(segment.substr(1, segment.size() - 2));
@@ -68,6 +89,7 @@ void Router::insert(std::unique_ptr<Route> route) {
                 throw std::invalid_argument("malformed parameter in route template: " +
                                             path_template);
             }
+            param_names.push_back(name);
             if (!node->param_child) {
                 node->param_child = std::make_unique<Node>();
                 node->param_child->param_name = name;
@@ -86,6 +108,7 @@ void Router::insert(std::unique_ptr<Route> route) {
             node = child.get();
         }
     }
+    check_path_schema(*route, param_names);
     const Route*& slot = node->routes[method_index(route->method)];
     if (slot != nullptr) {
         throw std::invalid_argument("duplicate route: " + std::string(to_string(route->method)) +

@@ -33,6 +33,8 @@ inline Response dispatch(Pipeline& pipeline, const Router& router, Request reque
     Match match = router.match(request.method, request.path);
     RequestContext context;
     context.principal = std::move(principal);
+    // As the server does: steps read the matched route's parameters from the context.
+    context.path_params = std::move(match.path_params);
     boost::asio::io_context io;
     std::optional<Response> result;
     boost::asio::co_spawn(

@@ -1,6 +1,7 @@
 // Request validation against the JSON Schemas routes declare (valijson over Boost.JSON).
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include <boost/json.hpp>
 #include <valijson/adapters/boost_json_adapter.hpp>
@@ -18,11 +19,14 @@ namespace nimbus::http {
 struct CompiledSchemas {
     std::unique_ptr<valijson::Schema> body;
     std::unique_ptr<valijson::Schema> query;
+    std::unique_ptr<valijson::Schema> path;
     std::unique_ptr<valijson::Schema> response;
-    /// The query schema's declared property types, for coercing "10" to 10.
+    /// The query and path schemas' declared property types, for coercing "10" to 10.
     std::vector<std::pair<std::string, std::string>> query_types;
+    std::vector<std::pair<std::string, std::string>> path_types;
     boost::json::value body_json;
     boost::json::value query_json;
+    boost::json::value path_json;
     boost::json::value response_json;
     /// RouteOptions::error_schema, for the OpenAPI document only (parsed to catch typos at start).
     boost::json::value error_json;
@@ -187,13 +191,15 @@ std::vector<Problem::FieldError> violations(const valijson::Schema& schema,
     return errors;
 }
 
-/// The query string as a JSON object, values coerced to the types the schema declares so that
+/// Parameters as a JSON object, values coerced to the types the schema declares so that
 /// `?limit=10` satisfies `{"type": "integer"}`. A value that does not convert stays a string and
-/// the schema reports it.
-boost::json::object query_object(const Request& request, const CompiledSchemas& schemas) {
+/// the schema reports it. `lookup` gives a parameter's raw value, or nullopt when absent.
+template <typename Lookup>
+boost::json::object parameter_object(const std::vector<std::pair<std::string, std::string>>& types,
+                                     Lookup lookup) {
     boost::json::object object;
-    for (const auto& [name, type] : schemas.query_types) {
-        auto raw = request.query_param(name);
+    for (const auto& [name, type] : types) {
+        std::optional<std::string> raw = lookup(name);
         if (!raw) continue;
         if (type == "integer") {
             std::int64_t number = 0;
@@ -215,6 +221,52 @@ boost::json::object query_object(const Request& request, const CompiledSchemas& 
         object[name] = *raw;
     }
     return object;
+}
+
+/// The declared property names and types of a parameter schema ("query" or "path").
+std::vector<std::pair<std::string, std::string>> declared_types(const boost::json::value& schema,
+                                                                std::string_view what) {
+    std::vector<std::pair<std::string, std::string>> types;
+    if (!schema.is_object()) return types;
+    const auto* properties = schema.as_object().if_contains("properties");
+    if (properties == nullptr) return types;
+    if (!properties->is_object()) {
+        throw std::invalid_argument(std::string(what) + " schema properties");
+    }
+    for (const auto& [name, property] : properties->as_object()) {
+        std::string type;
+        if (property.is_object()) {
+            if (const auto* declared = property.as_object().if_contains("type");
+                declared && declared->is_string()) {
+                type = std::string(declared->as_string());
+            }
+        }
+        types.emplace_back(std::string(name), std::move(type));
+    }
+    return types;
+}
+
+/// Violations of a parameter schema, pointed at as parameters: the pointer would name the
+/// parameter within an object the caller never sent, so `parameter` says it plainly.
+std::vector<Problem::FieldError> parameter_violations(const valijson::Schema& schema,
+                                                      const boost::json::object& values,
+                                                      const boost::json::value& schema_json) {
+    auto errors = violations(schema, values, &schema_json);
+    for (auto& error : errors) {
+        error.parameter = error.pointer.empty() ? "" : error.pointer.substr(1);
+        if (error.message.starts_with("Failed to match regex")) {
+            // valijson's words name no pattern; the schema's description says what is expected.
+            const boost::json::object* node = subschema(schema_json, error.pointer);
+            const auto* description = node ? node->if_contains("description") : nullptr;
+            if (description != nullptr && description->is_string()) {
+                error.message = "must be " + std::string(description->as_string());
+            } else {
+                error.message = "does not have the expected form";
+            }
+        }
+        error.pointer.clear();
+    }
+    return errors;
 }
 
 constexpr int kNoContent = 204;
@@ -278,29 +330,18 @@ Response validation_failed(std::vector<Problem::FieldError> errors) {
 std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& options) {
     check_success_statuses(options);
     if (options.body_schema.empty() && options.query_schema.empty() &&
-        options.response_schema.empty() && options.error_schema.empty()) {
+        options.path_schema.empty() && options.response_schema.empty() &&
+        options.error_schema.empty()) {
         return nullptr;
     }
     auto schemas = std::make_shared<CompiledSchemas>();
     schemas->body = compile(options.body_schema, "body", schemas->body_json);
     schemas->query = compile(options.query_schema, "query", schemas->query_json);
+    schemas->path = compile(options.path_schema, "path", schemas->path_json);
     schemas->response = compile(options.response_schema, "response", schemas->response_json);
     compile(options.error_schema, "error", schemas->error_json);
-    if (schemas->query_json.is_object()) {
-        if (const auto* properties = schemas->query_json.as_object().if_contains("properties")) {
-            if (!properties->is_object()) throw std::invalid_argument("query schema properties");
-            for (const auto& [name, property] : properties->as_object()) {
-                std::string type;
-                if (property.is_object()) {
-                    if (const auto* declared = property.as_object().if_contains("type");
-                        declared && declared->is_string()) {
-                        type = std::string(declared->as_string());
-                    }
-                }
-                schemas->query_types.emplace_back(std::string(name), std::move(type));
-            }
-        }
-    }
+    schemas->query_types = declared_types(schemas->query_json, "query");
+    schemas->path_types = declared_types(schemas->path_json, "path");
     return schemas;
 }
 
@@ -310,6 +351,7 @@ const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind
     switch (kind) {
         case SchemaKind::body: value = &schemas->body_json; break;
         case SchemaKind::query: value = &schemas->query_json; break;
+        case SchemaKind::path: value = &schemas->path_json; break;
         case SchemaKind::response: value = &schemas->response_json; break;
         case SchemaKind::error: value = &schemas->error_json; break;
     }
@@ -319,18 +361,27 @@ const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind
 std::optional<Response> ValidateStep::on_request(Request& request, RequestContext& context) {
     if (context.matched == nullptr || !context.matched->schemas) return std::nullopt;
     const CompiledSchemas& schemas = *context.matched->schemas;
-    if (schemas.query) {
-        auto errors =
-            violations(*schemas.query, query_object(request, schemas), &schemas.query_json);
-        if (!errors.empty()) {
-            for (auto& error : errors) {
-                // The pointer names the parameter within the query object; say it plainly.
-                error.parameter = error.pointer.empty() ? "" : error.pointer.substr(1);
-                error.pointer.clear();
-            }
-            return validation_failed(std::move(errors));
-        }
+    // Path and query parameters are answered together, so one 400 lists every parameter at
+    // fault; a malformed id never reaches a handler (nor its database lookup).
+    std::vector<Problem::FieldError> errors;
+    if (schemas.path) {
+        auto values = parameter_object(
+            schemas.path_types, [&context](const std::string& name) -> std::optional<std::string> {
+                for (const auto& [key, value] : context.path_params) {
+                    if (key == name) return value;
+                }
+                return std::nullopt;
+            });
+        errors = parameter_violations(*schemas.path, values, schemas.path_json);
     }
+    if (schemas.query) {
+        auto values = parameter_object(schemas.query_types, [&request](const std::string& name) {
+            return request.query_param(name);
+        });
+        auto query_errors = parameter_violations(*schemas.query, values, schemas.query_json);
+        std::move(query_errors.begin(), query_errors.end(), std::back_inserter(errors));
+    }
+    if (!errors.empty()) return validation_failed(std::move(errors));
     if (schemas.body) {
         auto type = request.header("content-type").value_or("");
         if (!type.starts_with("application/json")) {

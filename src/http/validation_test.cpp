@@ -177,6 +177,110 @@ TEST_F(ValidationTest, QueryParametersAreCoercedAndChecked) {
     }
 }
 
+constexpr std::string_view kMemberPath = R"({
+  "type": "object",
+  "properties": {
+    "org_id": {"type": "string", "pattern": "^org_[0-9A-Z]{4}$", "description": "an org id"},
+    "user_id": {"type": "string", "pattern": "^usr_[0-9A-Z]{4}$"},
+    "page": {"type": "integer", "minimum": 1}
+  }
+})";
+
+// A malformed path parameter is a 400 naming it, like a query parameter, and the handler never
+// runs; path and query violations come in one answer.
+TEST(Validation, PathParametersAreCheckedBeforeTheHandler) {
+    int calls = 0;
+    Router router;
+    router.add(Method::delete_, "/orgs/{org_id}/members/{user_id}/{page}",
+               SyncHandler([&](Request&, RequestContext&) {
+                   ++calls;
+                   return Response::no_content();
+               }),
+               RouteOptions{.query_schema = std::string(kListQuery),
+                            .path_schema = std::string(kMemberPath),
+                            .success_statuses = {204}});
+    PipelineSettings settings;
+    settings.access_log = false;
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
+    auto send = [&](const std::string& target) {
+        return testing::dispatch(*pipeline, router,
+                                 testing::make_request(Method::delete_, target, {}, {}));
+    };
+    EXPECT_EQ(send("/orgs/org_AB12/members/usr_CD34/2").status, 204);
+    EXPECT_EQ(calls, 1);
+    struct Case {
+        std::string target;
+        std::set<std::string> parameters;  ///< every parameter errors[] must name
+    };
+    const std::vector<Case> cases = {
+        {"/orgs/org_ab12/members/usr_CD34/2", {"org_id"}},
+        {"/orgs/org_AB12/members/x/2", {"user_id"}},
+        {"/orgs/nope/members/'%20OR%201=1/2", {"org_id", "user_id"}},
+        {"/orgs/org_AB12/members/usr_CD34/0", {"page"}},
+        {"/orgs/org_AB12/members/usr_CD34/two", {"page"}},
+        {"/orgs/org_AB12/members/usr_CD34/" + std::string(10'000, '9'), {"page"}},
+        {"/orgs/x/members/usr_CD34/2?limit=0", {"org_id", "limit"}},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.target);
+        Response response = send(c.target);
+        ASSERT_EQ(response.status, 400) << response.body;
+        EXPECT_EQ(response.header("content-type"), "application/problem+json");
+        auto body = boost::json::parse(response.body).as_object();
+        EXPECT_EQ(body.at("type").as_string(), "/problems/validation-failed");
+        std::set<std::string> named;
+        for (const auto& error : body.at("errors").as_array()) {
+            named.insert(std::string(error.at("parameter").as_string()));
+            EXPECT_FALSE(error.as_object().contains("pointer")) << response.body;
+            EXPECT_FALSE(error.at("message").as_string().empty());
+        }
+        EXPECT_EQ(named, c.parameters) << response.body;
+    }
+    EXPECT_EQ(calls, 1) << "the handler ran";
+    // A pattern's violation says what is expected, in the schema's words.
+    Response response = send("/orgs/org_ab12/members/usr_CD34/2");
+    EXPECT_NE(response.body.find(R"("message":"must be an org id")"), std::string::npos)
+        << response.body;
+}
+
+TEST(Validation, PathSchemasNamingAbsentParametersAreRefusedAtStart) {
+    Router router;
+    auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
+    // user_id and page are not in this template: a typo that would check nothing.
+    EXPECT_THROW(router.add(Method::get, "/orgs/{org_id}", ok,
+                            RouteOptions{.path_schema = std::string(kMemberPath)}),
+                 std::invalid_argument);
+    EXPECT_THROW(router.add(Method::get, "/a/{id}", ok, RouteOptions{.path_schema = "{not json"}),
+                 std::invalid_argument);
+    EXPECT_THROW(router.add(Method::get, "/b/{id}", ok,
+                            RouteOptions{.path_schema = R"({"type": "object"})"}),
+                 std::invalid_argument);
+    EXPECT_NO_THROW(router.add(Method::get, "/orgs/{org_id}/members/{user_id}/{page}", ok,
+                               RouteOptions{.path_schema = std::string(kMemberPath)}));
+}
+
+TEST(OpenApi, PublishesEachPathParameterSchema) {
+    Router router;
+    auto ok = SyncHandler([](Request&, RequestContext&) { return Response::no_content(); });
+    router.add(Method::get, "/orgs/{org_id}/members/{user_id}/{page}", ok,
+               RouteOptions{.path_schema = R"({"type": "object", "properties": {
+                   "org_id": {"type": "string", "pattern": "^org_$", "description": "an org id"}}})"});
+    auto document = openapi_document(router, "1").as_object();
+    const auto& parameters = document.at("paths")
+                                 .at("/orgs/{org_id}/members/{user_id}/{page}")
+                                 .at("get")
+                                 .at("parameters")
+                                 .as_array();
+    ASSERT_EQ(parameters.size(), 3U);
+    EXPECT_EQ(parameters[0].at("schema").at("pattern").as_string(), "^org_$");
+    EXPECT_EQ(parameters[0].at("description").as_string(), "an org id");
+    EXPECT_TRUE(parameters[0].at("required").as_bool());
+    // Parameters the schema leaves out stay plain strings.
+    EXPECT_EQ(parameters[1].at("name").as_string(), "user_id");
+    EXPECT_EQ(parameters[1].at("schema").at("type").as_string(), "string");
+    EXPECT_EQ(parameters[2].at("in").as_string(), "path");
+}
+
 #ifndef NDEBUG
 TEST_F(ValidationTest, DebugBuildsRefuseResponsesThatBreakTheirSchema) {
     Response response = send(Method::post, "/members", R"({"email":"bad@x","role":"admin"})");
