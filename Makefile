@@ -38,8 +38,10 @@ lint: deps
 format: deps
 	@scripts/lint.sh --fix
 
-# The release build is part of the test: it is what `make run` and `make bench` use.
+# The release build is part of the test: it is what `make run` and `make bench` use, so the test
+# starts it once (scripts/smoke-release.sh) before the suite runs the debug build.
 test: dev release web lint
+	@scripts/smoke-release.sh $(RELEASE_DIR)/src/app/nimbus
 	@cd $(DEV_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: release web
