@@ -112,15 +112,28 @@ def call(url, method, path, body=None, token=None):
         return error.code, {}
 
 
+def mailed_token(url, email):
+    """The token of the newest mail to `email` in the dev mailbox. Mail is queued with the request
+    and sent a moment after the answer, so this waits for it."""
+    query = urllib.parse.urlencode({"to": email, "limit": 1})
+    deadline = time.monotonic() + 20
+    while True:
+        _, mailbox = call(url, "GET", "/api/v1/dev/mailbox?" + query)
+        found = mailbox.get("data") and re.search(r"token=([A-Za-z0-9_-]+)",
+                                                  mailbox["data"][0]["text"])
+        if found:
+            return found.group(1)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no mail with a link reached {email}")
+        time.sleep(0.05)
+
+
 def create_account(url, email, password):
     """Signs up and verifies through the dev mailbox (no SMTP is configured in the bench)."""
     status, _ = call(url, "POST", "/api/v1/auth/signup", {"email": email, "password": password})
     if status != 202:
         raise RuntimeError(f"sign-up answered {status}")
-    query = urllib.parse.urlencode({"to": email, "limit": 1})
-    _, mailbox = call(url, "GET", "/api/v1/dev/mailbox?" + query)
-    token = re.search(r"token=([A-Za-z0-9_-]+)", mailbox["data"][0]["text"]).group(1)
-    status, _ = call(url, "POST", "/api/v1/auth/verify-email", {"token": token})
+    status, _ = call(url, "POST", "/api/v1/auth/verify-email", {"token": mailed_token(url, email)})
     if status != 204:
         raise RuntimeError(f"verify-email answered {status}")
 

@@ -69,9 +69,14 @@ async function signUpAndLogin(email) {
   assert.equal((await api('POST', '/api/v1/auth/signup', {
     body: { email, password: PASSWORD, name: 'Rita Party' },
   })).status, 202);
-  const mailbox = await api('GET', `/api/v1/dev/mailbox?to=${encodeURIComponent(email)}`);
-  const link = mailbox.json.data.map((m) => m.text.match(/verify-email\?token=([\w-]+)/))
-    .find(Boolean);
+  // Mail is queued with the sign-up and sent a moment after the answer: wait for it.
+  let link;
+  for (const deadline = Date.now() + 20000; !link && Date.now() < deadline;) {
+    const mailbox = await api('GET', `/api/v1/dev/mailbox?to=${encodeURIComponent(email)}`);
+    link = mailbox.json.data.map((m) => m.text.match(/verify-email\?token=([\w-]+)/))
+      .find(Boolean);
+    if (!link) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   assert.ok(link, 'a verification link was mailed');
   assert.equal((await api('POST', '/api/v1/auth/verify-email', { body: { token: link[1] } })).status, 204);
   const login = await api('POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } });
