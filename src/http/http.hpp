@@ -21,10 +21,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -238,6 +240,18 @@ struct RouteOptions {
     bool deprecated = false;
     std::string sunset;
 };
+
+/// The JSON Schema (as JSON text) of an id minted by `nimbus::new_id(prefix, ...)`: the prefix,
+/// "_" and a ULID (26 Crockford base-32 capitals, the first 0-7). `description` says what the id
+/// names ("an organization id"); a violation answers "must be <description>".
+std::string id_schema(std::string_view prefix, std::string_view description);
+
+/// A RouteOptions::path_schema from (parameter name, JSON Schema text) pairs, each required.
+///
+///     options.path_schema = http::path_parameters_schema({{"org_id", http::id_schema("org",
+///         "an organization id (org_ and a ULID)")}});
+std::string path_parameters_schema(
+    std::initializer_list<std::pair<std::string_view, std::string>> parameters);
 
 /// A route's schemas in compiled form; opaque outside http/.
 struct CompiledSchemas;

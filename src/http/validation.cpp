@@ -345,6 +345,33 @@ std::shared_ptr<const CompiledSchemas> compile_schemas(const RouteOptions& optio
     return schemas;
 }
 
+std::string id_schema(std::string_view prefix, std::string_view description) {
+    // Crockford's alphabet without I, L, O and U; a ULID's first character holds 3 bits.
+    boost::json::object schema{
+        {"type", "string"},
+        {"pattern", "^" + std::string(prefix) + "_[0-7][0-9A-HJKMNP-TV-Z]{25}$"},
+        {"description", description}};
+    return boost::json::serialize(schema);
+}
+
+std::string path_parameters_schema(
+    std::initializer_list<std::pair<std::string_view, std::string>> parameters) {
+    boost::json::object properties;
+    boost::json::array required;
+    for (const auto& [name, schema] : parameters) {
+        auto parsed = json::parse(schema);
+        if (!parsed) {
+            throw std::invalid_argument("path parameter " + std::string(name) +
+                                        " schema is not JSON: " + parsed.error().message);
+        }
+        properties[name] = std::move(*parsed);
+        required.emplace_back(name);
+    }
+    return boost::json::serialize(boost::json::object{{"type", "object"},
+                                                      {"required", std::move(required)},
+                                                      {"properties", std::move(properties)}});
+}
+
 const boost::json::value* schema_json(const CompiledSchemas* schemas, SchemaKind kind) {
     if (schemas == nullptr) return nullptr;
     const boost::json::value* value = nullptr;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ids.hpp"
 #include "http/http.hpp"
 #include "http/internal.hpp"
 #include "http/test_support.hpp"
@@ -257,6 +258,42 @@ TEST(Validation, PathSchemasNamingAbsentParametersAreRefusedAtStart) {
                  std::invalid_argument);
     EXPECT_NO_THROW(router.add(Method::get, "/orgs/{org_id}/members/{user_id}/{page}", ok,
                                RouteOptions{.path_schema = std::string(kMemberPath)}));
+}
+
+TEST(Validation, IdSchemasTakeWhatNewIdMintsAndNothingElse) {
+    Router router;
+    int calls = 0;
+    router.add(Method::get, "/orgs/{org_id}", SyncHandler([&](Request&, RequestContext&) {
+                   ++calls;
+                   return Response::no_content();
+               }),
+               RouteOptions{.path_schema = path_parameters_schema(
+                                {{"org_id", id_schema("org", "an organization id")}}),
+                            .success_statuses = {204}});
+    PipelineSettings settings;
+    settings.access_log = false;
+    auto pipeline = default_pipeline(std::move(settings), nullptr);
+    auto send = [&](const std::string& id) {
+        return testing::dispatch(*pipeline, router,
+                                 testing::make_request(Method::get, "/orgs/" + id, {}, {}));
+    };
+    const std::string minted = new_id("org", 1'700'000'000'000);
+    EXPECT_EQ(send(minted).status, 204);
+    const std::string ulid = minted.substr(4);
+    std::string lower = minted;
+    for (std::size_t idx = 4; idx < lower.size(); ++idx) {
+        lower[idx] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[idx])));
+    }
+    for (const std::string& bad :
+         {"usr_" + ulid, "org" + ulid, "org_" + ulid.substr(1), minted + "0", lower,
+          "org_8" + ulid.substr(1), "org_" + ulid.substr(0, 25) + "U", std::string("me")}) {
+        Response response = send(bad);
+        EXPECT_EQ(response.status, 400) << bad;
+        EXPECT_NE(response.body.find(R"("message":"must be an organization id")"),
+                  std::string::npos)
+            << response.body;
+    }
+    EXPECT_EQ(calls, 1);
 }
 
 TEST(OpenApi, PublishesEachPathParameterSchema) {
