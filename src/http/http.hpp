@@ -251,7 +251,7 @@ std::string id_schema(std::string_view prefix, std::string_view description);
 ///     options.path_schema = http::path_parameters_schema({{"org_id", http::id_schema("org",
 ///         "an organization id (org_ and a ULID)")}});
 std::string path_parameters_schema(
-    std::initializer_list<std::pair<std::string_view, std::string>> parameters);
+    const std::vector<std::pair<std::string, std::string>>& parameters);
 
 /// A route's schemas in compiled form; opaque outside http/.
 struct CompiledSchemas;

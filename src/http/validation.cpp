@@ -355,7 +355,7 @@ std::string id_schema(std::string_view prefix, std::string_view description) {
 }
 
 std::string path_parameters_schema(
-    std::initializer_list<std::pair<std::string_view, std::string>> parameters) {
+    const std::vector<std::pair<std::string, std::string>>& parameters) {
     boost::json::object properties;
     boost::json::array required;
     for (const auto& [name, schema] : parameters) {

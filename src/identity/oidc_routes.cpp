@@ -267,49 +267,48 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
             .tag = "oauth",
             .success_statuses = {kFound}});
 
-    router.add(Method::get, "/api/v1/oauth2/requests/{request_id}",
-               http::Task([&provider, &service](Request& request,
-                                                RequestContext& context) -> awaitable<Response> {
-                   if (auto refused = refuse_delegated(service, request))
-                       co_return std::move(*refused);
-                   std::string request_id(context.path_param("request_id"));
-                   Result<ConsentRequest> found = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       found = provider.consent_request(request_id, context.principal->id);
-                   });
-                   if (!found) co_return problem(found.error());
-                   co_return no_store(Response::json(
-                       200, object{{"id", found->id},
-                                   {"client_id", found->client_id},
-                                   {"client_name", found->client_name},
-                                   {"scopes", json_strings(found->scopes)},
-                                   {"redirect_uri", found->redirect_uri},
-                                   {"consented", found->consented},
-                                   {"expires_at", format_rfc3339(found->expires_at_ms)}}));
-               }),
-               schemas::responding(
-                   consent_route("An authorization request waiting for the user's decision"),
-                   schemas::kConsentRequestAnswer));
+    schemas::add_route(
+        router, Method::get, "/api/v1/oauth2/requests/{request_id}",
+        http::Task([&provider, &service](Request& request,
+                                         RequestContext& context) -> awaitable<Response> {
+            if (auto refused = refuse_delegated(service, request)) co_return std::move(*refused);
+            std::string request_id(context.path_param("request_id"));
+            Result<ConsentRequest> found = Error::internal("not run");
+            co_await context.run_database(
+                [&] { found = provider.consent_request(request_id, context.principal->id); });
+            if (!found) co_return problem(found.error());
+            co_return no_store(
+                Response::json(200, object{{"id", found->id},
+                                           {"client_id", found->client_id},
+                                           {"client_name", found->client_name},
+                                           {"scopes", json_strings(found->scopes)},
+                                           {"redirect_uri", found->redirect_uri},
+                                           {"consented", found->consented},
+                                           {"expires_at", format_rfc3339(found->expires_at_ms)}}));
+        }),
+        schemas::responding(
+            consent_route("An authorization request waiting for the user's decision"),
+            schemas::kConsentRequestAnswer));
 
-    router.add(Method::post, "/api/v1/oauth2/requests/{request_id}/decision",
-               http::Task([&provider, &service](Request& request,
-                                                RequestContext& context) -> awaitable<Response> {
-                   if (auto refused = refuse_delegated(service, request))
-                       co_return std::move(*refused);
-                   std::string request_id(context.path_param("request_id"));
-                   bool approve = context.json_body->at("approve").as_bool();
-                   std::string session_id = session_of(service, request);
-                   Result<std::string> location = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       location = provider.decide(request_id, context.principal->id, session_id,
-                                                  approve, context.client_address);
-                   });
-                   if (!location) co_return problem(location.error());
-                   co_return no_store(Response::json(200, object{{"redirect_to", *location}}));
-               }),
-               schemas::responding(
-                   consent_route("Approve or deny an authorization request", kDecisionSchema),
-                   schemas::kDecisionAnswer));
+    schemas::add_route(
+        router, Method::post, "/api/v1/oauth2/requests/{request_id}/decision",
+        http::Task([&provider, &service](Request& request,
+                                         RequestContext& context) -> awaitable<Response> {
+            if (auto refused = refuse_delegated(service, request)) co_return std::move(*refused);
+            std::string request_id(context.path_param("request_id"));
+            bool approve = context.json_body->at("approve").as_bool();
+            std::string session_id = session_of(service, request);
+            Result<std::string> location = Error::internal("not run");
+            co_await context.run_database([&] {
+                location = provider.decide(request_id, context.principal->id, session_id, approve,
+                                           context.client_address);
+            });
+            if (!location) co_return problem(location.error());
+            co_return no_store(Response::json(200, object{{"redirect_to", *location}}));
+        }),
+        schemas::responding(
+            consent_route("Approve or deny an authorization request", kDecisionSchema),
+            schemas::kDecisionAnswer));
 
     router.add(Method::post, "/oauth2/token",
                form_endpoint([&provider](const OAuthParams& form, const std::string& authorization,
@@ -363,8 +362,8 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         http::RouteOptions{
             .summary = "RP-initiated logout", .tag = "oauth", .success_statuses = {kFound}});
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}/oauth-clients",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}/oauth-clients",
         http::Task([&provider](Request& request, RequestContext& context) -> awaitable<Response> {
             auto page = read_page(request, "oauth_clients1");
             if (!page) co_return page_problem(page.error());
@@ -383,26 +382,27 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
             return options;
         }());
 
-    router.add(Method::post, "/api/v1/orgs/{org_id}/oauth-clients",
-               http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string org_id(context.path_param("org_id"));
-                   OAuthClientInput input = client_input(*context.json_body);
-                   Result<std::pair<OAuthClient, std::string>> created = Error::internal("not run");
-                   co_await context.run_database(
-                       [&] { created = provider.create_client(org_id, input, actor_of(context)); });
-                   if (!created) co_return problem(created.error());
-                   object body = client_json(created->first);
-                   // The secret is shown here once; only its hash is kept.
-                   if (!created->second.empty()) body["client_secret"] = created->second;
-                   co_return no_store(Response::json(201, body));
-               }),
-               schemas::answering(
-                   schemas::responding(manage_route("Register an OAuth client", kClientSchema),
-                                       schemas::kOAuthClientAnswer),
-                   {201}));
+    schemas::add_route(
+        router, Method::post, "/api/v1/orgs/{org_id}/oauth-clients",
+        http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string org_id(context.path_param("org_id"));
+            OAuthClientInput input = client_input(*context.json_body);
+            Result<std::pair<OAuthClient, std::string>> created = Error::internal("not run");
+            co_await context.run_database(
+                [&] { created = provider.create_client(org_id, input, actor_of(context)); });
+            if (!created) co_return problem(created.error());
+            object body = client_json(created->first);
+            // The secret is shown here once; only its hash is kept.
+            if (!created->second.empty()) body["client_secret"] = created->second;
+            co_return no_store(Response::json(201, body));
+        }),
+        schemas::answering(
+            schemas::responding(manage_route("Register an OAuth client", kClientSchema),
+                                schemas::kOAuthClientAnswer),
+            {201}));
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
         http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
             std::string org_id(context.path_param("org_id"));
             std::string client_id(context.path_param("client_id"));
@@ -413,34 +413,35 @@ void add_oidc_routes(http::Router& router, OidcProvider& provider, const Service
         }),
         schemas::responding(manage_route("One OAuth client"), schemas::kOAuthClientAnswer));
 
-    router.add(Method::patch, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
-               http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string org_id(context.path_param("org_id"));
-                   std::string client_id(context.path_param("client_id"));
-                   OAuthClientInput input = client_input(*context.json_body);
-                   Result<OAuthClient> client = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       client = provider.update_client(org_id, client_id, input, actor_of(context));
-                   });
-                   if (!client) co_return problem(client.error());
-                   co_return no_store(Response::json(200, client_json(*client)));
-               }),
-               schemas::responding(manage_route("Change an OAuth client", kClientSchema),
-                                   schemas::kOAuthClientAnswer));
+    schemas::add_route(
+        router, Method::patch, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
+        http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string org_id(context.path_param("org_id"));
+            std::string client_id(context.path_param("client_id"));
+            OAuthClientInput input = client_input(*context.json_body);
+            Result<OAuthClient> client = Error::internal("not run");
+            co_await context.run_database([&] {
+                client = provider.update_client(org_id, client_id, input, actor_of(context));
+            });
+            if (!client) co_return problem(client.error());
+            co_return no_store(Response::json(200, client_json(*client)));
+        }),
+        schemas::responding(manage_route("Change an OAuth client", kClientSchema),
+                            schemas::kOAuthClientAnswer));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
-               http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string org_id(context.path_param("org_id"));
-                   std::string client_id(context.path_param("client_id"));
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       done = provider.delete_client(org_id, client_id, actor_of(context));
-                   });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(
-                   manage_route("Delete an OAuth client and everything issued to it"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}/oauth-clients/{client_id}",
+        http::Task([&provider](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string org_id(context.path_param("org_id"));
+            std::string client_id(context.path_param("client_id"));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database(
+                [&] { done = provider.delete_client(org_id, client_id, actor_of(context)); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(manage_route("Delete an OAuth client and everything issued to it"),
+                           {204}));
 }
 
 }  // namespace nimbus::identity

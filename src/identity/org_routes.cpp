@@ -316,8 +316,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         schemas::with(route(kSelfPermission, "The caller's organizations with the caller's role"),
                       {}, schemas::list_of(schemas::kOrgAnswer)));
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}",
         http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
             Result<Org> org = Error::internal("not run");
             co_await context.run_database([&] { org = orgs.get_org(org_of(context)); });
@@ -329,8 +329,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         schemas::with(route("org.read", "An organization, with the caller's permissions in it"), {},
                       schemas::kOrgAnswer));
 
-    router.add(
-        Method::patch, "/api/v1/orgs/{org_id}",
+    schemas::add_route(
+        router, Method::patch, "/api/v1/orgs/{org_id}",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -348,19 +348,20 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                   "Rename an organization, change its slug or require MFA of its members"),
             schemas::kUpdateOrgBody, schemas::kOrgAnswer));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database(
-                       [&] { done = orgs.delete_org(actor_of(context), org_of(context)); });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(
-                   route("org.delete", "Delete an organization and everything in it"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database(
+                [&] { done = orgs.delete_org(actor_of(context), org_of(context)); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(route("org.delete", "Delete an organization and everything in it"),
+                           {204}));
 
-    router.add(
-        Method::post, "/api/v1/orgs/{org_id}/transfer",
+    schemas::add_route(
+        router, Method::post, "/api/v1/orgs/{org_id}/transfer",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -378,8 +379,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                 schemas::kTransferBody),
             {204}));
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}/members",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}/members",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             auto page = read_page(request, "members1");
             if (!page) co_return page_problem(page.error());
@@ -397,20 +398,21 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         paged(schemas::with(route("org.members.read", "The organization's members"), {},
                             schemas::list_of(schemas::kMemberAnswer))));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}/members/me",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       done = orgs.remove_member(actor_of(context), org_of(context),
-                                                 context.principal->id);
-                   });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(route("org.read", "Leave the organization"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}/members/me",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database([&] {
+                done =
+                    orgs.remove_member(actor_of(context), org_of(context), context.principal->id);
+            });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(route("org.read", "Leave the organization"), {204}));
 
-    router.add(
-        Method::patch, "/api/v1/orgs/{org_id}/members/{user_id}",
+    schemas::add_route(
+        router, Method::patch, "/api/v1/orgs/{org_id}/members/{user_id}",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -428,20 +430,20 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         schemas::with(route("org.members.update_role", "Change a member's role"),
                       schemas::kMemberRoleBody, schemas::kMemberAnswer));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}/members/{user_id}",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string user_id(context.path_param("user_id"));
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       done = orgs.remove_member(actor_of(context), org_of(context), user_id);
-                   });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(route("org.members.remove", "Remove a member"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}/members/{user_id}",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string user_id(context.path_param("user_id"));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database(
+                [&] { done = orgs.remove_member(actor_of(context), org_of(context), user_id); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(route("org.members.remove", "Remove a member"), {204}));
 
-    router.add(
-        Method::post, "/api/v1/orgs/{org_id}/invitations",
+    schemas::add_route(
+        router, Method::post, "/api/v1/orgs/{org_id}/invitations",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -461,8 +463,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                                          schemas::kInviteBody, schemas::kInvitationAnswer),
                            {201}));
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}/invitations",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}/invitations",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             auto page = read_page(request, "invitations1");
             if (!page) co_return page_problem(page.error());
@@ -480,18 +482,18 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         paged(schemas::with(route("org.members.read", "Open invitations"), {},
                             schemas::list_of(schemas::kInvitationAnswer))));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string invitation_id(context.path_param("invitation_id"));
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       done = orgs.revoke_invitation(actor_of(context), org_of(context),
-                                                     invitation_id);
-                   });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(route("org.members.invite", "Revoke an open invitation"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string invitation_id(context.path_param("invitation_id"));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database([&] {
+                done = orgs.revoke_invitation(actor_of(context), org_of(context), invitation_id);
+            });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(route("org.members.invite", "Revoke an open invitation"), {204}));
 
     router.add(
         Method::post, "/api/v1/invitations/preview",
@@ -531,8 +533,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             route(kSelfPermission, "Accept an invitation sent to the caller's verified email"),
             schemas::kInvitationTokenBody, schemas::kOrgAnswer));
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}/roles",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}/roles",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             auto page = read_page(request, "roles1");
             if (!page) co_return page_problem(page.error());
@@ -549,8 +551,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         paged(schemas::with(route("org.read", "Built-in and custom roles"), {},
                             schemas::list_of(schemas::kRoleAnswer))));
 
-    router.add(
-        Method::post, "/api/v1/orgs/{org_id}/roles",
+    schemas::add_route(
+        router, Method::post, "/api/v1/orgs/{org_id}/roles",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -570,8 +572,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                                          schemas::kCreateRoleBody, schemas::kRoleAnswer),
                            {201}));
 
-    router.add(
-        Method::patch, "/api/v1/orgs/{org_id}/roles/{role_id}",
+    schemas::add_route(
+        router, Method::patch, "/api/v1/orgs/{org_id}/roles/{role_id}",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -589,8 +591,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         schemas::with(route("org.roles.manage", "Change a custom role"), schemas::kUpdateRoleBody,
                       schemas::kRoleAnswer));
 
-    router.add(
-        Method::delete_, "/api/v1/orgs/{org_id}/roles/{role_id}",
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}/roles/{role_id}",
         http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
             std::string role_id(context.path_param("role_id"));
             Result<void> done = Error::internal("not run");
@@ -601,8 +603,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
         }),
         schemas::answering(route("org.roles.manage", "Delete a custom role no one holds"), {204}));
 
-    router.add(
-        Method::get, "/api/v1/orgs/{org_id}/api-keys",
+    schemas::add_route(
+        router, Method::get, "/api/v1/orgs/{org_id}/api-keys",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             auto page = read_page(request, "api_keys1");
             if (!page) co_return page_problem(page.error());
@@ -621,8 +623,8 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
             route("api_keys.manage", "The organization's active API keys (never their secrets)"),
             {}, schemas::list_of(schemas::kApiKeyAnswer))));
 
-    router.add(
-        Method::post, "/api/v1/orgs/{org_id}/api-keys",
+    schemas::add_route(
+        router, Method::post, "/api/v1/orgs/{org_id}/api-keys",
         http::Task([&orgs](Request& request, RequestContext& context) -> awaitable<Response> {
             Body body(request);
             if (body.parse_error()) co_return body.invalid_json();
@@ -652,17 +654,17 @@ void add_org_routes(http::Router& router, Organizations& organizations) {
                           schemas::kCreateApiKeyBody, schemas::kApiKeyAnswer),
             {201}));
 
-    router.add(Method::delete_, "/api/v1/orgs/{org_id}/api-keys/{key_id}",
-               http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string key_id(context.path_param("key_id"));
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database([&] {
-                       done = orgs.revoke_api_key(actor_of(context), org_of(context), key_id);
-                   });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(route("api_keys.manage", "Revoke an API key"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/orgs/{org_id}/api-keys/{key_id}",
+        http::Task([&orgs](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string key_id(context.path_param("key_id"));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database(
+                [&] { done = orgs.revoke_api_key(actor_of(context), org_of(context), key_id); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(route("api_keys.manage", "Revoke an API key"), {204}));
 }
 
 }  // namespace nimbus::identity

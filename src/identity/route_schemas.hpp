@@ -6,11 +6,15 @@
 // the validate step words their violations as the handlers do ("is required", "must be a
 // string"). Unknown fields are allowed, as the handlers ignore them.
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "http/http.hpp"
+#include "identity/permissions.hpp"
 
 namespace nimbus::identity::schemas {
 
@@ -307,6 +311,64 @@ inline http::RouteOptions responding(http::RouteOptions options, std::string_vie
 inline http::RouteOptions answering(http::RouteOptions options, std::vector<int> statuses) {
     options.success_statuses = std::move(statuses);
     return options;
+}
+
+/// The schema of an identity path parameter, by name: the one place that says what each id
+/// looks like. Ids are what new_id mints (prefix, '_' and a ULID), so a malformed one is a 400
+/// before any lookup. A role may be a custom role's id or a built-in role's name: the role
+/// handlers answer the names themselves (409, built-in roles cannot change). Throws
+/// std::invalid_argument, at start, for a name without a schema.
+inline std::string path_parameter(std::string_view name) {
+    if (name == "org_id") return http::id_schema("org", "an organization id (org_ and a ULID)");
+    if (name == "user_id") return http::id_schema("usr", "a user id (usr_ and a ULID)");
+    if (name == "invitation_id") {
+        return http::id_schema("inv", "an invitation id (inv_ and a ULID)");
+    }
+    if (name == "key_id") return http::id_schema("key", "an API key id (key_ and a ULID)");
+    if (name == "client_id") return http::id_schema("cli", "an OAuth client id (cli_ and a ULID)");
+    if (name == "request_id") {
+        return http::id_schema("oar", "an authorization request id (oar_ and a ULID)");
+    }
+    if (name == "session_id") return http::id_schema("ses", "a session id (ses_ and a ULID)");
+    if (name == "role_id") {
+        std::string names;
+        std::string alternatives;
+        for (const BuiltinRole& role : builtin_roles()) {
+            names += (names.empty() ? "" : ", ") + std::string(role.name);
+            alternatives += "|" + std::string(role.name);
+        }
+        boost::json::object schema{
+            {"type", "string"},
+            {"pattern", "^(rol_[0-7][0-9A-HJKMNP-TV-Z]{25}" + alternatives + ")$"},
+            {"description",
+             "a custom role id (rol_ and a ULID) or a built-in role (" + names + ")"}};
+        return boost::json::serialize(schema);
+    }
+    throw std::invalid_argument("no schema for the path parameter " + std::string(name));
+}
+
+/// `options` checking every `{parameter}` of `path_template` by path_parameter.
+inline http::RouteOptions with_path_ids(http::RouteOptions options,
+                                        std::string_view path_template) {
+    std::vector<std::pair<std::string, std::string>> parameters;
+    for (std::size_t open = path_template.find('{'); open != std::string_view::npos;
+         open = path_template.find('{', open + 1)) {
+        std::size_t close = path_template.find('}', open);
+        if (close == std::string_view::npos) break;  // the router refuses the template
+        std::string name(path_template.substr(open + 1, close - open - 1));
+        parameters.emplace_back(name, path_parameter(name));
+    }
+    if (!parameters.empty()) options.path_schema = http::path_parameters_schema(parameters);
+    return options;
+}
+
+/// Router::add with the template's path parameters checked as identity ids (with_path_ids), so
+/// no identity route can forget one.
+template <typename Handler>
+void add_route(http::Router& router, http::Method method, std::string_view path_template,
+               Handler handler, http::RouteOptions options = {}) {
+    router.add(method, path_template, std::move(handler),
+               with_path_ids(std::move(options), path_template));
 }
 
 }  // namespace nimbus::identity::schemas

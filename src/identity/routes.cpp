@@ -484,16 +484,17 @@ void add_routes(http::Router& router, Service& service) {
             return options;
         }());
 
-    router.add(Method::delete_, "/api/v1/me/sessions/{session_id}",
-               http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
-                   std::string session_id(context.path_param("session_id"));
-                   Result<void> done = Error::internal("not run");
-                   co_await context.run_database(
-                       [&] { done = service.revoke_session(user_id_of(context), session_id); });
-                   if (!done) co_return problem(done.error());
-                   co_return Response::no_content();
-               }),
-               schemas::answering(self_route("End one of the caller's sessions"), {204}));
+    schemas::add_route(
+        router, Method::delete_, "/api/v1/me/sessions/{session_id}",
+        http::Task([&service](Request&, RequestContext& context) -> awaitable<Response> {
+            std::string session_id(context.path_param("session_id"));
+            Result<void> done = Error::internal("not run");
+            co_await context.run_database(
+                [&] { done = service.revoke_session(user_id_of(context), session_id); });
+            if (!done) co_return problem(done.error());
+            co_return Response::no_content();
+        }),
+        schemas::answering(self_route("End one of the caller's sessions"), {204}));
 
     add_mfa_routes(router, service);
 }

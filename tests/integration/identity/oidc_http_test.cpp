@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "core/crypto.hpp"
+#include "core/ids.hpp"
 #include "identity/identity.hpp"
 #include "identity_env.hpp"
 #include "mail/mail.hpp"
@@ -280,6 +281,30 @@ TEST_F(OidcHttp, MalformedAndHostileRequestsChangeNothing) {
     EXPECT_EQ(oauth_rows(), before);
     // The bad verifier attempt above did not spend the code (it was refused before the lookup).
     EXPECT_EQ(exchange(code).status, 200);
+}
+
+// A malformed authorization request id is refused by the route's path schema before any
+// lookup, naming the parameter; a well-formed one that names nothing is still 404.
+TEST_F(OidcHttp, MalformedConsentRequestIdsAre400AndChangeNothing) {
+    std::int64_t before = oauth_rows();
+    for (const std::string& id : {std::string("oar_x"), std::string("' OR 1=1 --"),
+                                  "oar_" + std::string(26, 'u'), new_id("cli", 0)}) {
+        SCOPED_TRACE(id);
+        std::string target = "/api/v1/oauth2/requests/" + form_encode({{"", id}}).substr(1);
+        auto read = stack_->request("GET", target, "", console_token_);
+        EXPECT_EQ(read.status, 400) << read.body;
+        EXPECT_NE(read.header("content-type").value_or("").find("application/problem+json"),
+                  std::string::npos);
+        EXPECT_NE(read.body.find(R"("parameter":"request_id")"), std::string::npos) << read.body;
+        auto decide =
+            stack_->request("POST", target + "/decision", R"({"approve":true})", console_token_);
+        EXPECT_EQ(decide.status, 400) << decide.body;
+    }
+    EXPECT_EQ(
+        stack_->request("GET", "/api/v1/oauth2/requests/" + new_id("oar", 0), "", console_token_)
+            .status,
+        404);
+    EXPECT_EQ(oauth_rows(), before);
 }
 
 // An OAuth access token carries its grant as `sid`: revoking the grant (RFC 7009 with the refresh

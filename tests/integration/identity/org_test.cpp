@@ -481,6 +481,12 @@ protected:
     std::unique_ptr<OrgStack> stack_;
 };
 
+/// `text` in lower case: a ULID in the wrong case is not an id Nimbus mints.
+std::string lowercase(std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
 TEST_F(OrgScenarios, BadInputChangesNothing) {
     OrgStack& s = *stack_;
     std::string alice = s.user("alice@example.com");
@@ -556,10 +562,31 @@ TEST_F(OrgScenarios, BadInputChangesNothing) {
          R"("/token")"},
         {"preview: forged token", "POST", "/api/v1/invitations/preview", R"({"token":"x"})", 400,
          R"("/token")"},
-        {"revoke: unknown invitation", "DELETE", "/api/v1/orgs/{org}/invitations/inv_x", "", 404,
+        // Malformed ids: the path schema answers before any lookup, naming the parameter.
+        {"revoke: malformed invitation id", "DELETE", "/api/v1/orgs/{org}/invitations/inv_x", "",
+         400, R"("parameter":"invitation_id")"},
+        {"revoke: malformed key id", "DELETE", "/api/v1/orgs/{org}/api-keys/key_x", "", 400,
+         R"("parameter":"key_id")"},
+        {"role: delete malformed id", "DELETE", "/api/v1/orgs/{org}/roles/rol_x", "", 400,
+         R"("parameter":"role_id")"},
+        {"role: update an unknown role name", "PATCH", "/api/v1/orgs/{org}/roles/emperor",
+         R"({"name":"X"})", 400, R"("parameter":"role_id")"},
+        {"member: malformed user id", "PATCH", "/api/v1/orgs/{org}/members/usr_1'%20OR%201=1",
+         R"({"role":"member"})", 400, R"("parameter":"user_id")"},
+        {"member: remove a lowercase id", "DELETE",
+         "/api/v1/orgs/{org}/members/" + lowercase(new_id("usr", 0)), "", 400,
+         R"("parameter":"user_id")"},
+        {"client: malformed id", "DELETE", "/api/v1/orgs/{org}/oauth-clients/cli_x", "", 400,
+         R"("parameter":"client_id")"},
+        // Well-formed ids that name nothing here still answer 404.
+        {"revoke: unknown invitation", "DELETE",
+         "/api/v1/orgs/{org}/invitations/" + new_id("inv", 0), "", 404, ""},
+        {"revoke: unknown key", "DELETE", "/api/v1/orgs/{org}/api-keys/" + new_id("key", 0), "",
+         404, ""},
+        {"role: delete unknown", "DELETE", "/api/v1/orgs/{org}/roles/" + new_id("rol", 0), "", 404,
          ""},
-        {"revoke: unknown key", "DELETE", "/api/v1/orgs/{org}/api-keys/key_x", "", 404, ""},
-        {"role: delete unknown", "DELETE", "/api/v1/orgs/{org}/roles/rol_x", "", 404, ""},
+        // Built-in roles are names the role handlers answer themselves.
+        {"role: delete a built-in role", "DELETE", "/api/v1/orgs/{org}/roles/admin", "", 409, ""},
     };
     std::string before = s.snapshot(org_id);
     std::int64_t orgs_before = s.count("SELECT COUNT(*) FROM identity_orgs");
