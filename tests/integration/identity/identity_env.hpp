@@ -17,31 +17,11 @@
 #include "http/http.hpp"
 #include "identity/identity.hpp"
 #include "mail/mail.hpp"
+#include "smtp_sink.hpp"
 #include "test_client.hpp"
 #include "test_database.hpp"
 
 namespace nimbus::test {
-
-/// `python3 -m aiosmtpd` with the Mailbox handler on a free port of 127.0.0.1.
-class SmtpSink {
-public:
-    SmtpSink();
-    ~SmtpSink();
-    SmtpSink(const SmtpSink&) = delete;
-    SmtpSink& operator=(const SmtpSink&) = delete;
-
-    std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
-    /// Every message received so far (raw RFC 5322 text), oldest first.
-    std::vector<std::string> messages() const;
-    /// The token of the newest link to `to` whose path is `page` ("verify-email"); waits a little
-    /// for delivery. Empty when none arrives.
-    std::string last_token(const std::string& to, const std::string& page) const;
-
-private:
-    std::filesystem::path dir_;
-    std::uint16_t port_ = 0;
-    pid_t pid_ = -1;
-};
 
 /// The backend these tests run on: SQLite, or PostgreSQL in the build of this suite labelled
 /// `postgres` (NIMBUS_IDENTITY_TEST_POSTGRES), which needs the test cluster.

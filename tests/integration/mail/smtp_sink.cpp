@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -23,6 +24,7 @@ namespace fs = std::filesystem;
 
 constexpr auto kStartupTimeout = std::chrono::seconds(15);
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
+constexpr auto kMailTimeout = std::chrono::seconds(5);
 constexpr const char* kPython = "/usr/bin/python3";  // Debian's, which has aiosmtpd
 constexpr int kBacklog = 16;
 
@@ -106,6 +108,25 @@ std::vector<std::string> SmtpSink::wait_for(
         if (done(all) || std::chrono::steady_clock::now() > deadline) return all;
         std::this_thread::sleep_for(kPollInterval);
     }
+}
+
+std::string SmtpSink::last_token(const std::string& to, const std::string& page) const {
+    std::regex link(page + "\\?token=([A-Za-z0-9_-]+)");
+    std::string token;
+    wait_for(
+        [&](const std::vector<std::string>& all) {
+            for (auto it = all.rbegin(); it != all.rend(); ++it) {
+                std::smatch match;
+                if (it->find("To: " + to) != std::string::npos &&
+                    std::regex_search(*it, match, link)) {
+                    token = match[1];
+                    return true;
+                }
+            }
+            return false;
+        },
+        kMailTimeout);
+    return token;
 }
 
 SilentServer::SilentServer(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {

@@ -1,7 +1,7 @@
 #pragma once
-// Mail servers for the mail queue's tests, on 127.0.0.1: a real SMTP server (Debian's aiosmtpd,
-// writing a maildir) on a port the test chooses, so it can come up where a node already sends,
-// and a listener that accepts connections but never answers, as a hung server would.
+// Mail servers for the mail and identity tests, on 127.0.0.1: a real SMTP server (Debian's
+// aiosmtpd, writing a maildir) on a port the test chooses, so it can come up where a node already
+// sends, and a listener that accepts connections but never answers, as a hung server would.
 
 #include <sys/types.h>
 
@@ -20,6 +20,8 @@ std::uint16_t unused_port();
 /// `python3 -m aiosmtpd` with the Mailbox handler on 127.0.0.1:`port`.
 class SmtpSink {
 public:
+    /// On a port of its own.
+    SmtpSink() : SmtpSink(unused_port()) {}
     explicit SmtpSink(std::uint16_t port);
     ~SmtpSink();
     SmtpSink(const SmtpSink&) = delete;
@@ -33,6 +35,9 @@ public:
     std::vector<std::string> wait_for(
         const std::function<bool(const std::vector<std::string>&)>& done,
         std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+    /// The token of the newest link to `to` whose path is `page` ("verify-email"); waits a little
+    /// for delivery. Empty when none arrives.
+    std::string last_token(const std::string& to, const std::string& page) const;
 
 private:
     std::filesystem::path dir_;
