@@ -81,19 +81,7 @@ protected:
                 ADD_FAILURE() << table << ": " << rows.error().message;  // else equal errors pass
                 return {};
             }
-            out += std::string(table) + ":\n";
-            for (const auto& row : *rows) {
-                for (std::size_t i = 0; i < row.size(); ++i) {
-                    if (row.is_null(i)) {
-                        out += "NULL|";
-                    } else if (const auto* text = std::get_if<std::string>(&row.at(i))) {
-                        out += *text + "|";
-                    } else if (const auto* number = std::get_if<std::int64_t>(&row.at(i))) {
-                        out += std::to_string(*number) + "|";
-                    }
-                }
-                out += "\n";
-            }
+            out += std::string(table) + ":\n" + rows_text(*rows);
         }
         return out;
     }
@@ -102,12 +90,7 @@ protected:
     /// secret of the request echoed.
     static void expect_problem(const HttpResponse& response, int status,
                                const std::string& fragment) {
-        EXPECT_EQ(response.status, status) << response.body;
-        EXPECT_EQ(response.header("content-type"), "application/problem+json") << response.body;
-        EXPECT_NE(response.body.find(R"("status":)" + std::to_string(status)), std::string::npos)
-            << response.body;
-        EXPECT_NE(response.body.find(fragment), std::string::npos)
-            << "body lacks " << fragment << "\nbody: " << response.body;
+        test::expect_problem(response, status, fragment);
         EXPECT_EQ(response.body.find(kPassword), std::string::npos) << "secret echoed";
     }
 

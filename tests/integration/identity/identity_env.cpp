@@ -1,6 +1,9 @@
 #include "identity_env.hpp"
 
 #include <chrono>
+#include <variant>
+
+#include <gtest/gtest.h>
 
 #include <sodium.h>
 
@@ -15,6 +18,32 @@ namespace {
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
 
 }  // namespace
+
+std::string rows_text(const std::vector<db::Row>& rows) {
+    std::string out;
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (row.is_null(i)) {
+                out += "NULL|";
+            } else if (const auto* text = std::get_if<std::string>(&row.at(i))) {
+                out += *text + "|";
+            } else if (const auto* number = std::get_if<std::int64_t>(&row.at(i))) {
+                out += std::to_string(*number) + "|";
+            }
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+void expect_problem(const HttpResponse& response, int status, const std::string& fragment) {
+    EXPECT_EQ(response.status, status) << response.body;
+    EXPECT_EQ(response.header("content-type"), "application/problem+json") << response.body;
+    EXPECT_NE(response.body.find(R"("status":)" + std::to_string(status)), std::string::npos)
+        << response.body;
+    EXPECT_NE(response.body.find(fragment), std::string::npos)
+        << "body lacks " << fragment << "\nbody: " << response.body;
+}
 
 db::Backend test_backend() {
 #ifdef NIMBUS_IDENTITY_TEST_POSTGRES

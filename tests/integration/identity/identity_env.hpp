@@ -23,6 +23,14 @@
 
 namespace nimbus::test {
 
+/// `rows` as text, one line per row and "|" after each value ("NULL" for null): two equal texts
+/// mean the same rows, which is how the bad-input tests show that a refusal changed nothing.
+std::string rows_text(const std::vector<db::Row>& rows);
+
+/// A refusal users can act on: `status`, application/problem+json whose `status` member agrees,
+/// and `fragment` (the field or reason) named in the body.
+void expect_problem(const HttpResponse& response, int status, const std::string& fragment);
+
 /// The backend these tests run on: SQLite, or PostgreSQL in the build of this suite labelled
 /// `postgres` (NIMBUS_IDENTITY_TEST_POSTGRES), which needs the test cluster.
 db::Backend test_backend();

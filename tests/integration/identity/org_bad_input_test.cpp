@@ -19,15 +19,6 @@ constexpr std::int64_t kDayMs = 24 * 3600 * 1000;
 
 using OrgBadInput = OrgStackTest;
 
-void expect_problem(const HttpResponse& response, int status, const std::string& fragment) {
-    EXPECT_EQ(response.status, status) << response.body;
-    EXPECT_EQ(response.header("content-type"), "application/problem+json") << response.body;
-    EXPECT_NE(response.body.find(R"("status":)" + std::to_string(status)), std::string::npos)
-        << response.body;
-    EXPECT_NE(response.body.find(fragment), std::string::npos)
-        << "body lacks " << fragment << "\nbody: " << response.body;
-}
-
 TEST_F(OrgBadInput, TamperedUnknownExpiredAndRevokedApiKeysChangeNothing) {
     OrgStack& s = *stack_;
     std::string alice = s.user("alice@example.com");

@@ -136,18 +136,7 @@ std::string OrgStack::snapshot(const std::string& org_id) {
             out += "error: " + rows.error().message;
             return;
         }
-        for (const auto& row : *rows) {
-            for (std::size_t i = 0; i < row.size(); ++i) {
-                if (row.is_null(i)) {
-                    out += "NULL|";
-                } else if (const auto* text = std::get_if<std::string>(&row.at(i))) {
-                    out += *text + "|";
-                } else if (const auto* number = std::get_if<std::int64_t>(&row.at(i))) {
-                    out += std::to_string(*number) + "|";
-                }
-            }
-            out += "\n";
-        }
+        out += rows_text(*rows);
     };
     dump("SELECT * FROM identity_orgs WHERE id = ?");
     dump("SELECT * FROM identity_org_members WHERE org_id = ? ORDER BY user_id");
