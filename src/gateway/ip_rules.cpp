@@ -587,6 +587,9 @@ void IpRules::add_routes(http::Router& router, const Clock& clock) {
     add_options.success_statuses = {201};
     http::RouteOptions remove_options = options("Delete an IP or country rule");
     remove_options.success_statuses = {204};
+    // Ids are minted by new_id("ipr", ...): a malformed one is a 400 before any lookup.
+    remove_options.path_schema = http::path_parameters_schema(
+        {{"id", http::id_schema("ipr", "a rule id (ipr_ and a ULID)")}});
 
     router.add(
         http::Method::get, kCollectionPath,

@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "audit/audit.hpp"
+#include "core/ids.hpp"
 #include "events/events.hpp"
 #include "gateway/gateway.hpp"
 #include "identity_env.hpp"
@@ -416,6 +417,25 @@ TEST_F(AuditOverHttp, IpRuleAndOverrideChangesAreLoggedWithActorAndAddress) {
     auto bad = stack_->request("POST", "/api/v1/admin/firewall/ip-rules",
                                R"({"kind":"cidr","action":"deny","value":"10.0.0.1/8"})", token);
     EXPECT_EQ(bad.status, 400) << bad.body;
+    // A malformed rule id is refused by the route's path schema, naming the parameter, before
+    // any lookup; the rules stay as they were.
+    std::string rules_before =
+        stack_->request("GET", "/api/v1/admin/firewall/ip-rules", {}, token).body;
+    for (const std::string& id : {std::string("ipr_x"), std::string("1%20OR%201=1"), rule_id + "0",
+                                  "rol_" + rule_id.substr(4)}) {
+        auto malformed =
+            stack_->request("DELETE", "/api/v1/admin/firewall/ip-rules/" + id, {}, token);
+        EXPECT_EQ(malformed.status, 400) << id << ": " << malformed.body;
+        EXPECT_EQ(malformed.header("content-type"), "application/problem+json") << id;
+        EXPECT_NE(malformed.body.find(R"("parameter":"id")"), std::string::npos) << malformed.body;
+    }
+    EXPECT_EQ(stack_->request("GET", "/api/v1/admin/firewall/ip-rules", {}, token).body,
+              rules_before);
+    // A well-formed id that names no rule is still 404.
+    EXPECT_EQ(
+        stack_->request("DELETE", "/api/v1/admin/firewall/ip-rules/" + new_id("ipr", 0), {}, token)
+            .status,
+        404);
     EXPECT_EQ(
         stack_->request("DELETE", "/api/v1/admin/rate-limits/overrides/" + key, {}, token).status,
         404);
