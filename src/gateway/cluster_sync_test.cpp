@@ -164,7 +164,11 @@ TEST_F(ClusterSyncTest, FailedChangesBumpNoVersion) {
               400);
     EXPECT_EQ(
         call(*a_, http::Method::delete_, "/api/v1/admin/firewall/ip-rules/ipr_nothing").status,
-        404);
+        400);  // not an id at all
+    EXPECT_EQ(call(*a_, http::Method::delete_,
+                   "/api/v1/admin/firewall/ip-rules/ipr_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+                  .status,
+              404);  // an id, of no rule
     EXPECT_EQ(version(), before);
 }
 
