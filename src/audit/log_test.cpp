@@ -311,6 +311,9 @@ TEST_F(AuditLogTest, ListsWithFiltersAndCursors) {
 // ---------------------------------------------------------------------------------------------
 // Routes through the pipeline (authorize and validate steps included).
 
+/// An organization id of the shape new_id mints (the route's path schema checks it).
+constexpr std::string_view kOrg = "org_01ARZ3NDEKTSV4RRFFQ69G5FA1";
+
 class AuditRoutesTest : public AuditLogTest {
 protected:
     void SetUp() override {
@@ -318,9 +321,10 @@ protected:
         add_routes(router_, *log_);
         pipeline_ = http::default_pipeline({.access_log = false}, nullptr);
         append_logins(4);
-        ASSERT_TRUE(log_->record(
-            make_event("evt_org", "nimbus.identity.member.added",
-                       R"({"actor_id":"usr_1","org_id":"org_1","target_id":"usr_3"})", kStartMs)));
+        ASSERT_TRUE(log_->record(make_event(
+            "evt_org", "nimbus.identity.member.added",
+            R"({"actor_id":"usr_1","org_id":"org_01ARZ3NDEKTSV4RRFFQ69G5FA1","target_id":"usr_3"})",
+            kStartMs)));
         ASSERT_TRUE(log_->record(make_event(
             "evt_fw", "nimbus.gateway.firewall.blocked",
             R"({"ip":"192.0.2.9","route":"/api/v1/auth/login","rule_ids":[942100]})", kStartMs)));
@@ -364,7 +368,8 @@ protected:
 };
 
 TEST_F(AuditRoutesTest, OrgLogShowsOnlyThatOrganization) {
-    auto response = get("/api/v1/orgs/org_1/audit", user("usr_1", {"audit.read"}));
+    auto response =
+        get("/api/v1/orgs/" + std::string(kOrg) + "/audit", user("usr_1", {"audit.read"}));
     ASSERT_EQ(response.status, 200) << response.body;
     auto data = body(response).at("data").as_array();
     ASSERT_EQ(data.size(), 1U);
@@ -377,9 +382,18 @@ TEST_F(AuditRoutesTest, OrgLogShowsOnlyThatOrganization) {
     EXPECT_EQ(response.header("cache-control"), "no-store");
 }
 
+TEST_F(AuditRoutesTest, AMalformedOrgIdIsRefusedNamingTheParameter) {
+    auto response = get("/api/v1/orgs/org_1/audit", user("usr_1", {"audit.read"}));
+    EXPECT_EQ(response.status, 400) << response.body;
+    EXPECT_EQ(response.header("content-type"), "application/problem+json");
+    EXPECT_NE(response.body.find("org_id"), std::string::npos) << response.body;
+}
+
 TEST_F(AuditRoutesTest, PermissionsAreChecked) {
-    EXPECT_EQ(get("/api/v1/orgs/org_1/audit", std::nullopt).status, 401);
-    EXPECT_EQ(get("/api/v1/orgs/org_1/audit", user("usr_2", {"account.self"})).status, 403);
+    EXPECT_EQ(get("/api/v1/orgs/" + std::string(kOrg) + "/audit", std::nullopt).status, 401);
+    EXPECT_EQ(
+        get("/api/v1/orgs/" + std::string(kOrg) + "/audit", user("usr_2", {"account.self"})).status,
+        403);
     EXPECT_EQ(get("/api/v1/admin/audit", user("usr_1", {"account.self", "audit.read"})).status,
               403);
     EXPECT_EQ(get("/api/v1/me/audit", std::nullopt).status, 401);
